@@ -1,0 +1,269 @@
+"""``zoo``: list, inspect, sample, train, interpolate and evaluate models; plugins add commands.
+
+Only :mod:`click` and the light parts of :mod:`zoo_core` are imported at start-up: ``zoo list``,
+``zoo info``, ``zoo plugins`` and ``zoo --help`` never import a deep-learning framework.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+import zoo_core
+from zoo_core.errors import ZooError
+
+
+class ZooGroup(click.Group):
+    """Root group: turns every :class:`ZooError` into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZooError as exc:
+            click.echo(f"zoo: error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("zoo: interrupted", err=True)
+            ctx.exit(130)
+
+
+def _fail(message: str) -> None:
+    raise ZooError(message)
+
+
+def _json_out(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(zoo_core.__version__, "--version", prog_name="zoo")
+def cli() -> None:
+    """A zoo of small generative image models behind one interface.
+
+    \b
+    Quick start:
+      zoo list                         models of every installed plugin
+      zoo sample glyphnet-64 -o g.png  a grid of generated images
+      zoo plugins                      what each plugin provides, and errors
+
+    Shell completion: eval "$(_ZOO_COMPLETE=bash_source zoo)" (zsh_source, fish_source).
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Listing and inspection (no framework import)
+
+
+@cli.command("list")
+@click.argument("pattern", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cmd(pattern: str | None, as_json: bool) -> None:
+    """List models, optionally filtered by an fnmatch PATTERN such as 'glyph*'."""
+    from zoo_cli.present import model_rows
+
+    entries = zoo_core.list_models(pattern)
+    if as_json:
+        _json_out(model_rows(entries))
+        return
+    if not entries:
+        click.echo("no models" + (f" match '{pattern}'" if pattern else " (are plugins disabled? see 'zoo plugins')"))
+        return
+    rows = [(r["name"], r["family"], r["framework"], r["plugin"], "yes" if r["weights_local"] else "no",
+             r["description"]) for r in model_rows(entries)]
+    _table(("NAME", "FAMILY", "FRAMEWORK", "PLUGIN", "LOCAL", "DESCRIPTION"), rows)
+
+
+@cli.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info_cmd(name: str, as_json: bool) -> None:
+    """Show a model's family, config, parameters, weights source and sha256."""
+    from zoo_cli.present import model_info
+
+    info = model_info(name)
+    if as_json:
+        _json_out(info)
+        return
+    for key in ("name", "family", "framework", "plugin", "description", "license", "tags", "weights_source",
+                "sha256", "weights_local", "installed", "parameters"):
+        if info.get(key) not in (None, "", []):
+            click.echo(f"{key:15} {', '.join(info[key]) if isinstance(info[key], list) else info[key]}")
+    click.echo("config:")
+    for key, value in info["config"].items():
+        click.echo(f"  {key:18} {json.dumps(value)}")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_cmd(as_json: bool) -> None:
+    """Show every discovered plugin: distribution, version, hooks, families, models, error."""
+    plugins = [p.to_dict() for p in zoo_core.list_plugins()]
+    if as_json:
+        _json_out(plugins)
+        return
+    if not plugins:
+        click.echo("no plugins loaded" + (" (ZOO_PLUGINS is set)" if "ZOO_PLUGINS" in os.environ else ""))
+    for p in plugins:
+        status = "ok" if not p["error"] else "ERROR"
+        dist = f"{p['distribution']} {p['version']}" if p["distribution"] else p["module"]
+        click.echo(f"{p['name']} [{status}] ({dist})")
+        click.echo(f"  hooks:    {', '.join(p['hooks']) or '-'}")
+        click.echo(f"  families: {', '.join(p['families']) or '-'}")
+        click.echo(f"  models:   {', '.join(p['models']) or '-'}")
+        for fam in p["families"]:
+            missing = zoo_core.get_family(fam).missing_requirements()
+            if missing:
+                extra = zoo_core.get_family(fam).extra
+                click.echo(f"  note:     family '{fam}' needs {', '.join(missing)} (install zoo[{extra}])")
+        if p["error"]:
+            click.echo(f"  error:    {p['error']}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Using models
+
+
+def _overrides(name: str, pairs: tuple[str, ...]) -> dict:
+    if not pairs:
+        return {}
+    from zoo_cli.present import family_of
+
+    return family_of(name).config.parse_overrides(pairs)
+
+
+@cli.command("sample")
+@click.argument("name")
+@click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 4096),
+              help="How many images.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed; same seed, same images.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png (grid), .npy or .npz. "
+              "Default: NAME.png")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
+def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[str, ...]) -> None:
+    """Generate N images from model NAME and write them to a file."""
+    from zoo_core.images import save_images
+
+    output = output or f"{Path(name.rstrip('/')).name.replace('hf:', '').replace('@', '-')}.png"
+    _check_suffix(output, (".png", ".npy", ".npz"))
+    model = zoo_core.load(name, **_overrides(name, pairs))
+    images = model.sample(n, seed=seed)
+    path = save_images(images, output)
+    click.echo(f"wrote {n} images ({images.shape[1]}x{images.shape[2]}x{images.shape[3]}) to {path}")
+
+
+@cli.command("train")
+@click.argument("name")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder: the trained model and its checkpoints go here.")
+@click.option("--steps", type=click.IntRange(1), help="Training steps (default: the family's own).")
+@click.option("--data", type=click.Path(exists=True), help="Training data (.npy/.npz/image folder), if the family uses data.")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
+@click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints.")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint in the run folder.")
+@click.option("--force", is_flag=True, help="Start afresh even if the run folder already holds a run.")
+def train_cmd(name: str, out_dir: str, steps: int | None, data: str | None, pairs: tuple[str, ...],
+              checkpoint_every: int | None, resume: bool, force: bool) -> None:
+    """Train model NAME (a catalog name or a family) and save it into the run folder."""
+    from zoo_cli.progress import Progress
+
+    run = Path(out_dir)
+    if run.exists() and any(run.iterdir()) and not (resume or force):
+        _fail(f"run folder '{run}' is not empty; pass --resume to continue it or --force to overwrite")
+    model = zoo_core.build(name, **_overrides(name, pairs))
+    options: dict[str, Any] = {"checkpoint_dir": run / "checkpoint", "resume": resume}
+    if checkpoint_every:
+        options["checkpoint_every"] = checkpoint_every
+    total = steps or int(model.config.get("steps", 1000))
+    progress = Progress(total)
+    try:
+        history = model.train(data, steps=total, callbacks=[progress], **options)
+    finally:
+        progress.close()
+    model.save(run)
+    last = {k: v[-1] for k, v in history.items() if k != "step" and v}
+    click.echo(f"saved to {run} ({', '.join(f'{k} {v:.4g}' for k, v in last.items())})")
+
+
+@cli.command("eval")
+@click.argument("name")
+@click.option("--data", type=click.Path(exists=True), help="Held-out data, if the family evaluates on data.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the held-out draw.")
+def eval_cmd(name: str, data: str | None, as_json: bool, seed: int) -> None:
+    """Evaluate model NAME and print its metrics."""
+    model = zoo_core.load(name)
+    metrics = model.evaluate(data, seed=seed)
+    if as_json:
+        _json_out({"model": name, **metrics})
+        return
+    for key, value in metrics.items():
+        click.echo(f"{key:28} {value:.4f}" if isinstance(value, float) else f"{key:28} {value}")
+
+
+@cli.command("interpolate")
+@click.argument("name")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.gif or FILE.webp")
+@click.option("--frames", default=60, show_default=True, type=click.IntRange(2, 2000), help="Frames per segment.")
+@click.option("--path", "path_kind", default="slerp", show_default=True, type=click.Choice(["lerp", "slerp"]),
+              help="Straight line, or great circle (keeps latents at prior-typical norm).")
+@click.option("--points", default=4, show_default=True, type=click.IntRange(2, 64),
+              help="Latent points visited in a loop.")
+@click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="Walks shown side by side in each frame.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--fps", default=20, show_default=True, type=click.IntRange(1, 100))
+def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points: int, n: int, seed: int,
+                    fps: int) -> None:
+    """Animate a looping walk through the latent space of model NAME."""
+    from zoo_core.images import save_animation, tile, upscale
+
+    _check_suffix(output, (".gif", ".webp"))
+    model = zoo_core.load(name)
+    clips = zoo_core.interpolate(model, n=n, points=points, frames=frames, path=path_kind, seed=seed)
+    movie = [tile(upscale(frame, 96)) for frame in clips]
+    save_animation(movie, output, fps=fps)
+    click.echo(f"wrote {len(movie)} frames to {output}")
+
+
+def _check_suffix(path: str, allowed: tuple[str, ...]) -> None:
+    if Path(path).suffix.lower() not in allowed:
+        _fail(f"cannot write '{path}': use one of {', '.join(allowed)}")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    widths[-1] = 0  # the last column is not padded
+    for row in (header, *rows):
+        click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+
+
+_commands_added = False
+
+
+def add_plugin_commands() -> None:
+    """Let plugins add their commands (``register_commands`` hook), once."""
+    global _commands_added
+    if not _commands_added:
+        _commands_added = True
+        from zoo_core.plugins import get_registry
+
+        try:
+            get_registry().run_command_hook(cli)
+        except ZooError as exc:  # strict mode
+            click.echo(f"zoo: error: {exc}", err=True)
+            sys.exit(2)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    add_plugin_commands()
+    cli(prog_name="zoo")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

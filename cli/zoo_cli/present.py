@@ -1,0 +1,78 @@
+"""Plain-data views of models and families for the CLI's tables and ``--json`` output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zoo_core
+from zoo_core.catalog import ModelEntry
+from zoo_core.errors import UnknownModelError
+
+
+def weights_local(entry: ModelEntry) -> bool:
+    """Whether the entry's weights can be used without a download (or it needs none)."""
+    if entry.weights is None:
+        return True
+    from zoo_core.sources import local_path
+
+    path = local_path(entry.weights)
+    if path is None:
+        from zoo_core.hub import cached_weights
+
+        path = cached_weights(entry.weights)
+    return path is not None and path.is_file()
+
+
+def model_rows(entries: list[ModelEntry]) -> list[dict]:
+    """One dict per entry, with family framework and local-weights status."""
+    rows = []
+    for entry in entries:
+        family = zoo_core.get_family(entry.family)
+        row = entry.to_dict()
+        row.update(framework=family.framework, weights_local=weights_local(entry))
+        rows.append(row)
+    return rows
+
+
+def family_of(name: str):
+    """The family of a catalog name, a family name, or a saved directory."""
+    from pathlib import Path
+
+    from zoo_core.plugins import get_registry
+
+    registry = get_registry()
+    if name in registry.models:
+        return zoo_core.get_family(registry.models[name].family)
+    if name in registry.families:
+        return registry.families[name]
+    if Path(name).is_dir():
+        from zoo_core.model import read_saved_config
+
+        return zoo_core.get_family(read_saved_config(Path(name))["family"])
+    return zoo_core.get_entry(name)  # raises UnknownModelError with a suggestion
+
+
+def model_info(name: str) -> dict[str, Any]:
+    """Everything ``zoo info`` shows; needs no framework."""
+    from zoo_core.plugins import get_registry
+
+    registry = get_registry()
+    if name in registry.models:
+        entry = registry.models[name]
+        family = zoo_core.get_family(entry.family)
+        config = zoo_core.entry_config(entry)
+        info = entry.to_dict()
+        info.update(framework=family.framework, config=config, weights_local=weights_local(entry),
+                    weights_source=entry.weights.source if entry.weights else "none (a pure function of the config)",
+                    sha256=entry.weights.sha256 if entry.weights else None)
+    elif name in registry.families:
+        family = registry.families[name]
+        config = family.config.defaults()
+        info = {"name": name, "family": name, "framework": family.framework, "plugin": family.plugin,
+                "description": family.description, "config": config}
+    else:
+        raise UnknownModelError(str(zoo_core.get_entry(name)))  # get_entry raises with a suggestion
+    missing = family.missing_requirements()
+    info["installed"] = "yes" if not missing else f"no: needs {', '.join(missing)} (install zoo[{family.extra}])"
+    info["parameters"] = family.count_parameters(config) if family.count_parameters else None
+    return info

@@ -1,0 +1,49 @@
+"""zoo_core: a registry of small generative image models behind one interface.
+
+Importing this package is cheap: it imports no deep-learning framework and no plugin. Plugins
+are discovered on first use of :func:`list_models`, :func:`build`, :func:`load` and friends.
+
+>>> import zoo_core
+>>> [m.name for m in zoo_core.list_models("glyphnet*")]        # doctest: +SKIP
+>>> zoo_core.load("glyphnet-64").sample(16, seed=0).shape        # doctest: +SKIP
+(16, 64, 64, 1)
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Public names -> defining module, imported on first attribute access (PEP 562) so that
+# `import zoo_core` stays fast and never pulls numpy into `zoo --help`.
+_EXPORTS = {
+    "list_models": "zoo_core.api", "list_families": "zoo_core.api", "list_plugins": "zoo_core.api",
+    "get_entry": "zoo_core.api", "get_family": "zoo_core.api", "entry_config": "zoo_core.api",
+    "build": "zoo_core.api", "load": "zoo_core.api", "load_directory": "zoo_core.api",
+    "interpolate": "zoo_core.interpolate",
+    "Family": "zoo_core.families", "ConfigSpec": "zoo_core.config", "Param": "zoo_core.config",
+    "ModelEntry": "zoo_core.catalog", "WeightsRef": "zoo_core.catalog",
+    "ZooModel": "zoo_core.model", "LatentModel": "zoo_core.model", "History": "zoo_core.model",
+    "hookimpl": "zoo_core.plugins",
+    "ZooError": "zoo_core.errors", "UnknownModelError": "zoo_core.errors", "ConfigError": "zoo_core.errors",
+    "WeightsError": "zoo_core.errors", "MissingFrameworkError": "zoo_core.errors",
+    "NotTrainableError": "zoo_core.errors", "PluginError": "zoo_core.errors",
+    "RegistryError": "zoo_core.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo_core' has no attribute '{name}'")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,136 @@
+"""Catalog entries (named models) and their validation.
+
+The built-in catalog is ``registry.json``; plugins add entries through the ``register_models``
+hook. Every entry is validated here, with errors that name the entry and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from zoo_core.errors import RegistryError
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SOURCE = re.compile(r"^(pkg://[A-Za-z0-9_.]+/.+|hf://[^/@\s]+/[^/@\s]+(@[^\s]+)?|file://.+)$")
+_FIELDS = {"name", "family", "config", "weights", "description", "license", "tags"}
+
+
+@dataclass(frozen=True)
+class WeightsRef:
+    """Where a model's safetensors file lives and the sha256 it must have.
+
+    ``source`` is ``pkg://package/path`` (shipped inside an installed package),
+    ``hf://org/repo[@revision]`` (a Hugging Face Hub repo holding ``model.safetensors``) or
+    ``file:///abs/path``.
+    """
+
+    source: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A named model: a family, the config that differs from the family defaults, and weights."""
+
+    name: str
+    family: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    weights: WeightsRef | None = None
+    description: str = ""
+    license: str = "MIT"
+    tags: tuple[str, ...] = ()
+    plugin: str = ""  # the plugin that owns the family (or registered the entry)
+    origin: str = ""  # where the entry was defined: "registry.json", a plugin name, a path
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (what ``zoo list --json`` prints)."""
+        out = asdict(self)
+        out["tags"] = list(self.tags)
+        out["config"] = dict(self.config)
+        return out
+
+
+def _fail(where: str, name: str, fld: str, problem: str) -> RegistryError:
+    return RegistryError(f"{where}: entry '{name}': field '{fld}': {problem}")
+
+
+def parse_entry(raw: Any, where: str, index: int | None = None) -> ModelEntry:
+    """Validate one raw catalog entry (a dict from JSON or a plugin) and build a :class:`ModelEntry`."""
+    label = f"#{index}" if index is not None else "?"
+    if not isinstance(raw, Mapping):
+        raise RegistryError(f"{where}: entry {label}: expected an object, got {type(raw).__name__}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise _fail(where, str(name if name is not None else label), "name",
+                    "required; lowercase letters, digits, '.', '_' and '-'")
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        raise _fail(where, name, sorted(unknown)[0], f"unknown field (allowed: {', '.join(sorted(_FIELDS))})")
+    family = raw.get("family")
+    if not isinstance(family, str) or not family:
+        raise _fail(where, name, "family", "required string")
+    config = raw.get("config", {})
+    if not isinstance(config, Mapping):
+        raise _fail(where, name, "config", "expected an object")
+    weights = raw.get("weights")
+    ref = None
+    if weights is not None:
+        if not isinstance(weights, Mapping):
+            raise _fail(where, name, "weights", "expected an object with 'source' and 'sha256', or null")
+        source, sha = weights.get("source"), weights.get("sha256")
+        if not isinstance(source, str) or not _SOURCE.match(source):
+            raise _fail(where, name, "weights.source", "expected pkg://package/path, hf://org/repo[@rev] or file://path")
+        if not isinstance(sha, str) or not _SHA256.match(sha):
+            raise _fail(where, name, "weights.sha256", "expected 64 lowercase hex characters")
+        if set(weights) - {"source", "sha256"}:
+            raise _fail(where, name, "weights", "only 'source' and 'sha256' are allowed")
+        ref = WeightsRef(source=source, sha256=sha)
+    for fld in ("description", "license"):
+        if not isinstance(raw.get(fld, ""), str):
+            raise _fail(where, name, fld, "expected a string")
+    tags = raw.get("tags", [])
+    if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) for t in tags):
+        raise _fail(where, name, "tags", "expected a list of strings")
+    return ModelEntry(name=name, family=family, config=dict(config), weights=ref,
+                      description=raw.get("description", ""), license=raw.get("license", "MIT"),
+                      tags=tuple(tags), origin=where)
+
+
+def read_catalog(path: Path, where: str | None = None) -> list[ModelEntry]:
+    """Read and validate a catalog file (``{"models": [...]}``); duplicate names are an error."""
+    where = where or path.name
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegistryError(f"{where}: file not found ({path})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"{where}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+        raise RegistryError(f"{where}: expected an object with a 'models' list")
+    entries: list[ModelEntry] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data["models"]):
+        entry = parse_entry(raw, where, i)
+        if entry.name in seen:
+            raise _fail(where, entry.name, "name", "appears twice")
+        seen.add(entry.name)
+        entries.append(entry)
+    return entries
+
+
+def builtin_catalog_path() -> Path:
+    """``registry.json``: inside the installed package, or at the source checkout's top level."""
+    packaged = Path(__file__).with_name("registry.json")
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "registry.json"
+
+
+def natural_key(name: str) -> list:
+    """Sort key so that ``glyphnet-32`` < ``glyphnet-64`` < ``glyphnet-128``."""
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", name)]

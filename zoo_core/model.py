@@ -1,0 +1,157 @@
+"""The one model interface every family implements, whatever its framework."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from zoo_core.errors import NotTrainableError, WeightsError, ZooError
+from zoo_core.weights import check_state, load_tensors, save_tensors
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zoo_core.families import Family
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT = "zoo-model/1"
+
+#: A training callback: ``callback(step, logs)`` after each step; ``logs`` maps metric -> float.
+Callback = Callable[[int, Mapping[str, float]], Any]
+
+
+class History(dict):
+    """Training metrics: ``{"step": [...], "loss": [...], ...}``, one value per reported step."""
+
+    def append(self, step: int, logs: Mapping[str, float]) -> None:
+        """Record the metrics of one step."""
+        self.setdefault("step", []).append(int(step))
+        for key, value in logs.items():
+            self.setdefault(key, []).append(float(value))
+
+
+class ZooModel:
+    """Base class of all zoo models.
+
+    Subclasses implement :meth:`sample`, :meth:`state_dict` and :meth:`load_state_dict`, and
+    :meth:`train` when the family is trainable. ``__init__(config, family)`` receives the fully
+    validated config and must build the model with fresh (seeded) weights.
+    """
+
+    def __init__(self, config: Mapping[str, Any], family: Family | None = None) -> None:
+        self.config: dict = dict(config)
+        self.family = family
+
+    # -- the interface -------------------------------------------------------------------------
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """Generate ``n`` images as ``uint8`` of shape ``(n, H, W, C)``; same seed, same bits."""
+        raise NotImplementedError
+
+    def train(self, data: Any = None, *, steps: int = 1000, callbacks: Iterable[Callback] = (),
+              **options: Any) -> History:
+        """Train in place for ``steps`` steps and return the :class:`History`.
+
+        ``options`` are family-specific (checkpoint folders, resume, ...). Families whose weights
+        are not learned raise :class:`NotTrainableError`.
+        """
+        raise NotTrainableError(f"family '{self.family_name}' is not trainable: its weights are not learned")
+
+    def evaluate(self, data: Any = None, *, seed: int = 0) -> dict[str, Any]:
+        """Family-specific quality metrics as a flat JSON-ready dict (``zoo eval`` prints it)."""
+        raise ZooError(f"family '{self.family_name}' defines no evaluation")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """All weights as ``{name: numpy array}`` (copies or views; never framework tensors)."""
+        raise NotImplementedError
+
+    def load_state_dict(self, tensors: Mapping[str, np.ndarray]) -> None:
+        """Set weights from arrays whose names, shapes and dtypes were already checked."""
+        raise NotImplementedError
+
+    # -- shared behaviour ----------------------------------------------------------------------
+
+    @property
+    def family_name(self) -> str:
+        """The family name, or the class name for a model built without the registry."""
+        return self.family.name if self.family else type(self).__name__
+
+    @property
+    def num_parameters(self) -> int:
+        """Number of scalar weights (trainable or not) in the model."""
+        return int(sum(int(np.prod(t.shape)) for t in self.state_dict().values()))
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(H, W, C)`` of the images :meth:`sample` returns."""
+        images = self.sample(1, seed=0)
+        return tuple(images.shape[1:])  # type: ignore[return-value]
+
+    def load_weights(self, path: str | Path) -> None:
+        """Load a safetensors file, checking every tensor's name, shape and dtype first."""
+        tensors = load_tensors(path)
+        check_state(self.state_dict(), tensors, str(path))
+        self.load_state_dict(tensors)
+
+    def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` (Hugging Face layout) into ``directory``.
+
+        :param extra: more JSON-ready metadata to store in ``config.json`` (e.g. eval numbers).
+        """
+        from zoo_core import __version__
+        from zoo_core.weights import atomic_write_bytes
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        sha = save_tensors(self.state_dict(), directory / WEIGHTS_FILE, metadata={"format": FORMAT})
+        meta = {"format": FORMAT, "zoo_version": __version__, "family": self.family_name,
+                "plugin": self.family.plugin if self.family else "",
+                "framework": self.family.framework if self.family else "",
+                "config": self.config, "weights_sha256": sha}
+        meta.update(extra or {})
+        atomic_write_bytes(directory / CONFIG_FILE, (json.dumps(meta, indent=2) + "\n").encode())
+        return directory
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} family={self.family_name!r} params={self.num_parameters:,}>"
+
+
+class LatentModel(ZooModel):
+    """A model that decodes a latent vector into an image (enables ``zoo interpolate``)."""
+
+    #: length of the latent vector
+    latent_size: int = 0
+
+    def sample_latent(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` latent vectors from the prior, float32 ``(n, latent_size)``; N(0, 1) by default."""
+        return np.random.default_rng(seed).standard_normal((n, self.latent_size)).astype(np.float32)
+
+    def decode(self, latents: np.ndarray) -> np.ndarray:
+        """Images for the given latents, ``uint8 (n, H, W, C)``."""
+        raise NotImplementedError
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """Decode ``n`` latents drawn from the prior with ``seed``."""
+        return self.decode(self.sample_latent(n, seed))
+
+
+def read_saved_config(directory: Path) -> dict:
+    """Read and check ``config.json`` of a saved model directory."""
+    path = directory / CONFIG_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WeightsError(f"{directory} is not a saved zoo model (no {CONFIG_FILE})") from None
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("family"), str) or not isinstance(
+            meta.get("config"), dict):
+        raise WeightsError(f"{path} lacks 'family' and 'config'; is it a zoo model directory?")
+    return meta
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] -> uint8, rounding to nearest (NHWC in, NHWC out)."""
+    return np.clip(np.rint(np.asarray(images, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)

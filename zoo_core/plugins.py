@@ -1,0 +1,219 @@
+"""Plugin discovery and the loaded registry of families and models.
+
+Plugins are found through the ``zoo.plugins`` entry-point group, once per process, the first
+time anything asks for a family or a model (never at ``import zoo_core``). Loading is isolated:
+a plugin that raises while importing or registering is recorded with its error and skipped.
+
+Environment:
+
+* ``ZOO_PLUGINS=a,b`` loads only the named entry points; ``ZOO_PLUGINS=`` (empty) loads none,
+  built-ins included.
+* ``ZOO_STRICT_PLUGINS=1`` raises :class:`~zoo_core.errors.PluginError` instead of skipping.
+* ``ZOO_TRACE_HOOKS=1`` prints every hook call and its result to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable
+
+import pluggy
+
+from zoo_core import hookspecs
+from zoo_core.catalog import ModelEntry, builtin_catalog_path, parse_entry, read_catalog
+from zoo_core.errors import DuplicateNameError, PluginError, RegistryError, ZooError
+from zoo_core.families import Family
+
+ENTRY_POINT_GROUP = "zoo.plugins"
+hookimpl = pluggy.HookimplMarker("zoo")
+
+
+@dataclass
+class PluginInfo:
+    """What ``zoo plugins`` reports about one plugin."""
+
+    name: str
+    module: str = ""
+    distribution: str | None = None
+    version: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    families: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the plugin imported and registered without error."""
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {"name": self.name, "module": self.module, "distribution": self.distribution,
+                "version": self.version, "hooks": self.hooks, "families": self.families,
+                "models": self.models, "error": "; ".join(self.errors) or None}
+
+
+class Registry:
+    """Families, models and plugin reports, as loaded from the installed plugins."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("zoo")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.families: dict[str, Family] = {}
+        self.models: dict[str, ModelEntry] = {}
+        self.strict = os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0")
+        if os.environ.get("ZOO_TRACE_HOOKS", "") not in ("", "0"):
+            self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(f"[zoo hooks] {msg}"))
+            self.pm.enable_tracing()
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self) -> "Registry":
+        """Import the allowed entry points, then run the registration hooks."""
+        for ep in _allowed(metadata.entry_points(group=ENTRY_POINT_GROUP)):
+            info = self.plugins.setdefault(ep.name, PluginInfo(name=ep.name, module=ep.value))
+            dist = getattr(ep, "dist", None)
+            if dist is not None:
+                info.distribution, info.version = dist.metadata["Name"], dist.version
+            try:
+                module = ep.load()
+                self.pm.register(module, name=ep.name)
+            except Exception as exc:  # noqa: BLE001 - any plugin failure is isolated
+                self._plugin_failed(info, "import", exc)
+                continue
+            info.hooks = sorted(h.name for h in self.pm.get_hookcallers(module) or [])
+        self._run_hook("register_families", self._add_family)
+        self._load_builtin_catalog()
+        self._run_hook("register_models", self._add_model)
+        return self
+
+    def add_plugin(self, plugin: Any, name: str) -> None:
+        """Register an in-process plugin object (used by tests and embedding applications).
+
+        Call before :meth:`load`, or call :func:`reset` and re-run loading afterwards.
+        """
+        self.pm.register(plugin, name=name)
+        self.plugins[name] = PluginInfo(name=name, module=getattr(plugin, "__name__", repr(plugin)),
+                                        hooks=sorted(h.name for h in self.pm.get_hookcallers(plugin) or []))
+
+    def _run_hook(self, hook_name: str, add: Callable[[str, Any], None]) -> None:
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):  # registration order
+            info = self.plugins.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
+            if info.errors and "import" in info.errors[0]:
+                continue
+
+            def register(obj: Any = None, _plugin: str = impl.plugin_name, **fields: Any) -> None:
+                add(_plugin, obj if obj is not None else fields)
+
+            try:
+                kwargs = {"register": register}
+                impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except Exception as exc:  # noqa: BLE001 - isolate a broken plugin
+                self._plugin_failed(info, hook_name, exc)
+
+    def run_command_hook(self, cli: Any) -> None:
+        """Call ``register_commands(cli)`` on every plugin, isolating failures."""
+        for impl in reversed(self.pm.hook.register_commands.get_hookimpls()):
+            try:
+                impl.function(*[{"cli": cli}[arg] for arg in impl.argnames])
+            except Exception as exc:  # noqa: BLE001
+                self._plugin_failed(self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name)),
+                                    "register_commands", exc)
+
+    def _plugin_failed(self, info: PluginInfo, stage: str, exc: BaseException) -> None:
+        message = f"{stage} failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        info.errors.append(message)
+        if self.strict:
+            raise PluginError(f"plugin '{info.name}' {message}") from exc
+        print(f"zoo: warning: plugin '{info.name}' skipped ({message}); see 'zoo plugins'", file=sys.stderr)
+
+    # -- registration callbacks ----------------------------------------------------------------
+
+    def _add_family(self, plugin: str, family: Any) -> None:
+        if not isinstance(family, Family):
+            raise RegistryError(f"register_families expects a zoo_core.Family, got {type(family).__name__}")
+        family = _with_plugin(family, plugin)
+        owner = self.families.get(family.name)
+        if owner is not None:
+            raise DuplicateNameError(
+                f"family '{family.name}' is registered by both '{owner.plugin}' and '{plugin}'")
+        self.families[family.name] = family
+        self.plugins[plugin].families.append(family.name)
+
+    def _add_model(self, plugin: str, entry: Any) -> None:
+        if not isinstance(entry, ModelEntry):
+            entry = parse_entry(entry, f"plugin '{plugin}'")
+        family = self.families.get(entry.family)
+        owner = family.plugin if family else plugin
+        entry = _replace(entry, plugin=owner, origin=entry.origin or f"plugin '{plugin}'")
+        existing = self.models.get(entry.name)
+        if existing is not None:
+            raise DuplicateNameError(
+                f"model '{entry.name}' is registered by both {_owner(existing)} and plugin '{plugin}'")
+        self.models[entry.name] = entry
+        self.plugins[plugin].models.append(entry.name)
+
+    def _load_builtin_catalog(self) -> None:
+        path = builtin_catalog_path()
+        if not path.is_file():
+            return
+        for entry in read_catalog(path, "registry.json"):
+            family = self.families.get(entry.family)
+            if family is None:  # that family's plugin is not loaded (disabled or broken)
+                continue
+            self.models[entry.name] = _replace(entry, plugin=family.plugin)
+            self.plugins[family.plugin].models.append(entry.name)
+
+
+def _allowed(entry_points: Any) -> list:
+    allow = os.environ.get("ZOO_PLUGINS")
+    eps = sorted(entry_points, key=lambda ep: ep.name)
+    if allow is None:
+        return eps
+    names = {n.strip() for n in allow.split(",") if n.strip()}
+    return [ep for ep in eps if ep.name in names]
+
+
+def _with_plugin(family: Family, plugin: str) -> Family:
+    from dataclasses import replace
+
+    return replace(family, plugin=plugin)
+
+
+def _replace(entry: ModelEntry, **changes: Any) -> ModelEntry:
+    from dataclasses import replace
+
+    return replace(entry, **changes)
+
+
+def _owner(entry: ModelEntry) -> str:
+    return "registry.json" if entry.origin == "registry.json" else f"plugin '{entry.plugin}'"
+
+
+_registry: Registry | None = None
+_lock = threading.Lock()
+
+
+def get_registry() -> Registry:
+    """The process-wide :class:`Registry`, loading plugins on first use."""
+    global _registry
+    with _lock:
+        if _registry is None:
+            _registry = Registry().load()
+        return _registry
+
+
+def reset() -> None:
+    """Forget loaded plugins so that the next :func:`get_registry` loads them again."""
+    global _registry
+    with _lock:
+        _registry = None
+
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Registry", "ZooError", "get_registry", "hookimpl", "reset"]
