@@ -242,6 +242,11 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
         click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
+# -- commands defined in their own modules (one line each) -----------------------------------
+# (the modules import only click and light zoo_core parts at import time)
+# BEGIN extra commands
+# END extra commands
+
 _commands_added = False
 
 
