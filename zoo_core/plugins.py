@@ -103,7 +103,7 @@ class Registry:
 
     def _run_hook(self, hook_name: str, add: Callable[[str, Any], None]) -> None:
         caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for impl in caller.get_hookimpls():  # registration order (entry points sorted by name)
             info = self.plugins.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
             if info.errors and "import" in info.errors[0]:
                 continue
@@ -119,7 +119,7 @@ class Registry:
 
     def run_command_hook(self, cli: Any) -> None:
         """Call ``register_commands(cli)`` on every plugin, isolating failures."""
-        for impl in reversed(self.pm.hook.register_commands.get_hookimpls()):
+        for impl in self.pm.hook.register_commands.get_hookimpls():
             try:
                 impl.function(*[{"cli": cli}[arg] for arg in impl.argnames])
             except Exception as exc:  # noqa: BLE001
@@ -151,11 +151,11 @@ class Registry:
             entry = parse_entry(entry, f"plugin '{plugin}'")
         family = self.families.get(entry.family)
         owner = family.plugin if family else plugin
-        entry = _replace(entry, plugin=owner, origin=entry.origin or f"plugin '{plugin}'")
+        entry = _replace(entry, plugin=owner, origin=f"plugin '{plugin}'")
         existing = self.models.get(entry.name)
         if existing is not None:
             raise DuplicateNameError(
-                f"model '{entry.name}' is registered by both {_owner(existing)} and plugin '{plugin}'")
+                f"model '{entry.name}' is registered by both {existing.origin} and plugin '{plugin}'")
         self.models[entry.name] = entry
         self.plugins[plugin].models.append(entry.name)
 
@@ -190,10 +190,6 @@ def _replace(entry: ModelEntry, **changes: Any) -> ModelEntry:
     from dataclasses import replace
 
     return replace(entry, **changes)
-
-
-def _owner(entry: ModelEntry) -> str:
-    return "registry.json" if entry.origin == "registry.json" else f"plugin '{entry.plugin}'"
 
 
 _registry: Registry | None = None
