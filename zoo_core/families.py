@@ -29,6 +29,10 @@ class Family:
     :param latent: whether models sample from a latent vector (enables ``zoo interpolate``).
     :param count_parameters: optional light ``f(config) -> int`` (no framework import) used by
         ``zoo info`` to show the parameter count without building the model.
+    :param trainable: whether models of this family learn their weights. ``False`` declares that
+        ``train`` raises :class:`~zoo_core.errors.NotTrainableError` (e.g. a random CNN whose
+        weights are a pure function of the seed); the conformance kit (:mod:`zoo_core.testing`)
+        then expects exactly that error, and otherwise treats it as a failure.
     """
 
     name: str
@@ -40,6 +44,7 @@ class Family:
     description: str = ""
     latent: bool = False
     count_parameters: Callable[[dict], int] | None = None
+    trainable: bool = True
     plugin: str = ""  # filled in by the plugin manager
 
     def missing_requirements(self) -> list[str]:
