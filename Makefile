@@ -1,0 +1,33 @@
+# The README's two quick-start commands. Each sets up what it needs in ./.venv first.
+#   make sample   install zoo with PyTorch, then draw 64 glyphs from glyphnet-64 (offline)
+#   make test     install zoo with every extra and the test tools, then run the test suite
+# Every pip call uses constraints.txt, which pins torch to the CPU build that the machines carry.
+
+PYTHON ?= python3
+VENV   := .venv
+PIP    := $(VENV)/bin/python -m pip install -q -c constraints.txt
+
+.PHONY: sample test bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.sample-deps: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) -e '.[torch]'
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) -e '.[all,test,bench]'
+	touch $@ $(VENV)/.sample-deps
+
+sample: $(VENV)/.sample-deps
+	$(VENV)/bin/zoo sample glyphnet-64 -n 64 -o glyphnet-64.png
+
+test: $(VENV)/.test-deps
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(VENV)/.test-deps
+	for b in benchmarks/bench_*.py; do $(VENV)/bin/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist
