@@ -111,3 +111,9 @@ def test_plugins_can_be_disabled():
     assert proc.returncode == 0 and json.loads(proc.stdout) == []
     proc = run_zoo("plugins", env={"ZOO_PLUGINS": ""})
     assert "no plugins loaded" in proc.stdout
+
+
+def test_unwritable_output_is_one_line(runner, toy_registry, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(cli, ["sample", "toy-8", "-o", str(tmp_path / "file" / "out.png")])
+    assert result.exit_code == 2 and result.output.startswith("zoo: error: ") and "Traceback" not in result.output

@@ -27,6 +27,10 @@ class ZooGroup(click.Group):
         except ZooError as exc:
             click.echo(f"zoo: error: {exc}", err=True)
             ctx.exit(2)
+        except OSError as exc:  # unwritable output, full disk, missing folder...
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"zoo: error: {exc.strerror or exc}{where}", err=True)
+            ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("zoo: interrupted", err=True)
             ctx.exit(130)
