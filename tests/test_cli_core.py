@@ -117,3 +117,11 @@ def test_unwritable_output_is_one_line(runner, toy_registry, tmp_path):
     (tmp_path / "file").write_text("x")
     result = runner.invoke(cli, ["sample", "toy-8", "-o", str(tmp_path / "file" / "out.png")])
     assert result.exit_code == 2 and result.output.startswith("zoo: error: ") and "Traceback" not in result.output
+
+
+def test_info_on_a_saved_directory(runner, toy_registry, tmp_path):
+    import zoo_core
+
+    zoo_core.build("toy", size=4).save(tmp_path / "m")
+    info = json.loads(invoke(runner, "info", str(tmp_path / "m"), "--json").output)
+    assert info["family"] == "toy" and info["config"]["size"] == 4 and info["weights_local"] is True

@@ -53,7 +53,9 @@ def family_of(name: str):
 
 
 def model_info(name: str) -> dict[str, Any]:
-    """Everything ``zoo info`` shows; needs no framework."""
+    """Everything ``zoo info`` shows for a catalog name, family, saved directory or hf:// ref; needs no framework."""
+    from pathlib import Path
+
     from zoo_core.plugins import get_registry
 
     registry = get_registry()
@@ -70,6 +72,21 @@ def model_info(name: str) -> dict[str, Any]:
         config = family.config.defaults()
         info = {"name": name, "family": name, "framework": family.framework, "plugin": family.plugin,
                 "description": family.description, "config": config}
+    elif name.startswith("hf://") or Path(name).is_dir():
+        directory = Path(name)
+        if name.startswith("hf://"):
+            from zoo_core.hub import snapshot  # imported here: huggingface_hub is slow to import
+
+            directory = snapshot(name)
+        from zoo_core.model import WEIGHTS_FILE, read_saved_config
+
+        meta = read_saved_config(directory)
+        family = zoo_core.get_family(meta["family"])
+        config = family.config.resolve(meta["config"])
+        info = {"name": name, "family": family.name, "framework": family.framework, "plugin": family.plugin,
+                "description": family.description, "config": config,
+                "weights_source": str(directory / WEIGHTS_FILE), "sha256": meta.get("weights_sha256"),
+                "weights_local": (directory / WEIGHTS_FILE).is_file()}
     else:
         raise UnknownModelError(str(zoo_core.get_entry(name)))  # get_entry raises with a suggestion
     missing = family.missing_requirements()
