@@ -249,6 +249,11 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
 # -- commands defined in their own modules (one line each) -----------------------------------
 # (the modules import only click and light zoo_core parts at import time)
 # BEGIN extra commands
+from zoo_cli.hub_commands import cache, pull, push  # noqa: E402
+
+cli.add_command(pull)
+cli.add_command(push)
+cli.add_command(cache)
 # END extra commands
 
 _commands_added = False

@@ -1,0 +1,89 @@
+"""``zoo pull``, ``zoo push`` and ``zoo cache``: models on the Hugging Face Hub.
+
+Only click and :mod:`zoo_core.hub` (which imports huggingface_hub lazily) are imported here, so
+that ``zoo --help`` and ``zoo list`` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from zoo_core import hub
+
+
+@click.command("pull")
+@click.argument("ref", metavar="hf://ORG/REPO[@REVISION]")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def pull(ref: str, quiet: bool) -> None:
+    """Download a model from the Hugging Face Hub into its cache, verify it and pin its commit.
+
+    Later, hf://ORG/REPO (without @REVISION) means the pinned commit in every command, offline
+    included. Pull again to move the pin to the newest commit.
+    """
+    parsed = hub.parse_ref(ref)
+    folder, commit = hub.pull(parsed, progress=not quiet)
+    click.echo(f"pulled {parsed} -> commit {commit} ({folder})")
+
+
+@click.command("push")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--repo", "repo_id", required=True, metavar="ORG/NAME", help="Hub repository to publish to.")
+@click.option("--private", is_flag=True, help="Create the repository as private.")
+@click.option("--revision", metavar="BRANCH", help="Branch to commit to (created if missing). Default: main.")
+@click.option("-m", "--message", help="Commit message.")
+def push(directory: str, repo_id: str, private: bool, revision: str | None, message: str | None) -> None:
+    """Publish a saved model DIRECTORY: config.json, model.safetensors, a model card and sample.png.
+
+    Needs a token with write access: HF_TOKEN or 'hf auth login'.
+    """
+    url = hub.push(directory, repo_id, private=private, revision=revision, message=message)
+    click.echo(f"pushed {directory} to hf://{hub.parse_ref(repo_id).repo_id}: {url}")
+
+
+@click.group("cache")
+def cache() -> None:
+    """Models that zoo pulled from the Hugging Face Hub (pins and cached files)."""
+
+
+def _size(num: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if num < 1024 or unit == "GB":
+            return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
+        num /= 1024
+    return f"{num} B"  # pragma: no cover
+
+
+@cache.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cache_list(as_json: bool) -> None:
+    """Show every pulled model: reference, pinned revision and commit, size, whether files are cached."""
+    models = hub.cached_models()
+    if as_json:
+        click.echo(json.dumps([m.to_dict() for m in models], indent=2))
+        return
+    if not models:
+        click.echo(f"nothing pulled yet (cache: {hub.cache_dir()}); try 'zoo pull hf://ORG/REPO'")
+        return
+    rows = [("REF", "REVISION", "COMMIT", "SIZE", "CACHED", "PULLED")]
+    rows += [(f"hf://{m.repo_id}", m.revision or "main", m.commit[:12], _size(m.size),
+              "yes" if m.present else "no: run 'zoo pull'", m.pulled_at) for m in models]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+
+
+@cache.command("clear")
+@click.argument("ref", required=False, metavar="[hf://ORG/REPO]")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation when clearing everything.")
+def cache_clear(ref: str | None, yes: bool) -> None:
+    """Delete a pulled model (or, without REF, every model zoo pulled) from the cache and forget its pin."""
+    if ref is None and not yes:
+        count = len(hub.read_pins())
+        if count == 0:
+            click.echo("nothing to clear")
+            return
+        click.confirm(f"delete all {count} model(s) zoo pulled from {hub.cache_dir()}?", abort=True)
+    cleared = hub.clear(ref)
+    click.echo("cleared " + (", ".join(cleared) if cleared else "nothing"))

@@ -1,0 +1,640 @@
+"""Hugging Face Hub support: pull, pin, verify and push zoo models (``hf://org/repo[@revision]``).
+
+A zoo model directory (``config.json`` + ``model.safetensors``, see :meth:`ZooModel.save`) is a
+plain Hub model repo; downloads go into the standard Hugging Face cache, so other Hugging Face
+tools share them.
+
+Pins: :func:`pull` records the commit a reference resolved to in zoo's own state file
+(``$XDG_DATA_HOME/zoo/hub-pins.json``, default ``~/.local/share/zoo/hub-pins.json``). A reference
+without ``@revision`` then means the pinned commit, like a lock file: it is reproducible, works
+offline, and is resolved from the cache without any network call or import of huggingface_hub.
+``zoo pull`` without a revision moves the pin to the newest commit of the default branch. The
+pins live outside the Hugging Face cache on purpose: ``hf cache scan`` reports any foreign entry
+in the cache as a corrupt repo, and a pin (which model a name means) is zoo's state, not cached
+content; a pin whose files were deleted from the cache is reported by ``zoo cache list``.
+
+Environment (read at call time, as huggingface_hub would read it at import time): ``HF_ENDPOINT``,
+``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``, ``HF_TOKEN``, ``XDG_CACHE_HOME``, ``XDG_DATA_HOME``.
+
+huggingface_hub is imported inside functions only: it is slow to import (~0.2 s) and ``zoo list``
+must stay under 0.3 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo_core.errors import WeightsError, ZooError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zoo_core.catalog import WeightsRef
+
+PREFIX = "hf://"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "README.md"
+SAMPLE_FILE = "sample.png"
+MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
+REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
+DEFAULT_ENDPOINT = "https://huggingface.co"
+PINS_FILE = "hub-pins.json"
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+class HubError(ZooError):
+    """A Hugging Face Hub operation that failed for a reason the user can act on."""
+
+
+class HubRefError(HubError, ValueError):
+    """A malformed ``hf://org/repo[@revision]`` reference."""
+
+
+class HubRepoNotFoundError(HubError):
+    """The repository does not exist (or is private and the token cannot see it)."""
+
+
+class HubRevisionNotFoundError(HubError):
+    """The repository exists but has no such branch, tag or commit."""
+
+
+class HubFileMissingError(HubError, WeightsError):
+    """The repository lacks a file a zoo model needs (``config.json``, ``model.safetensors``)."""
+
+
+class HubOfflineError(HubError):
+    """The Hub cannot be reached (or ``HF_HUB_OFFLINE=1``) and the files are not cached."""
+
+
+class HubTokenError(HubError):
+    """The Hub refused the token (HTTP 401/403, gated repo)."""
+
+
+class HubChecksumError(HubError, WeightsError):
+    """Downloaded weights whose sha256 is not the expected one; the file was removed from the cache."""
+
+
+# -- references and environment ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubRef:
+    """A parsed ``hf://org/repo[@revision]``."""
+
+    repo_id: str
+    revision: str | None = None
+
+    def __str__(self) -> str:
+        return f"{PREFIX}{self.repo_id}" + (f"@{self.revision}" if self.revision else "")
+
+    def at(self, revision: str | None) -> str:
+        """The reference text with another revision."""
+        return str(HubRef(self.repo_id, revision))
+
+
+def parse_ref(ref: str | HubRef) -> HubRef:
+    """Parse ``hf://org/repo[@revision]`` (the ``hf://`` prefix is optional)."""
+    if isinstance(ref, HubRef):
+        return ref
+    text = str(ref).strip()
+    body = text[len(PREFIX):] if text.startswith(PREFIX) else text
+    repo_id, at, revision = body.partition("@")
+    repo_id = repo_id.rstrip("/")
+    if not _REPO_ID.match(repo_id) or ".." in repo_id or "--" in repo_id:
+        raise HubRefError(f"'{text}' is not a Hub reference: expected hf://org/repo or hf://org/repo@revision")
+    if at and (not revision or any(c.isspace() for c in revision)):
+        raise HubRefError(f"'{text}': empty or malformed revision after '@'")
+    return HubRef(repo_id, revision or None)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def endpoint() -> str:
+    """The Hub URL: ``HF_ENDPOINT`` (read now, not at import time) or https://huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` forbids network access."""
+    return _truthy(os.environ.get("HF_HUB_OFFLINE"))
+
+
+def _token() -> str | None:
+    return os.environ.get("HF_TOKEN") or None  # None: huggingface_hub falls back to its stored token
+
+
+def cache_dir() -> Path:
+    """The Hugging Face hub cache: ``HF_HUB_CACHE``, else ``HF_HOME/hub``, else ``~/.cache/huggingface/hub``."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME")
+    if not home:
+        home = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def state_dir() -> Path:
+    """zoo's own data folder: ``$XDG_DATA_HOME/zoo`` (default ``~/.local/share/zoo``)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return Path(base) / "zoo"
+
+
+def _repo_cache(repo_id: str) -> Path:
+    return cache_dir() / ("models--" + repo_id.replace("/", "--"))
+
+
+# -- pins ------------------------------------------------------------------------------------
+
+
+def _pins_path() -> Path:
+    return state_dir() / PINS_FILE
+
+
+def read_pins() -> dict[str, dict]:
+    """Every pin recorded by :func:`pull`: ``{repo_id: {"commit", "revision", "endpoint", "pulled_at"}}``."""
+    try:
+        data = json.loads(_pins_path().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise HubError(f"zoo's pin file {_pins_path()} is unreadable ({exc}); delete it and pull again") from None
+    pins = data.get("pins") if isinstance(data, dict) else None
+    return {k: v for k, v in pins.items() if isinstance(v, dict) and _COMMIT.match(str(v.get("commit", "")))} \
+        if isinstance(pins, dict) else {}
+
+
+def _update_pins(change: Any) -> None:
+    """Apply ``change(pins)`` to the pin file under a lock (several ``zoo pull`` may run at once)."""
+    from filelock import FileLock  # a dependency of huggingface_hub
+
+    from zoo_core.weights import atomic_write_bytes
+
+    path = _pins_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        pins = read_pins()
+        change(pins)
+        data = {"version": 1, "pins": dict(sorted(pins.items()))}
+        atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def pinned_commit(repo_id: str) -> str | None:
+    """The commit :func:`pull` pinned for ``repo_id``, or None."""
+    pin = read_pins().get(repo_id)
+    return pin["commit"] if pin else None
+
+
+# -- the cache, read without huggingface_hub ------------------------------------------------------
+
+
+def _local_commit(ref: HubRef, use_pin: bool = True) -> str | None:
+    """The commit ``ref`` means locally: a commit hash, the pin, or the cache's ``refs/<revision>``."""
+    revision = ref.revision
+    if revision and _COMMIT.match(revision):
+        return revision
+    if revision is None and use_pin:
+        pin = pinned_commit(ref.repo_id)
+        if pin:
+            return pin
+    try:
+        commit = (_repo_cache(ref.repo_id) / "refs" / (revision or "main")).read_text().strip()
+    except OSError:
+        return None
+    return commit if _COMMIT.match(commit) else None
+
+
+def _cached_snapshot(ref: HubRef, files: tuple[str, ...] = REQUIRED_FILES) -> Path | None:
+    """The cached snapshot folder of ``ref`` if it holds all ``files``, without network or imports.
+
+    This follows the documented layout of the Hugging Face cache
+    (``models--org--repo/{refs,snapshots,blobs}``), the same lookup as
+    ``huggingface_hub.try_to_load_from_cache`` (a test checks that they agree).
+    """
+    commit = _local_commit(ref)
+    if commit is None:
+        return None
+    folder = _repo_cache(ref.repo_id) / "snapshots" / commit
+    return folder if all((folder / name).is_file() for name in files) else None
+
+
+def cached_weights(ref: WeightsRef) -> Path | None:
+    """The cached ``model.safetensors`` of a catalog ``hf://`` source, or None; never touches the network."""
+    try:
+        hub_ref = parse_ref(ref.source)
+    except HubRefError:
+        return None
+    folder = _cached_snapshot(hub_ref, (WEIGHTS_FILE,))
+    return folder / WEIGHTS_FILE if folder else None
+
+
+# -- downloading -------------------------------------------------------------------------------
+
+
+def _hf_errors() -> Any:
+    try:
+        from huggingface_hub import errors
+    except ImportError:  # huggingface_hub < 0.24
+        from huggingface_hub import utils as errors
+    return errors
+
+
+_NETWORK_ERRORS = {"ConnectError", "ConnectTimeout", "ConnectionError", "Timeout", "ReadTimeout",
+                   "TimeoutException", "NetworkError", "RemoteProtocolError", "ProxyError", "OfflineModeIsEnabled",
+                   "ReadError", "WriteError", "PoolTimeout", "SSLError", "gaierror"}
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if any(cls.__name__ in _NETWORK_ERRORS for cls in type(current).__mro__):
+            return True
+        if "ConnectError" in str(current) or "Connection refused" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _offline_error(ref: HubRef, what: str) -> HubOfflineError:
+    if offline():
+        return HubOfflineError(f"{ref}: {what} is not in the local cache and HF_HUB_OFFLINE=1 is set; "
+                               f"unset HF_HUB_OFFLINE and run 'zoo pull {ref}' with network access")
+    return HubOfflineError(f"{ref}: cannot reach {endpoint()} and {what} is not in the local cache; "
+                           f"check the network (or HF_ENDPOINT), run 'zoo pull {ref}' while online, "
+                           "and set HF_HUB_OFFLINE=1 to work from the cache only")
+
+
+def _token_error(ref: str, status: int | None, action: str) -> HubTokenError:
+    has = "the token in HF_TOKEN" if os.environ.get("HF_TOKEN") else "your Hugging Face token"
+    return HubTokenError(f"{ref}: the Hub refused {has} ({status or 'gated'}) when trying to {action}; "
+                         "set HF_TOKEN to a token with access (write access to push) or run 'hf auth login'")
+
+
+def _translate(exc: BaseException, ref: HubRef, action: str = "download") -> ZooError:
+    """Map a huggingface_hub / HTTP exception to one zoo error with a one-line message."""
+    errors = _hf_errors()
+    if isinstance(exc, ZooError):
+        return exc
+    if isinstance(exc, getattr(errors, "GatedRepoError", ())):
+        return _token_error(str(ref), _status(exc), action)
+    if isinstance(exc, getattr(errors, "RevisionNotFoundError", ())):
+        return HubRevisionNotFoundError(f"{ref}: repository '{ref.repo_id}' has no revision '{ref.revision}' "
+                                        "(check the branch, tag or commit)")
+    if isinstance(exc, getattr(errors, "RepositoryNotFoundError", ())):
+        if ref.revision and action == "download" and _repo_exists(ref):
+            return HubRevisionNotFoundError(f"{ref}: repository '{ref.repo_id}' has no revision '{ref.revision}' "
+                                            "(check the branch, tag or commit)")
+        hint = "" if _token() else "; if it is private, set HF_TOKEN"
+        return HubRepoNotFoundError(f"{ref}: repository '{ref.repo_id}' not found on {endpoint()}{hint}")
+    if isinstance(exc, getattr(errors, "EntryNotFoundError", ())):
+        return HubFileMissingError(f"{ref}: the repository has no {getattr(exc, 'zoo_file', 'such file')}; "
+                                   "a zoo model repo needs config.json and model.safetensors")
+    if isinstance(exc, getattr(errors, "LocalEntryNotFoundError", ())) or _is_network_error(exc):
+        if action != "download":
+            return HubOfflineError(f"{ref}: cannot reach {endpoint()} to {action}; check the network "
+                                   "(or HF_ENDPOINT) and try again")
+        return _offline_error(ref, "the model")
+    if isinstance(exc, getattr(errors, "HfHubHTTPError", ())):
+        status = _status(exc)
+        if status in (401, 403):
+            return _token_error(str(ref), status, action)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return HubError(f"{ref}: the Hub answered {status}: {first}")
+    if isinstance(exc, OSError):
+        return HubError(f"{ref}: {type(exc).__name__}: {exc}".splitlines()[0])
+    raise exc
+
+
+def _repo_exists(ref: HubRef) -> bool:
+    """Whether the repo answers at its default revision (tells a missing revision from a missing repo)."""
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi(endpoint=endpoint(), token=_token()).repo_info(ref.repo_id, repo_type="model")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "cannot tell": report the repo as not found
+        return False
+
+
+def _snapshot_download(ref: HubRef, revision: str | None, files: tuple[str, ...], progress: bool) -> Path:
+    from huggingface_hub import snapshot_download  # slow import: only when downloading
+
+    kwargs: dict[str, Any] = dict(repo_id=ref.repo_id, repo_type="model", revision=revision,
+                                  cache_dir=str(cache_dir()), allow_patterns=list(files), endpoint=endpoint(),
+                                  token=_token(), local_files_only=offline(), library_name="zoo")
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    silence = not progress and not are_progress_bars_disabled()
+    if silence:
+        disable_progress_bars()
+    try:
+        return Path(snapshot_download(**kwargs))
+    except Exception as exc:  # noqa: BLE001 - mapped to one ZooError, or re-raised if unknown
+        raise _translate(exc, HubRef(ref.repo_id, revision)) from None
+    finally:
+        if silence:
+            enable_progress_bars()
+
+
+def _complete(ref: HubRef, revision: str | None, folder: Path, files: tuple[str, ...]) -> None:
+    """Raise a precise error for each required file missing from a downloaded snapshot."""
+    missing = [name for name in files if name in REQUIRED_FILES and not (folder / name).is_file()]
+    if not missing:
+        return
+    shown = HubRef(ref.repo_id, revision)
+    if offline():
+        raise _offline_error(shown, missing[0])
+    from huggingface_hub import hf_hub_download
+
+    for name in missing:  # the listing did not have it: ask for it, to tell "missing" from "offline"
+        try:
+            hf_hub_download(ref.repo_id, name, revision=folder.name, cache_dir=str(cache_dir()),
+                            endpoint=endpoint(), token=_token(), library_name="zoo")
+        except Exception as exc:  # noqa: BLE001
+            errors = _hf_errors()
+            if isinstance(exc, (getattr(errors, "EntryNotFoundError", ()), getattr(errors, "RepositoryNotFoundError", ()))):
+                # the snapshot listing worked, so the repo and revision exist: the file is missing
+                raise HubFileMissingError(f"{shown}: the repository has no {name} (commit {folder.name[:12]}); "
+                                          "a zoo model repo needs config.json and model.safetensors "
+                                          "(publish one with 'zoo push')") from None
+            raise _translate(exc, shown) from None
+
+
+def _fetch(ref: HubRef, files: tuple[str, ...], *, progress: bool = True, use_pin: bool = True) -> Path:
+    """The snapshot folder of ``ref`` holding ``files``: from the cache when pinned, else downloaded."""
+    revision = ref.revision
+    if revision is None and use_pin:
+        revision = pinned_commit(ref.repo_id)
+    if revision and _COMMIT.match(revision):
+        folder = _repo_cache(ref.repo_id) / "snapshots" / revision
+        if all((folder / f).is_file() for f in files if f in REQUIRED_FILES):
+            return folder  # a commit is immutable: no need to ask the Hub
+    folder = _snapshot_download(ref, revision, files, progress)
+    _complete(ref, revision, folder, files)
+    return folder
+
+
+def _remove_cached_file(path: Path) -> None:
+    """Delete a snapshot file and the blob it points to, so that a later pull downloads it again."""
+    try:
+        blob = path.resolve()
+    except OSError:
+        blob = path
+    for item in {path, blob}:
+        try:
+            item.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _verify(path: Path, expected: str | None, ref: HubRef, where: str) -> str:
+    """Check the sha256 of ``path``; on mismatch delete it from the cache and raise."""
+    from zoo_core.weights import sha256_file
+
+    actual = sha256_file(path)
+    if expected and actual != expected:
+        _remove_cached_file(path)
+        raise HubChecksumError(f"{ref}: sha256 mismatch for {path.name}: expected {expected[:12]}... ({where}), "
+                               f"got {actual[:12]}...; the file was removed from the cache and not used")
+    return actual
+
+
+def _expected_sha(ref: HubRef, folder: Path) -> tuple[str | None, str]:
+    """The sha256 the weights must have: from a catalog entry with this source, else config.json."""
+    try:
+        from zoo_core.plugins import get_registry
+
+        for entry in get_registry().models.values():
+            if entry.weights is None or not entry.weights.source.startswith(PREFIX):
+                continue
+            other = parse_ref(entry.weights.source)
+            if other.repo_id == ref.repo_id and other.revision in (ref.revision, folder.name):
+                return entry.weights.sha256, f"catalog entry '{entry.name}'"
+    except HubRefError:
+        pass
+    try:
+        meta = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, ""
+    sha = meta.get("weights_sha256") if isinstance(meta, dict) else None
+    return (sha, "config.json") if isinstance(sha, str) else (None, "")
+
+
+# -- public API --------------------------------------------------------------------------------
+
+
+def snapshot(ref: str | HubRef) -> Path:
+    """A local folder with ``config.json``, ``model.safetensors`` (and ``README.md``) of ``ref``.
+
+    ``hf://org/repo`` means the commit pinned by :func:`pull` when there is one (no network),
+    else the default branch. Downloaded weights are checked against their sha256.
+    """
+    hub_ref = parse_ref(ref)
+    folder = _fetch(hub_ref, MODEL_FILES)
+    expected, where = _expected_sha(hub_ref, folder)
+    _verify(folder / WEIGHTS_FILE, expected, hub_ref, where)
+    return folder
+
+
+def download_weights(ref: WeightsRef) -> Path:
+    """The local ``model.safetensors`` of a catalog ``hf://`` weights source, verified against its sha256."""
+    hub_ref = parse_ref(ref.source)
+    folder = _fetch(hub_ref, (WEIGHTS_FILE,))
+    path = folder / WEIGHTS_FILE
+    _verify(path, ref.sha256, hub_ref, "catalog")
+    return path
+
+
+def pull(ref: str | HubRef, progress: bool = True) -> tuple[Path, str]:
+    """Download ``ref`` into the Hugging Face cache, verify it, pin its commit; return ``(folder, commit)``.
+
+    Always asks the Hub which commit the revision (default: the main branch) is now, unless
+    ``HF_HUB_OFFLINE=1``, in which case the cached revision is pinned.
+    """
+    hub_ref = parse_ref(ref)
+    folder = _fetch(hub_ref, MODEL_FILES, progress=progress, use_pin=False)
+    commit = folder.name
+    expected, where = _expected_sha(hub_ref, folder)
+    sha = _verify(folder / WEIGHTS_FILE, expected, hub_ref, where)
+    pin = {"commit": commit, "revision": hub_ref.revision, "endpoint": endpoint(), "weights_sha256": sha,
+           "pulled_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    _update_pins(lambda pins: pins.__setitem__(hub_ref.repo_id, pin))
+    return folder, commit
+
+
+@dataclass
+class CachedModel:
+    """One model zoo pulled, as ``zoo cache list`` shows it."""
+
+    repo_id: str
+    commit: str
+    revision: str | None
+    path: Path
+    present: bool
+    size: int
+    pulled_at: str = ""
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {"ref": f"{PREFIX}{self.repo_id}", "revision": self.revision, "commit": self.commit,
+                "path": str(self.path), "present": self.present, "size": self.size, "pulled_at": self.pulled_at}
+
+
+def cached_models() -> list[CachedModel]:
+    """Every pinned model and whether its files are still in the cache; no network, no huggingface_hub."""
+    out = []
+    for repo_id, pin in sorted(read_pins().items()):
+        folder = _repo_cache(repo_id) / "snapshots" / pin["commit"]
+        present = all((folder / name).is_file() for name in REQUIRED_FILES)
+        size = sum((folder / name).stat().st_size for name in MODEL_FILES if (folder / name).is_file())
+        out.append(CachedModel(repo_id, pin["commit"], pin.get("revision"), folder, present, size,
+                               pin.get("pulled_at", "")))
+    return out
+
+
+def clear(ref: str | HubRef | None = None) -> list[str]:
+    """Forget the pin(s) and delete the pinned revision(s) from the cache; return the refs cleared.
+
+    With ``ref``, only that repo; without, everything zoo pulled. Blobs shared with revisions that
+    stay are kept (huggingface_hub's cache API decides).
+    """
+    pins = read_pins()
+    if ref is not None:
+        repo_id = parse_ref(ref).repo_id
+        if repo_id not in pins:
+            raise HubError(f"{PREFIX}{repo_id} was not pulled by zoo (see 'zoo cache list')")
+        chosen = {repo_id: pins[repo_id]}
+    else:
+        chosen = pins
+    if not chosen:
+        return []
+    commits = {pin["commit"] for pin in chosen.values()}
+    root = cache_dir()
+    if root.is_dir():
+        from huggingface_hub import scan_cache_dir
+
+        info = scan_cache_dir(root)
+        present = {rev.commit_hash for repo in info.repos if repo.repo_id in chosen for rev in repo.revisions}
+        if present & commits:
+            info.delete_revisions(*sorted(present & commits)).execute()
+    for repo_id in chosen:  # drop a repo folder that the deletion left without any snapshot
+        folder = _repo_cache(repo_id)
+        snaps = folder / "snapshots"
+        if folder.is_dir() and (not snaps.is_dir() or not any(snaps.iterdir())):
+            shutil.rmtree(folder, ignore_errors=True)
+    _update_pins(lambda p: [p.pop(r, None) for r in chosen])
+    return [f"{PREFIX}{r}" for r in sorted(chosen)]
+
+
+# -- pushing -----------------------------------------------------------------------------------
+
+
+def _yaml_str(value: Any) -> str:
+    return json.dumps(str(value))  # a JSON string is a valid YAML scalar
+
+
+def model_card(meta: dict, repo_id: str, has_sample: bool = True) -> str:
+    """The ``README.md`` of a pushed model: YAML metadata, usage, training config, eval numbers."""
+    family = str(meta.get("family", "unknown"))
+    framework = str(meta.get("framework") or "")
+    license_ = str(meta.get("license") or "mit").lower()
+    tags = ["zoo", "image-generation", family] + ([framework] if framework else [])
+    lines = ["---", "library_name: zoo", f"license: {_yaml_str(license_)}", "tags:"]
+    lines += [f"- {_yaml_str(t)}" for t in dict.fromkeys(tags)]
+    lines += [f"family: {_yaml_str(family)}", "pipeline_tag: unconditional-image-generation", "---", ""]
+    name = repo_id.split("/")[-1]
+    lines += [f"# {name}", "", f"A `{family}` model from [zoo](https://pypi.org/project/zoo/)"
+              + (f" ({framework})" if framework else "") + ", a zoo of small generative image models.", ""]
+    if has_sample:
+        lines += [f"![16 samples, seed 0]({SAMPLE_FILE})", ""]
+    lines += ["## Use", "", "```bash", f"zoo pull hf://{repo_id}", f"zoo sample hf://{repo_id} -n 16 -o samples.png",
+              "```", "", "```python", "import zoo_core", "",
+              f'model = zoo_core.load("hf://{repo_id}")', "images = model.sample(16, seed=0)  # uint8 (N, H, W, C)",
+              "```", "", "## Training config", "", "```json", json.dumps(meta.get("config", {}), indent=2), "```", ""]
+    evals = _eval_numbers(meta)
+    if evals:
+        lines += ["## Evaluation", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in evals.items()]
+        lines.append("")
+    lines += ["## Weights", "", f"- `{WEIGHTS_FILE}` sha256 `{meta.get('weights_sha256', 'unknown')}`",
+              f"- format `{meta.get('format', 'unknown')}`, zoo {meta.get('zoo_version', 'unknown')}", ""]
+    return "\n".join(lines)
+
+
+def _eval_numbers(meta: dict) -> dict:
+    """Flat eval metrics found in config.json under ``eval``, ``evaluation`` or ``metrics``."""
+    out: dict = {}
+    for key in ("eval", "evaluation", "metrics"):
+        value = meta.get(key)
+        if isinstance(value, dict):
+            out.update({str(k): v for k, v in value.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)})
+    return out
+
+
+def _stage(directory: Path, repo_id: str, folder: Path) -> None:
+    """Write the files to publish into ``folder``: config, weights, card and a sample grid."""
+    from zoo_core.api import load_directory
+    from zoo_core.images import save_images
+    from zoo_core.model import read_saved_config
+
+    meta = read_saved_config(directory)
+    if not (directory / WEIGHTS_FILE).is_file():
+        raise HubFileMissingError(f"{directory} has no {WEIGHTS_FILE}; save the model first (ZooModel.save)")
+    model = load_directory(directory)  # also verifies the weights' sha256
+    save_images(model.sample(16, seed=0), folder / SAMPLE_FILE)
+    shutil.copyfile(directory / CONFIG_FILE, folder / CONFIG_FILE)
+    shutil.copyfile(directory / WEIGHTS_FILE, folder / WEIGHTS_FILE)
+    (folder / CARD_FILE).write_text(model_card(meta, repo_id), encoding="utf-8")
+
+
+def push(directory: str | Path, repo_id: str, private: bool = False, revision: str | None = None,
+         message: str | None = None) -> str:
+    """Publish a saved model directory to the Hub; return the commit URL.
+
+    Uploads ``config.json``, ``model.safetensors``, a generated ``README.md`` model card and a
+    ``sample.png`` grid made with the model's ``sample()``. Creates the repo (and the branch
+    ``revision``) when missing.
+    """
+    ref = parse_ref(repo_id)
+    if ref.revision:
+        raise HubRefError(f"'{repo_id}': give the branch with --revision, not '@'")
+    if offline():
+        raise HubOfflineError(f"cannot push {ref} with HF_HUB_OFFLINE=1 set; unset it and try again")
+    directory = Path(directory)
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=endpoint(), token=_token(), library_name="zoo")
+    with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
+        _stage(directory, ref.repo_id, Path(tmp))
+        shown = HubRef(ref.repo_id, revision)
+        try:
+            api.create_repo(ref.repo_id, repo_type="model", private=private, exist_ok=True)
+            if revision:
+                api.create_branch(ref.repo_id, branch=revision, repo_type="model", exist_ok=True)
+            info = api.upload_folder(repo_id=ref.repo_id, folder_path=tmp, repo_type="model", revision=revision,
+                                     commit_message=message or f"zoo push {directory.name}",
+                                     allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, SAMPLE_FILE])
+        except Exception as exc:  # noqa: BLE001 - mapped to one ZooError
+            raise _translate(exc, shown, action="push") from None
+    return str(getattr(info, "commit_url", info))
+
