@@ -160,15 +160,46 @@ class Registry:
         self.plugins[plugin].models.append(entry.name)
 
     def _load_builtin_catalog(self) -> None:
+        """Load ``registry.json``, then the user/organisation catalog (see :func:`user_catalog_path`).
+
+        A user entry replaces the built-in entry of the same name; entries (built-in or user) whose
+        family is not loaded are skipped. Both files are validated by :func:`read_catalog`.
+        """
+        catalogs = []
         path = builtin_catalog_path()
-        if not path.is_file():
-            return
-        for entry in read_catalog(path, "registry.json"):
-            family = self.families.get(entry.family)
-            if family is None:  # that family's plugin is not loaded (disabled or broken)
-                continue
-            self.models[entry.name] = _replace(entry, plugin=family.plugin)
-            self.plugins[family.plugin].models.append(entry.name)
+        if path.is_file():
+            catalogs.append(read_catalog(path, "registry.json"))
+        user = user_catalog_path()
+        if user is not None:
+            catalogs.append(read_catalog(user, str(user)))
+        for entries in catalogs:
+            for entry in entries:
+                family = self.families.get(entry.family)
+                if family is None:  # that family's plugin is not loaded (disabled or broken)
+                    continue
+                previous = self.models.get(entry.name)  # a user entry overrides a built-in one
+                owner = self.plugins.get(previous.plugin) if previous is not None else None
+                if owner is not None and entry.name in owner.models:
+                    owner.models.remove(entry.name)
+                self.models[entry.name] = _replace(entry, plugin=family.plugin)
+                self.plugins[family.plugin].models.append(entry.name)
+
+
+def user_catalog_path() -> Path | None:
+    """The user/organisation catalog, if any: ``ZOO_REGISTRY``, else ``$XDG_CONFIG_HOME/zoo/registry.json``.
+
+    ``XDG_CONFIG_HOME`` defaults to ``~/.config``. A ``ZOO_REGISTRY`` that names a missing file is
+    returned anyway so that reading it reports the error; a missing default file means no catalog.
+    ``ZOO_REGISTRY=`` (empty) disables the user catalog.
+    """
+    from pathlib import Path
+
+    explicit = os.environ.get("ZOO_REGISTRY")
+    if explicit is not None:
+        return Path(explicit).expanduser() if explicit.strip() else None
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    default = Path(base) / "zoo" / "registry.json"
+    return default if default.is_file() else None
 
 
 def _allowed(entry_points: Any) -> list:
