@@ -254,6 +254,9 @@ from zoo_cli.hub_commands import cache, pull, push  # noqa: E402
 cli.add_command(pull)
 cli.add_command(push)
 cli.add_command(cache)
+from zoo_cli.plugin_commands import plugin  # noqa: E402
+
+cli.add_command(plugin)
 # END extra commands
 
 _commands_added = False
