@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -286,8 +287,9 @@ def _offline_error(ref: HubRef, what: str) -> HubOfflineError:
 
 def _token_error(ref: str, status: int | None, action: str) -> HubTokenError:
     has = "the token in HF_TOKEN" if os.environ.get("HF_TOKEN") else "your Hugging Face token"
-    return HubTokenError(f"{ref}: the Hub refused {has} ({status or 'gated'}) when trying to {action}; "
-                         "set HF_TOKEN to a token with access (write access to push) or run 'hf auth login'")
+    need = "write access to the repo" if action == "push" else "read access to the repo"
+    return HubTokenError(f"{ref}: the Hub refused {has} ({status or 'gated repo'}) when trying to {action}; "
+                         f"set HF_TOKEN to a token with {need} or run 'hf auth login'")
 
 
 def _translate(exc: BaseException, ref: HubRef, action: str = "download") -> ZooError:
@@ -306,6 +308,9 @@ def _translate(exc: BaseException, ref: HubRef, action: str = "download") -> Zoo
                                             "(check the branch, tag or commit)")
         hint = "" if _token() else "; if it is private, set HF_TOKEN"
         return HubRepoNotFoundError(f"{ref}: repository '{ref.repo_id}' not found on {endpoint()}{hint}")
+    if isinstance(exc, getattr(errors, "LocalEntryNotFoundError", ())):  # a subclass of EntryNotFoundError
+        return _offline_error(ref, "the model") if action == "download" else HubOfflineError(
+            f"{ref}: cannot reach {endpoint()} to {action}; check the network (or HF_ENDPOINT) and try again")
     if isinstance(exc, getattr(errors, "EntryNotFoundError", ())):
         return HubFileMissingError(f"{ref}: the repository has no {getattr(exc, 'zoo_file', 'such file')}; "
                                    "a zoo model repo needs config.json and model.safetensors")
@@ -320,6 +325,9 @@ def _translate(exc: BaseException, ref: HubRef, action: str = "download") -> Zoo
             return _token_error(str(ref), status, action)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return HubError(f"{ref}: the Hub answered {status}: {first}")
+    if isinstance(exc, ValueError):  # e.g. metadata the Hub rejected, a malformed answer
+        text = " ".join(str(exc).split())
+        return HubError(f"{ref}: {text or type(exc).__name__}")
     if isinstance(exc, OSError):
         return HubError(f"{ref}: {type(exc).__name__}: {exc}".splitlines()[0])
     raise exc
@@ -330,49 +338,50 @@ def _repo_exists(ref: HubRef) -> bool:
     from huggingface_hub import HfApi
 
     try:
-        HfApi(endpoint=endpoint(), token=_token()).repo_info(ref.repo_id, repo_type="model")
+        HfApi(endpoint=endpoint(), token=_token()).repo_info(ref.repo_id, repo_type="model", revision="main")
         return True
     except Exception:  # noqa: BLE001 - any failure means "cannot tell": report the repo as not found
         return False
 
 
-def _snapshot_download(ref: HubRef, revision: str | None, files: tuple[str, ...], progress: bool) -> Path:
+def _snapshot_download(ref: HubRef, revision: str | None, files: tuple[str, ...], progress: bool,
+                       shown: HubRef) -> Path:
     from huggingface_hub import snapshot_download  # slow import: only when downloading
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
     kwargs: dict[str, Any] = dict(repo_id=ref.repo_id, repo_type="model", revision=revision,
                                   cache_dir=str(cache_dir()), allow_patterns=list(files), endpoint=endpoint(),
                                   token=_token(), local_files_only=offline(), library_name="zoo")
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-
     silence = not progress and not are_progress_bars_disabled()
     if silence:
         disable_progress_bars()
     try:
         return Path(snapshot_download(**kwargs))
     except Exception as exc:  # noqa: BLE001 - mapped to one ZooError, or re-raised if unknown
-        raise _translate(exc, HubRef(ref.repo_id, revision)) from None
+        raise _translate(exc, shown) from None
     finally:
         if silence:
             enable_progress_bars()
 
 
-def _complete(ref: HubRef, revision: str | None, folder: Path, files: tuple[str, ...]) -> None:
+def _complete(ref: HubRef, folder: Path, files: tuple[str, ...], shown: HubRef) -> None:
     """Raise a precise error for each required file missing from a downloaded snapshot."""
     missing = [name for name in files if name in REQUIRED_FILES and not (folder / name).is_file()]
     if not missing:
         return
-    shown = HubRef(ref.repo_id, revision)
     if offline():
         raise _offline_error(shown, missing[0])
     from huggingface_hub import hf_hub_download
 
+    errors = _hf_errors()
     for name in missing:  # the listing did not have it: ask for it, to tell "missing" from "offline"
         try:
             hf_hub_download(ref.repo_id, name, revision=folder.name, cache_dir=str(cache_dir()),
                             endpoint=endpoint(), token=_token(), library_name="zoo")
         except Exception as exc:  # noqa: BLE001
-            errors = _hf_errors()
-            if isinstance(exc, (getattr(errors, "EntryNotFoundError", ()), getattr(errors, "RepositoryNotFoundError", ()))):
+            local = getattr(errors, "LocalEntryNotFoundError", ())
+            if not isinstance(exc, local) and isinstance(
+                    exc, (getattr(errors, "EntryNotFoundError", ()), getattr(errors, "RepositoryNotFoundError", ()))):
                 # the snapshot listing worked, so the repo and revision exist: the file is missing
                 raise HubFileMissingError(f"{shown}: the repository has no {name} (commit {folder.name[:12]}); "
                                           "a zoo model repo needs config.json and model.safetensors "
@@ -380,17 +389,23 @@ def _complete(ref: HubRef, revision: str | None, folder: Path, files: tuple[str,
             raise _translate(exc, shown) from None
 
 
-def _fetch(ref: HubRef, files: tuple[str, ...], *, progress: bool = True, use_pin: bool = True) -> Path:
-    """The snapshot folder of ``ref`` holding ``files``: from the cache when pinned, else downloaded."""
-    revision = ref.revision
+def _fetch(ref: HubRef, files: tuple[str, ...], *, progress: bool = True, use_pin: bool = True,
+           revision: str | None = None) -> Path:
+    """The snapshot folder of ``ref`` holding ``files``: from the cache for a (pinned) commit, else downloaded.
+
+    ``revision`` (e.g. a commit resolved by :func:`pull`) replaces ``ref``'s own for the download;
+    messages still name ``ref``.
+    """
+    revision = revision or ref.revision
     if revision is None and use_pin:
         revision = pinned_commit(ref.repo_id)
+    shown = ref if ref.revision or not revision else HubRef(ref.repo_id, revision)
     if revision and _COMMIT.match(revision):
         folder = _repo_cache(ref.repo_id) / "snapshots" / revision
         if all((folder / f).is_file() for f in files if f in REQUIRED_FILES):
             return folder  # a commit is immutable: no need to ask the Hub
-    folder = _snapshot_download(ref, revision, files, progress)
-    _complete(ref, revision, folder, files)
+    folder = _snapshot_download(ref, revision, files, progress, shown)
+    _complete(ref, folder, files, shown)
     return folder
 
 
@@ -465,15 +480,55 @@ def download_weights(ref: WeightsRef) -> Path:
     return path
 
 
+def _resolve(ref: HubRef) -> str:
+    """The commit ``ref``'s revision is now on the Hub; the cached one when offline or unreachable."""
+    if ref.revision and _COMMIT.match(ref.revision):
+        return ref.revision
+    if offline():
+        commit = _local_commit(ref, use_pin=False)
+        if commit is None:
+            raise _offline_error(ref, "the model")
+        return commit
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi(endpoint=endpoint(), token=_token(), library_name="zoo").model_info(
+            ref.repo_id, revision=ref.revision or "main")
+        return str(info.sha)
+    except Exception as exc:  # noqa: BLE001 - mapped to one ZooError
+        error = _translate(exc, ref)
+    commit = _local_commit(ref, use_pin=False) if isinstance(error, HubOfflineError) else None
+    if commit is None:
+        raise error
+    sys.stderr.write(f"zoo: warning: cannot reach {endpoint()}; using the cached commit {commit[:12]} of {ref}\n")
+    return commit
+
+
+def _record_ref(ref: HubRef, commit: str) -> None:
+    """Write ``refs/<revision>`` in the cache as huggingface_hub does, so offline lookups by name work."""
+    if ref.revision and _COMMIT.match(ref.revision):
+        return
+    path = _repo_cache(ref.repo_id) / "refs" / (ref.revision or "main")
+    try:
+        if path.is_file() and path.read_text().strip() == commit:
+            return
+        from zoo_core.weights import atomic_write_bytes
+
+        atomic_write_bytes(path, commit.encode())
+    except OSError:
+        pass  # a read-only cache still works through the pin
+
+
 def pull(ref: str | HubRef, progress: bool = True) -> tuple[Path, str]:
     """Download ``ref`` into the Hugging Face cache, verify it, pin its commit; return ``(folder, commit)``.
 
-    Always asks the Hub which commit the revision (default: the main branch) is now, unless
-    ``HF_HUB_OFFLINE=1``, in which case the cached revision is pinned.
+    Asks the Hub which commit the revision (default: the main branch) is now; offline
+    (``HF_HUB_OFFLINE=1`` or no network) it pins the cached commit of that revision instead.
     """
     hub_ref = parse_ref(ref)
-    folder = _fetch(hub_ref, MODEL_FILES, progress=progress, use_pin=False)
-    commit = folder.name
+    commit = _resolve(hub_ref)
+    folder = _fetch(hub_ref, MODEL_FILES, progress=progress, use_pin=False, revision=commit)
+    _record_ref(hub_ref, commit)
     expected, where = _expected_sha(hub_ref, folder)
     sha = _verify(folder / WEIGHTS_FILE, expected, hub_ref, where)
     pin = {"commit": commit, "revision": hub_ref.revision, "endpoint": endpoint(), "weights_sha256": sha,

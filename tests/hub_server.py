@@ -1,0 +1,395 @@
+"""Real Hugging Face Hub servers on 127.0.0.1 for the Hub tests and the Hub benchmark.
+
+* :class:`Olah` runs the `olah <https://pypi.org/project/olah/>`_ mirror as a subprocess in
+  offline mode: it serves the Hub's read API (``/api/models/...``, ``/<repo>/resolve/...``) from
+  plain git repositories in ``mirrors/models/<org>/<repo>`` and logs every request, which lets
+  tests count downloads.
+* :class:`HubServer` is a small stdlib HTTP server implementing the Hub's write endpoints
+  (create repo, create branch, preupload, NDJSON commit) well enough for
+  ``HfApi.create_repo`` + ``HfApi.upload_folder``. Each commit becomes a real git commit in the
+  same mirrors folder, so what is pushed is pulled back through olah. It checks bearer tokens
+  like the Hub (401 "Invalid credentials in Authorization header") and forwards every other
+  request to olah, so one ``HF_ENDPOINT`` serves pulls and pushes.
+
+Files are stored as regular git blobs: the preupload answer is ``uploadMode: regular`` for every
+file (the Hub decides this per file; this server has no LFS/Xet storage).
+
+Also :func:`install_test_plugin`, which installs ``tests/zoo_hubtest_family.py`` as a real
+``zoo.plugins`` entry point (a ``.dist-info`` folder on ``PYTHONPATH``) for CLI subprocesses.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GIT_ENV = {"GIT_AUTHOR_NAME": "zoo tests", "GIT_AUTHOR_EMAIL": "tests@zoo.invalid",
+           "GIT_COMMITTER_NAME": "zoo tests", "GIT_COMMITTER_EMAIL": "tests@zoo.invalid"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- git repositories in olah's mirrors folder ---------------------------------------------------
+
+
+def _git(repo: Path, *args: str, data: bytes | None = None, env: dict | None = None) -> str:
+    full_env = {**os.environ, **GIT_ENV, "GIT_DIR": str(repo), **(env or {})}
+    result = subprocess.run(["git", *args], input=data, capture_output=True, env=full_env, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout.decode().strip()
+
+
+def mirror_path(mirrors: Path, repo_id: str) -> Path:
+    """Where olah looks for the git repository of model ``repo_id``."""
+    return mirrors / "models" / repo_id
+
+
+def init_repo(mirrors: Path, repo_id: str) -> Path:
+    """Create an empty bare git repository for ``repo_id`` (default branch ``main``)."""
+    repo = mirror_path(mirrors, repo_id)
+    repo.mkdir(parents=True, exist_ok=False)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(repo)], check=True, capture_output=True)
+    return repo
+
+
+def head(repo: Path, branch: str) -> str | None:
+    """The commit ``branch`` points to, or None."""
+    try:
+        return _git(repo, "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}")
+    except RuntimeError:
+        return None
+
+
+def commit_files(repo: Path, branch: str, files: dict[str, bytes | None], message: str,
+                 parent: str | None = None) -> str:
+    """Commit ``files`` (path -> bytes, or None to delete) on top of ``branch``; return the commit."""
+    parent = parent or head(repo, branch)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        if parent:
+            _git(repo, "read-tree", parent, env=env)
+        for path, data in files.items():
+            if data is None:
+                _git(repo, "update-index", "--force-remove", "--", path, env=env)
+            else:
+                blob = _git(repo, "hash-object", "-w", "--stdin", data=data)
+                _git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        tree = _git(repo, "write-tree", env=env)
+    commit = _git(repo, "commit-tree", tree, *(["-p", parent] if parent else []), "-m", message)
+    _git(repo, "update-ref", f"refs/heads/{branch}", commit, *([parent] if parent else []))
+    return commit
+
+
+def make_model_repo(mirrors: Path, repo_id: str, files: dict[str, bytes], tags: tuple[str, ...] = (),
+                    message: str = "add model") -> str:
+    """A new repo with one commit of ``files`` on ``main`` and lightweight ``tags``; return the commit."""
+    repo = init_repo(mirrors, repo_id)
+    commit = commit_files(repo, "main", files, message)
+    for tag in tags:
+        _git(repo, "update-ref", f"refs/tags/{tag}", commit)
+    return commit
+
+
+# -- olah --------------------------------------------------------------------------------------
+
+
+class Olah:
+    """An olah mirror in offline mode, serving ``root/mirrors`` on a free loopback port."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.mirrors = self.root / "mirrors"
+        self.mirrors.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = self.root / "olah.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> "Olah":
+        """Start olah and wait until it answers HTTP."""
+        config = self.root / "olah.toml"
+        config.write_text(
+            "[basic]\n"
+            f'host = "127.0.0.1"\nport = {self.port}\n'
+            f'repos-path = "{self.root / "repos"}"\n'
+            f'mirrors-path = ["{self.mirrors}"]\n'
+            "metadata-cache-ttl = 0\n"
+            "[accessibility]\noffline = true\n", encoding="utf-8")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "olah.server", "-c", str(config),
+                                          "--log-path", str(self.root / "logs")],
+                                         cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"olah exited with {self.proc.returncode}:\n{self.log.read_text()[-2000:]}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/api/models/zoo-probe/none/revision/main")
+                conn.getresponse().read()
+                conn.close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"olah did not answer within {timeout} s:\n{self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        """Terminate olah."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def requests(self, method: str, path_part: str) -> int:
+        """How many requests olah logged with ``method`` and a path containing ``path_part``."""
+        pattern = re.compile(r'"' + re.escape(method) + r' (\S+) HTTP/')
+        return sum(1 for m in pattern.finditer(self.log.read_text(errors="replace")) if path_part in m.group(1))
+
+
+# -- the write API -----------------------------------------------------------------------------
+
+_REPO = r"(?P<repo>[^/]+/[^/]+)"
+_ROUTES = [
+    ("POST", re.compile(r"^/api/repos/create$"), "create_repo"),
+    ("POST", re.compile(r"^/api/validate-yaml$"), "validate_yaml"),
+    ("POST", re.compile(rf"^/api/models/{_REPO}/preupload/(?P<rev>.+)$"), "preupload"),
+    ("POST", re.compile(rf"^/api/models/{_REPO}/commit/(?P<rev>.+)$"), "commit"),
+    ("POST", re.compile(rf"^/api/models/{_REPO}/branch/(?P<rev>.+)$"), "branch"),
+]
+
+
+class HubServer:
+    """The Hub's write endpoints over git repos in ``mirrors``; other requests go to ``upstream``.
+
+    :param tokens: accepted bearer tokens; writes need one, reads with a wrong one get 401.
+    """
+
+    def __init__(self, mirrors: Path, upstream: str | None = None, tokens: tuple[str, ...] = ("hf_test_write",)):
+        self.mirrors = Path(mirrors)
+        self.upstream = urllib.parse.urlsplit(upstream) if upstream else None
+        self.tokens = set(tokens)
+        self.lock = threading.Lock()
+        self.commits: list[dict] = []  # what was committed, for tests
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):  # keep pytest output clean
+                pass
+
+            def do_GET(self):
+                server._handle(self, "GET")
+
+            def do_HEAD(self):
+                server._handle(self, "HEAD")
+
+            def do_POST(self):
+                server._handle(self, "POST")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> "HubServer":
+        """Serve in a background thread."""
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _reply(handler, status: int, body: dict | bytes, headers: dict | None = None) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        handler.send_response(status)
+        if not isinstance(body, bytes):
+            handler.send_header("Content-Type", "application/json")
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(data)
+
+    def _error(self, handler, status: int, message: str, code: str | None = None) -> None:
+        headers = {"X-Error-Message": message}
+        if code:
+            headers["X-Error-Code"] = code
+        self._reply(handler, status, {"error": message}, headers)
+
+    def _handle(self, handler, method: str) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        auth = handler.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        if token is not None and token not in self.tokens:
+            return self._error(handler, 401, "Invalid credentials in Authorization header")
+        path = urllib.parse.urlsplit(handler.path).path
+        for route_method, pattern, name in _ROUTES:
+            match = pattern.match(path)
+            if match and route_method == method:
+                if token is None:
+                    return self._error(handler, 401, "Invalid credentials in Authorization header")
+                groups = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
+                try:
+                    with self.lock:
+                        return getattr(self, name)(handler, body, **groups)
+                except (ValueError, KeyError, RuntimeError) as exc:
+                    return self._error(handler, 400, f"bad request: {exc}")
+        self._forward(handler, method, body)
+
+    def _forward(self, handler, method: str, body: bytes) -> None:
+        if self.upstream is None:
+            return self._error(handler, 404, "not found")
+        conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=60)
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "connection")}
+        conn.request(method, handler.path, body=body or None, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        handler.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                handler.send_header(key, value)
+        handler.send_header("Content-Length", response.getheader("Content-Length") if method == "HEAD"
+                            and response.getheader("Content-Length") else str(len(data)))
+        handler.end_headers()
+        if method != "HEAD":
+            handler.wfile.write(data)
+
+    def _repo(self, repo_id: str) -> Path | None:
+        repo = mirror_path(self.mirrors, repo_id)
+        return repo if repo.is_dir() else None
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    def create_repo(self, handler, body: bytes) -> None:
+        payload = json.loads(body or b"{}")
+        if payload.get("type", "model") != "model":
+            raise ValueError("this test Hub stores model repos only")
+        name, org = payload["name"], payload.get("organization")
+        if not org:
+            raise ValueError("a namespace (org/name) is required")
+        repo_id = f"{org}/{name}"
+        url = f"{self.url}/{repo_id}"
+        if self._repo(repo_id):
+            return self._error(handler, 409, "You already created this model repo")
+        repo = init_repo(self.mirrors, repo_id)
+        commit_files(repo, "main", {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"},
+                     "initial commit")
+        self._reply(handler, 200, {"url": url, "name": repo_id, "id": repo_id})
+
+    def validate_yaml(self, handler, body: bytes) -> None:
+        import yaml  # PyYAML, a dependency of olah
+
+        content = json.loads(body).get("content", "")
+        match = re.match(r"^---\n(.*?)\n---\n", content, flags=re.S)
+        try:
+            meta = yaml.safe_load(match.group(1)) if match else None
+        except yaml.YAMLError as exc:
+            return self._reply(handler, 400, {"errors": [{"message": f"invalid YAML: {exc}"}]})
+        if match and not isinstance(meta, dict):
+            return self._reply(handler, 400, {"errors": [{"message": "metadata must be a YAML mapping"}]})
+        problems = [f"'{k}' must be a string" for k in ("license", "library_name")
+                    if meta and k in meta and not isinstance(meta[k], str)]
+        if meta and not isinstance(meta.get("tags", []), list):
+            problems.append("'tags' must be a list")
+        if problems:
+            return self._reply(handler, 400, {"errors": [{"message": p} for p in problems]})
+        warnings = [] if meta else [{"message": "empty or missing yaml metadata in repo card"}]
+        self._reply(handler, 200, {"errors": [], "warnings": warnings})
+
+    def branch(self, handler, body: bytes, repo: str, rev: str) -> None:
+        path = self._repo(repo)
+        if path is None:
+            return self._error(handler, 404, "Repository not found", "RepoNotFound")
+        if head(path, rev):
+            return self._error(handler, 409, f"Reference already exists: refs/heads/{rev}")
+        payload = json.loads(body or b"{}")
+        start = payload.get("startingPoint") or head(path, "main")
+        _git(path, "update-ref", f"refs/heads/{rev}", _git(path, "rev-parse", "--verify", f"{start}^{{commit}}"))
+        self._reply(handler, 200, {})
+
+    def preupload(self, handler, body: bytes, repo: str, rev: str) -> None:
+        path = self._repo(repo)
+        if path is None:
+            return self._error(handler, 404, "Repository not found", "RepoNotFound")
+        if not head(path, rev):
+            return self._error(handler, 404, f"Invalid rev id: {rev}", "RevisionNotFound")
+        files = json.loads(body)["files"]
+        self._reply(handler, 200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
+                                              "oid": None} for f in files], "commitOid": head(path, rev)})
+
+    def commit(self, handler, body: bytes, repo: str, rev: str) -> None:
+        path = self._repo(repo)
+        if path is None:
+            return self._error(handler, 404, "Repository not found", "RepoNotFound")
+        parent = head(path, rev)
+        if parent is None:
+            return self._error(handler, 404, f"Invalid rev id: {rev}", "RevisionNotFound")
+        summary, files = "", {}
+        for line in body.decode().splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            key, value = item["key"], item["value"]
+            if key == "header":
+                summary = value.get("summary") or "commit"
+                if value.get("parentCommit") and value["parentCommit"] != parent:
+                    return self._error(handler, 412, "A commit has happened since. Please refresh and try again.")
+            elif key == "file":
+                if value.get("encoding", "base64") != "base64":
+                    raise ValueError(f"unsupported encoding {value.get('encoding')}")
+                files[value["path"]] = base64.b64decode(value["content"])
+            elif key == "deletedFile":
+                files[value["path"]] = None
+            else:
+                raise ValueError(f"unsupported commit operation '{key}' (this test Hub has no LFS/Xet storage)")
+        commit = commit_files(path, rev, files, summary, parent=parent)
+        self.commits.append({"repo": repo, "revision": rev, "commit": commit, "files": sorted(files)})
+        self._reply(handler, 200, {"success": True, "commitOid": commit,
+                                   "commitUrl": f"{self.url}/{repo}/commit/{commit}", "pullRequestUrl": None})
+
+
+# -- the test plugin ---------------------------------------------------------------------------
+
+
+def install_test_plugin(site: Path) -> Path:
+    """Install ``zoo_hubtest_family`` as a ``zoo.plugins`` entry point in ``site`` (put it on PYTHONPATH)."""
+    site.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(HERE / "zoo_hubtest_family.py", site / "zoo_hubtest_family.py")
+    dist = site / "zoo_hubtest-0.0.0.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-hubtest\nVersion: 0.0.0\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text("[zoo.plugins]\nhubtest = zoo_hubtest_family\n", encoding="utf-8")
+    return site
