@@ -1,0 +1,164 @@
+"""zoo_vae: a convolutional variational autoencoder (TF2 / Keras 3) and the plain autoencoder.
+
+* ``vae``: Conv2D encoder -> (mu, log_var) -> reparameterised z -> Dense + Conv2DTranspose
+  decoder, trained by a ``keras.Model`` subclass whose ``train_step`` uses ``tf.GradientTape``;
+  loss = reconstruction (BCE or MSE, summed over pixels, averaged over the batch) + ``fact`` * KL.
+* ``ae``: the dense autoencoder of the classic lecture notes (784 -> 30 -> 784, MSE), kept as
+  the contrast: it reconstructs well, but decoding random N(0, 1) codes gives garbage because
+  nothing ties its codes to a known distribution.
+
+This module is what ``zoo list`` imports: hook implementations, config specs and a pure-python
+parameter count only. It imports neither TensorFlow, Keras nor numpy; the models live in
+:mod:`zoo_vae.model` and the ``zoo reconstruct`` command body imports them when it runs.
+"""
+
+from __future__ import annotations
+
+from zoo_core.config import ConfigSpec, Param
+from zoo_core.errors import ConfigError
+from zoo_core.families import Family
+from zoo_core.plugins import hookimpl
+
+ACTIVATIONS = ("leaky_relu", "relu", "selu")
+
+
+def stage_strides(config: dict) -> list[int]:
+    """Strides of the encoder's conv layers (the decoder mirrors them).
+
+    ``strides: null`` (the default) adapts the number of stride-2 stages to the image size:
+    the first ``k`` layers get stride 2 where ``k`` is how many times ``image_size`` halves
+    exactly (at most one per layer), the rest stride 1. 64 -> [2, 2, 2, 2] (64 -> 4 px);
+    28 -> [2, 2, 1, 1] (28 -> 14 -> 7 px), so the transposed convolutions land on 28 again.
+    """
+    if config.get("strides") is not None:
+        return list(config["strides"])
+    size, layers = int(config["image_size"]), len(config["filters"])
+    halvings = 0
+    while size % 2 == 0 and size // 2 >= 2 and halvings < layers:
+        size //= 2
+        halvings += 1
+    return [2] * halvings + [1] * (layers - halvings)
+
+
+def _check_vae(config: dict) -> None:
+    layers = len(config["filters"])
+    if layers == 0:
+        raise ConfigError("config key 'filters': needs at least one conv layer")
+    if len(config["kernel_sizes"]) != layers:
+        raise ConfigError(f"config key 'kernel_sizes': {len(config['kernel_sizes'])} sizes for {layers} filters "
+                          f"{config['filters']!r}; give one per layer")
+    strides = config.get("strides")
+    if strides is not None:
+        if len(strides) != layers:
+            raise ConfigError(f"config key 'strides': {len(strides)} strides for {layers} layers; give one per layer "
+                              "or null to adapt them to image_size")
+        if any(s not in (1, 2) for s in strides):
+            raise ConfigError(f"config key 'strides': each stride must be 1 or 2, got {strides!r}")
+        total = 2 ** strides.count(2)
+        if config["image_size"] % total:
+            raise ConfigError(f"config key 'strides': image_size {config['image_size']} is not divisible by "
+                              f"{total} (2 per stride-2 layer), so the decoder could not return to it")
+
+
+def _check_ae(config: dict) -> None:
+    return None
+
+
+_COMMON = {
+    "image_size": Param(28, "int", "side of the square images", min=8, max=256),
+    "channels": Param(1, "int", "1 for grey, 3 for colour", choices=(1, 3)),
+    "loss": Param("bce", "str", "reconstruction loss, summed over pixels: bce or mse", choices=("bce", "mse")),
+    "lr": Param(5e-4, "float", "Adam learning rate", min=1e-7, max=1.0),
+    "batch_size": Param(128, "int", "images per training step", min=1, max=8192),
+    "seed": Param(0, "int", "seeds the initial weights, the data order and the sampling noise", min=0, max=2**31 - 1),
+    "steps": Param(2000, "int", "default number of training steps", min=1, max=10_000_000),
+    "dataset": Param("glyphs-28", "str", "default training data: a zoo_core.datasets spec or a path"),
+    "jit_compile": Param(False, "bool", "XLA-compile the training step (measured slower on CPU; see docs/vae.md)"),
+}
+
+VAE_CONFIG = ConfigSpec({
+    **_COMMON,
+    "z_dim": Param(16, "int", "size of the latent vector", min=1, max=4096),
+    "filters": Param([32, 64, 128, 256], "list", "Conv2D filters per encoder layer; the decoder mirrors them",
+                     min=1, max=4096),
+    "kernel_sizes": Param([3, 3, 3, 3], "list", "kernel size per conv layer", min=1, max=15),
+    "strides": Param(None, "list", "stride (1 or 2) per encoder layer; null: as many stride-2 stages as "
+                     "image_size halves exactly", nullable=True, min=1, max=2),
+    "activation": Param("leaky_relu", "str", "leaky_relu, relu, or selu (LeCun-normal init, AlphaDropout)",
+                        choices=ACTIVATIONS),
+    "batch_norm": Param(True, "bool", "BatchNormalization between each conv and its activation"),
+    "dropout": Param(0.0, "float", "dropout rate after each hidden conv layer (AlphaDropout for selu)",
+                     min=0.0, max=0.9),
+    "fact": Param(1.0, "float", "weight of the KL term (1.0: the plain negative ELBO with bce)", min=0.0, max=1e6),
+}, check=_check_vae)
+
+AE_CONFIG = ConfigSpec({
+    **_COMMON,
+    "loss": Param("mse", "str", "reconstruction loss, summed over pixels: mse (as in the notes) or bce",
+                  choices=("bce", "mse")),
+    "lr": Param(1e-3, "float", "Adam learning rate", min=1e-7, max=1.0),
+    "batch_size": Param(100, "int", "images per training step", min=1, max=8192),
+    "z_dim": Param(30, "int", "size of the code (the bottleneck)", min=1, max=4096),
+    "hidden": Param([], "list", "optional hidden Dense widths between pixels and code (mirrored)", min=1,
+                    max=65536),
+    "activation": Param("relu", "str", "activation of the code and hidden layers", choices=ACTIVATIONS),
+}, check=_check_ae)
+
+
+def count_vae_parameters(config: dict) -> int:
+    """Scalars in the ``vae`` state dict (weights, biases, BatchNorm statistics), without Keras."""
+    full = VAE_CONFIG.resolve(config)
+    filters, kernels, strides = full["filters"], full["kernel_sizes"], stage_strides(full)
+    bn = 4 if full["batch_norm"] else 0  # gamma, beta, moving mean, moving variance
+    size, channels, z = full["image_size"], full["channels"], full["z_dim"]
+    total, cin = 0, channels
+    for f, k, s in zip(filters, kernels, strides):
+        total += k * k * cin * f + f + bn * f
+        cin, size = f, -(-size // s)
+    flat = size * size * cin
+    total += 2 * (flat * z + z)  # mu and log_var
+    total += z * flat + flat  # decoder Dense
+    outs = list(reversed(filters[:-1])) + [channels]
+    for i, (f, k) in enumerate(zip(outs, reversed(kernels))):
+        total += k * k * cin * f + f + (bn * f if i < len(outs) - 1 else 0)
+        cin = f
+    return total
+
+
+def count_ae_parameters(config: dict) -> int:
+    """Scalars in the ``ae`` state dict (two Dense stacks), without Keras."""
+    full = AE_CONFIG.resolve(config)
+    pixels = full["image_size"] ** 2 * full["channels"]
+    widths = [pixels, *full["hidden"], full["z_dim"]]
+    encoder = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    back = widths[::-1]
+    decoder = sum(a * b + b for a, b in zip(back[:-1], back[1:]))
+    return encoder + decoder
+
+
+VAE_FAMILY = Family(
+    name="vae", framework="keras", factory="zoo_vae.model:ConvVAE", config=VAE_CONFIG,
+    requires=("keras", "tensorflow"), extra="keras", latent=True, count_parameters=count_vae_parameters,
+    description="convolutional VAE (TF2 GradientTape train_step, BCE/MSE + fact * KL)",
+)
+
+AE_FAMILY = Family(
+    name="ae", framework="keras", factory="zoo_vae.model:DenseAE", config=AE_CONFIG,
+    requires=("keras", "tensorflow"), extra="keras", latent=True, count_parameters=count_ae_parameters,
+    description="dense autoencoder 784 -> 30 -> 784 (MSE): the contrast; random codes decode to garbage",
+)
+
+
+@hookimpl
+def register_families(register):
+    """Register the ``vae`` and ``ae`` families (their named models are in registry.json)."""
+    register(VAE_FAMILY)
+    register(AE_FAMILY)
+
+
+@hookimpl
+def register_commands(cli):
+    """Add ``zoo reconstruct``: originals over their reconstructions, as a PNG grid."""
+    from zoo_vae.commands import add_commands
+
+    add_commands(cli)
