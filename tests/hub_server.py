@@ -303,7 +303,8 @@ class HubServer:
         repo_id = f"{org}/{name}"
         url = f"{self.url}/{repo_id}"
         if self._repo(repo_id):
-            return self._error(handler, 409, "You already created this model repo")
+            return self._reply(handler, 409, {"error": "You already created this model repo", "url": url},
+                               {"X-Error-Message": "You already created this model repo"})
         repo = init_repo(self.mirrors, repo_id)
         commit_files(repo, "main", {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"},
                      "initial commit")

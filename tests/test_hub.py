@@ -1,0 +1,359 @@
+"""Hugging Face Hub support against real servers on 127.0.0.1 (no internet).
+
+Reads go through olah (an offline Hub mirror serving git repos), writes through the small write
+API in ``hub_server.py``, which commits into olah's mirrors and forwards reads to olah. The CLI
+runs in subprocesses with ``HF_ENDPOINT`` etc. set, as huggingface_hub reads them at import time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hub_server
+import zoo_hubtest_family
+from zoo_core import hub
+from zoo_core.catalog import WeightsRef
+from zoo_core.weights import sha256_file
+
+pytestmark = pytest.mark.slow
+TOKEN = "hf_test_write"
+
+
+def make_model(directory: Path, seed: int, **extra) -> Path:
+    """A saved ``hubtest`` model (built without the registry: the family object is imported)."""
+    family = zoo_hubtest_family.FAMILY
+    model = zoo_hubtest_family.TinyDecoder(family.config.resolve({"seed": seed}), family)
+    return model.save(directory, extra=extra or None)
+
+
+def model_files(directory: Path, **replace: bytes | None) -> dict[str, bytes]:
+    files = {name: (directory / name).read_bytes() for name in ("config.json", "model.safetensors")}
+    files["README.md"] = b"---\nlibrary_name: zoo\n---\n# test model\n"
+    files.update(replace)
+    return {k: v for k, v in files.items() if v is not None}
+
+
+class Servers:
+    """olah + the write API + the test plugin, and the model repos the tests use."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.olah = hub_server.Olah(root / "olah").start()
+        self.hub = hub_server.HubServer(self.olah.mirrors, upstream=self.olah.url, tokens=(TOKEN,)).start()
+        self.site = hub_server.install_test_plugin(root / "site")
+        self.v1_dir = make_model(root / "models" / "v1", seed=1)
+        self.main_dir = make_model(root / "models" / "main", seed=2)
+        mirrors = self.olah.mirrors
+        self.v1 = hub_server.make_model_repo(mirrors, "someone/glyphs", model_files(self.v1_dir), tags=("v1",))
+        repo = hub_server.mirror_path(mirrors, "someone/glyphs")
+        self.main = hub_server.commit_files(repo, "main", model_files(self.main_dir), "retrain")
+        hub_server.make_model_repo(mirrors, "someone/nomodel", model_files(self.v1_dir, **{"model.safetensors": None}))
+        bad = json.loads((self.v1_dir / "config.json").read_text())
+        bad["weights_sha256"] = "0" * 64
+        hub_server.make_model_repo(mirrors, "someone/badsha",
+                                   model_files(self.v1_dir, **{"config.json": json.dumps(bad).encode()}))
+        hub_server.make_model_repo(mirrors, "someone/concurrent", model_files(self.main_dir))
+        hub_server.make_model_repo(mirrors, "someone/catalog", model_files(self.v1_dir))
+
+    def env(self, home: Path, **extra: str) -> dict[str, str]:
+        """Environment for a CLI subprocess with its own Hugging Face cache and zoo state."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("HF_", "HUGGINGFACE_", "ZOO_", "XDG_"))}
+        env.update(PYTHONPATH=str(self.site), ZOO_PLUGINS="hubtest", HF_ENDPOINT=self.hub.url,
+                   HF_HOME=str(home / "hf"), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
+                   HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_IMPLICIT_TOKEN="1")
+        env.update(extra)
+        return env
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    s = Servers(tmp_path_factory.mktemp("hub"))
+    yield s
+    s.hub.stop()
+    s.olah.stop()
+
+
+def zoo(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the installed ``zoo`` CLI."""
+    Path(env["HF_HOME"]).parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "zoo_cli.main", *args], env=env, capture_output=True,
+                            text=True, timeout=120, cwd=Path(env["HF_HOME"]).parent)
+    if check:
+        assert result.returncode == 0, f"zoo {' '.join(args)} -> {result.returncode}\n{result.stderr}"
+    return result
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and "%|" not in line]  # not progress bars
+    assert len(lines) == 1 and lines[0].startswith("zoo: error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def pins(home: Path) -> dict:
+    return json.loads((home / "data" / "zoo" / "hub-pins.json").read_text())["pins"]
+
+
+# -- references ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,repo,rev", [
+    ("hf://someone/glyphs", "someone/glyphs", None),
+    ("hf://someone/glyphs@v1", "someone/glyphs", "v1"),
+    ("someone/glyphs@refs/pr/1", "someone/glyphs", "refs/pr/1"),
+])
+def test_parse_ref(text, repo, rev):
+    ref = hub.parse_ref(text)
+    assert (ref.repo_id, ref.revision) == (repo, rev)
+    assert hub.parse_ref(str(ref)) == ref
+
+
+@pytest.mark.parametrize("text", ["hf://glyphs", "hf://a/b/c", "hf://a/b@", "hf://../x", "hf://a--b/c", "hf:// a/b"])
+def test_parse_ref_rejects(text):
+    with pytest.raises(hub.HubRefError, match="Hub reference|revision"):
+        hub.parse_ref(text)
+
+
+# -- pulling, pinning, offline -------------------------------------------------------------------
+
+
+def test_pull_pins_the_commit_and_works_offline(servers, tmp_path):
+    env = servers.env(tmp_path)
+    out = zoo(env, "pull", "hf://someone/glyphs@v1").stdout
+    assert servers.v1 in out and servers.main not in out
+    pin = pins(tmp_path)["someone/glyphs"]
+    assert pin["commit"] == servers.v1 and pin["revision"] == "v1"
+    assert pin["weights_sha256"] == sha256_file(servers.v1_dir / "model.safetensors")
+
+    # offline, the unrevisioned ref means the pinned v1 commit (main has other weights)
+    offline = servers.env(tmp_path, HF_HUB_OFFLINE="1", HF_ENDPOINT="http://127.0.0.1:9")
+    zoo(offline, "sample", "hf://someone/glyphs", "-n", "4", "--seed", "7", "-o", str(tmp_path / "hub.npy"))
+    zoo(offline, "sample", "hf://someone/glyphs@v1", "-n", "4", "--seed", "7", "-o", str(tmp_path / "tag.npy"))
+    zoo(offline, "sample", str(servers.v1_dir), "-n", "4", "--seed", "7", "-o", str(tmp_path / "local.npy"))
+    zoo(offline, "sample", str(servers.main_dir), "-n", "4", "--seed", "7", "-o", str(tmp_path / "main.npy"))
+    hub_images, local = np.load(tmp_path / "hub.npy"), np.load(tmp_path / "local.npy")
+    np.testing.assert_array_equal(hub_images, local)
+    np.testing.assert_array_equal(np.load(tmp_path / "tag.npy"), local)
+    assert not np.array_equal(hub_images, np.load(tmp_path / "main.npy"))
+    info = zoo(offline, "info", "hf://someone/glyphs", check=False)
+    assert "Traceback" not in info.stderr
+
+    # pulling without a revision moves the pin to main
+    zoo(env, "pull", "-q", "hf://someone/glyphs")
+    assert pins(tmp_path)["someone/glyphs"]["commit"] == servers.main
+    listed = json.loads(zoo(env, "cache", "list", "--json").stdout)
+    assert [(m["ref"], m["commit"], m["present"]) for m in listed] == [("hf://someone/glyphs", servers.main, True)]
+
+    # clearing forgets the pin and the files: offline use now says what to do
+    assert "cleared hf://someone/glyphs" in zoo(env, "cache", "clear", "hf://someone/glyphs").stdout
+    assert not (tmp_path / "hf" / "hub" / "models--someone--glyphs" / "snapshots" / servers.main).exists()
+    assert json.loads(zoo(env, "cache", "list", "--json").stdout) == []
+    assert_one_line_error(zoo(offline, "sample", "hf://someone/glyphs", "-o", str(tmp_path / "x.png"), check=False),
+                          "HF_HUB_OFFLINE=1", "zoo pull hf://someone/glyphs")
+
+
+def test_in_process_calls_read_the_environment_at_call_time(servers, tmp_path, monkeypatch):
+    """HF_ENDPOINT/HF_HOME set after huggingface_hub was imported still apply (passed explicitly)."""
+    import huggingface_hub
+    from huggingface_hub import try_to_load_from_cache
+
+    for key, value in servers.env(tmp_path, HF_ENDPOINT=servers.olah.url).items():
+        if key.startswith(("HF_", "XDG_")):
+            monkeypatch.setenv(key, value)
+    assert huggingface_hub.constants.ENDPOINT != servers.olah.url
+    folder, commit = hub.pull("hf://someone/glyphs@v1", progress=False)
+    assert commit == servers.v1 and folder.parent.parent.parent == tmp_path / "hf" / "hub"
+    assert (folder / "README.md").is_file()
+
+    cache = str(hub.cache_dir())
+    sha = sha256_file(servers.v1_dir / "model.safetensors")
+    for source, revision in [("hf://someone/glyphs@v1", "v1"), ("hf://someone/glyphs@main", "main"),
+                             (f"hf://someone/glyphs@{servers.v1}", servers.v1),
+                             ("hf://someone/glyphs@nothere", "nothere"), ("hf://someone/absent", "main")]:
+        ours = hub.cached_weights(WeightsRef(source, sha))
+        theirs = try_to_load_from_cache(hub.parse_ref(source).repo_id, "model.safetensors", cache_dir=cache,
+                                        revision=revision)
+        assert ours == (Path(theirs) if isinstance(theirs, str) else None), source
+    # the unrevisioned source means the pin
+    assert hub.cached_weights(WeightsRef("hf://someone/glyphs", sha)) == folder / "model.safetensors"
+
+
+# -- pushing -------------------------------------------------------------------------------------
+
+
+def test_push_then_pull_then_sample_gives_identical_images(servers, tmp_path):
+    from PIL import Image
+
+    from zoo_core.images import tile
+
+    mine = make_model(tmp_path / "runs" / "mine", seed=11, eval={"nll": 1.25, "steps": 300})
+    env = servers.env(tmp_path, HF_TOKEN=TOKEN)
+    out = zoo(env, "push", str(mine), "--repo", "me/glyphs", "-m", "first model").stdout
+    commit = servers.hub.commits[-1]["commit"]
+    assert f"/me/glyphs/commit/{commit}" in out
+    assert servers.hub.commits[-1]["files"] == ["README.md", "config.json", "model.safetensors", "sample.png"]
+
+    other = tmp_path / "other"  # another machine: fresh cache and state, anonymous
+    pulled = zoo(servers.env(other), "pull", "hf://me/glyphs").stdout
+    assert commit in pulled
+    for name, target in (("hub.png", "hf://me/glyphs"), ("local.png", str(mine))):
+        zoo(servers.env(other), "sample", target, "--seed", "5", "-o", str(tmp_path / name))
+    assert (tmp_path / "hub.png").read_bytes() == (tmp_path / "local.png").read_bytes()
+
+    snapshot = other / "hf" / "hub" / "models--me--glyphs" / "snapshots" / commit
+    card = (snapshot / "README.md").read_text()
+    for needle in ("library_name: zoo", 'family: "hubtest"', '"seed": 11', "| nll | 1.25 |", "sample.png"):
+        assert needle in card
+    repo = hub_server.mirror_path(servers.olah.mirrors, "me/glyphs")
+    png = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit}:sample.png"], capture_output=True,
+                         check=True).stdout
+    grid = np.asarray(Image.open(io.BytesIO(png)))
+    model = zoo_hubtest_family.TinyDecoder(json.loads((mine / "config.json").read_text())["config"])
+    np.testing.assert_array_equal(grid, tile(model.sample(16, seed=0))[..., 0])
+
+    # a second push to a new branch; pull it by name
+    mine2 = make_model(tmp_path / "runs" / "mine2", seed=12)
+    zoo(env, "push", str(mine2), "--repo", "me/glyphs", "--revision", "dev")
+    dev = servers.hub.commits[-1]
+    assert dev["revision"] == "dev" and dev["commit"] != commit
+    assert dev["commit"] in zoo(servers.env(other), "pull", "-q", "hf://me/glyphs@dev").stdout
+
+
+def test_model_card_metadata_is_valid_yaml():
+    import yaml
+
+    meta = {"family": "glyphnet", "framework": "torch", "config": {"size": 64}, "weights_sha256": "ab" * 32,
+            "license": "Apache-2.0", "metrics": {"fid": 12.5, "ok": True}}
+    card = hub.model_card(meta, "me/glyphs")
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["library_name"] == "zoo" and front["license"] == "apache-2.0"
+    assert front["family"] == "glyphnet" and {"zoo", "glyphnet", "torch"} <= set(front["tags"])
+    assert "| fid | 12.5 |" in card and "| ok |" not in card
+
+
+# -- many processes at once ------------------------------------------------------------------------
+
+
+def test_eight_concurrent_pulls_download_once(servers, tmp_path):
+    env = servers.env(tmp_path)
+    procs = [subprocess.Popen([sys.executable, "-m", "zoo_cli.main", "pull", "-q", "hf://someone/concurrent"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    results = [(p.wait(120), *p.communicate()) for p in procs]
+    assert [rc for rc, _, _ in results] == [0] * 8, [err for _, _, err in results]
+    commits = {out.split("commit ")[1].split()[0] for _, out, _ in results}
+    assert len(commits) == 1 and pins(tmp_path)["someone/concurrent"]["commit"] in commits
+    assert servers.olah.requests("GET", "/someone/concurrent/resolve/") == 3  # one GET per file, in all
+    assert servers.olah.requests("GET", "/someone/concurrent/resolve/" + commits.pop() + "/model.safetensors") == 1
+
+
+# -- errors: one line, exit 2, no traceback --------------------------------------------------------
+
+ERRORS = {
+    "repo-not-found": (["pull", "-q", "hf://someone/nope"], {}, ["repository 'someone/nope' not found"]),
+    "revision-missing": (["pull", "-q", "hf://someone/glyphs@v9"], {}, ["has no revision 'v9'"]),
+    "file-missing": (["pull", "-q", "hf://someone/nomodel"], {}, ["has no model.safetensors", "zoo push"]),
+    "no-network": (["pull", "-q", "hf://someone/glyphs"], {"HF_ENDPOINT": "dead"},
+                   ["cannot reach", "HF_HUB_OFFLINE=1", "zoo pull hf://someone/glyphs"]),
+    "offline-not-cached": (["sample", "hf://someone/glyphs"], {"HF_HUB_OFFLINE": "1"},
+                           ["HF_HUB_OFFLINE=1 is set", "zoo pull hf://someone/glyphs"]),
+    "token-refused-pull": (["pull", "-q", "hf://someone/glyphs"], {"HF_TOKEN": "hf_wrong"},
+                           ["refused the token in HF_TOKEN (401)", "read access"]),
+    "token-refused-push": (["push", "MODEL", "--repo", "me/denied"], {"HF_TOKEN": "hf_wrong"},
+                           ["refused the token in HF_TOKEN (401)", "write access"]),
+    "bad-ref": (["pull", "hf://glyphs"], {}, ["not a Hub reference"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_errors_are_one_line(servers, tmp_path, case):
+    args, extra, needles = ERRORS[case]
+    if extra.get("HF_ENDPOINT") == "dead":
+        extra = {**extra, "HF_ENDPOINT": f"http://127.0.0.1:{hub_server.free_port()}"}
+    args = [str(make_model(tmp_path / "m", seed=3)) if a == "MODEL" else a for a in args]
+    assert_one_line_error(zoo(servers.env(tmp_path, **extra), *args, check=False), *needles)
+
+
+def test_sha256_mismatch_deletes_the_file_and_refuses(servers, tmp_path):
+    env = servers.env(tmp_path)
+    line = assert_one_line_error(zoo(env, "pull", "-q", "hf://someone/badsha", check=False),
+                                 "sha256 mismatch", "config.json", "removed from the cache")
+    assert "000000000000" in line
+    snapshots = list((tmp_path / "hf" / "hub" / "models--someone--badsha" / "snapshots").iterdir())
+    assert len(snapshots) == 1 and not (snapshots[0] / "model.safetensors").exists()
+    assert (snapshots[0] / "config.json").exists()
+    blobs = tmp_path / "hf" / "hub" / "models--someone--badsha" / "blobs"
+    sha = sha256_file(servers.v1_dir / "model.safetensors")
+    assert all(sha256_file(b) != sha for b in blobs.iterdir())
+    assert not (tmp_path / "data" / "zoo" / "hub-pins.json").exists()  # nothing pinned
+
+
+# -- the user catalog --------------------------------------------------------------------------------
+
+
+def test_user_catalog_with_hub_weights(servers, tmp_path):
+    sha = sha256_file(servers.v1_dir / "model.safetensors")
+    catalog = {"models": [
+        {"name": "remote-glyphs", "family": "hubtest", "config": {"seed": 1},
+         "weights": {"source": "hf://someone/catalog", "sha256": sha}, "description": "from the Hub"},
+        {"name": "remote-wrong", "family": "hubtest",
+         "weights": {"source": "hf://someone/catalog@main", "sha256": "1" * 64}},
+        {"name": "ghost", "family": "not-loaded"},
+    ]}
+    path = tmp_path / "org-registry.json"
+    path.write_text(json.dumps(catalog))
+    env = servers.env(tmp_path, ZOO_REGISTRY=str(path))
+
+    rows = {r["name"]: r for r in json.loads(zoo(env, "list", "--json").stdout)}
+    assert sorted(rows) == ["remote-glyphs", "remote-wrong"]  # 'ghost' has no loaded family
+    assert rows["remote-glyphs"]["weights_local"] is False and rows["remote-glyphs"]["origin"] == str(path)
+
+    assert_one_line_error(zoo(env, "sample", "remote-wrong", "-o", str(tmp_path / "w.png"), check=False),
+                          "sha256 mismatch", "catalog")
+    zoo(env, "sample", "remote-glyphs", "-n", "4", "-o", str(tmp_path / "cat.npy"))
+    zoo(env, "sample", str(servers.v1_dir), "-n", "4", "-o", str(tmp_path / "dir.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "cat.npy"), np.load(tmp_path / "dir.npy"))
+    rows = {r["name"]: r for r in json.loads(zoo(env, "list", "--json").stdout)}
+    assert rows["remote-glyphs"]["weights_local"] is True
+
+    # the default location is $XDG_CONFIG_HOME/zoo/registry.json; invalid entries name file and field
+    default = tmp_path / "config" / "zoo" / "registry.json"
+    default.parent.mkdir(parents=True)
+    default.write_text(json.dumps({"models": [{"name": "Bad Name", "family": "hubtest"}]}))
+    bad = zoo(servers.env(tmp_path), "list", check=False)
+    assert_one_line_error(bad, str(default), "field 'name'")
+
+
+def test_user_catalog_overrides_builtin(tmp_path, monkeypatch):
+    from zoo_core import plugins
+
+    builtin, user = tmp_path / "registry.json", tmp_path / "user.json"
+    builtin.write_text(json.dumps({"models": [{"name": "a", "family": "hubtest", "description": "built-in"},
+                                              {"name": "b", "family": "ghost"}]}))
+    user.write_text(json.dumps({"models": [{"name": "a", "family": "hubtest", "description": "mine"},
+                                           {"name": "c", "family": "ghost"},
+                                           {"name": "d", "family": "hubtest", "config": {"size": 4}}]}))
+    monkeypatch.setattr(plugins, "builtin_catalog_path", lambda: builtin)
+    monkeypatch.setenv("ZOO_PLUGINS", "")
+    monkeypatch.setenv("ZOO_REGISTRY", str(user))
+    registry = plugins.Registry()
+    registry.add_plugin(zoo_hubtest_family, "hubtest")
+    registry.load()
+    assert sorted(registry.models) == ["a", "d"]
+    assert registry.models["a"].description == "mine" and registry.models["a"].origin == str(user)
+    assert sorted(registry.plugins["hubtest"].models) == ["a", "d"]
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "missing.json"))
+    with pytest.raises(plugins.RegistryError, match="file not found"):
+        plugins.Registry().load()
