@@ -72,8 +72,10 @@ def installed_example() -> Path:
 
 
 def clean_env(env: Mapping[str, str] | None = None, path: tuple | list = ()) -> dict:
-    """``os.environ`` without the ZOO_* plugin switches, plus ``env``, with ``path`` on PYTHONPATH."""
+    """``os.environ`` without the ZOO_* plugin switches and the user catalog (``ZOO_REGISTRY=``),
+    plus ``env``, with ``path`` on PYTHONPATH."""
     out = {k: v for k, v in os.environ.items() if k not in ZOO_ENV_VARS}
+    out["ZOO_REGISTRY"] = ""
     if path:
         out["PYTHONPATH"] = os.pathsep.join([str(p) for p in path] + [os.environ.get("PYTHONPATH", "")]).rstrip(
             os.pathsep)
