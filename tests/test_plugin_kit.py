@@ -8,7 +8,6 @@ per defect, each differing from the good one in exactly one method or declaratio
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
@@ -309,7 +308,7 @@ def test_parametrize_with_checks_builds_ids_and_strict_xfail_marks(kit_site):
     assert "kgood-check_save_load" in ids and "kwrongshape-check_sample" in ids
     assert len(params) == 2 * (len(CHECKS) - 1)
     for p in params:
-        name, check = p.values
+        _, check = p.values
         assert check.keywords == {"overrides": {"size": 6}}
         xfails = [m for m in p.marks if m.name == "xfail"]
         if p.id == "kwrongshape-check_sample":

@@ -349,7 +349,7 @@ def check_sample(name: str, *, overrides: Mapping[str, Any] | None = None) -> No
     declared = _declared_shape(model)
     if declared is not None:
         shape, where = declared
-        if any(d is not None and d != s for d, s in zip(shape, shapes[0])) or len(shape) != 3:
+        if len(shape) != 3 or any(d is not None and d != s for d, s in zip(shape, shapes[0])):
             raise _fail(check, name, f"images are H x W x C = {shapes[0]}, but {where} declares {shape}")
 
 
@@ -687,9 +687,9 @@ def checks_for(name: str) -> Iterator[tuple[str, Callable[..., None]]]:
         return
     entry = registry.models.get(name)
     for check_name, fn in CHECKS.items():
-        if check_name == "check_catalog_weights":
-            if entry is None or entry.weights is None or entry.weights.source.startswith("hf://"):
-                continue
+        if check_name == "check_catalog_weights" and (
+                entry is None or entry.weights is None or entry.weights.source.startswith("hf://")):
+            continue
         yield check_name, fn
 
 
@@ -773,5 +773,7 @@ def parametrize_with_checks(names: str | Iterable[str], *, expected_failed_check
     return pytest.mark.parametrize("name, check", params)
 
 
-__all__ = ["CHECKS", "CheckFailure", "CheckResult", "check_plugin", "checks_for", "expand_names",
-           "parametrize_with_checks", *[n for n in CHECKS]]
+__all__ = ["CHECKS", "CheckFailure", "CheckResult", "check_bad_config", "check_build", "check_catalog_weights",
+           "check_config_json", "check_list_no_framework", "check_plugin", "check_registers", "check_sample",
+           "check_sample_deterministic", "check_save_load", "check_train_step", "checks_for", "expand_names",
+           "parametrize_with_checks"]
