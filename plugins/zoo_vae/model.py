@@ -266,7 +266,9 @@ class _KerasAutoencoder(LatentModel):
     # -- weights ---------------------------------------------------------------------------------
 
     def _variables(self) -> list:
-        return list(self.encoder.variables) + list(self.decoder.variables)
+        # ``weights`` (trainable + BatchNorm statistics), not ``variables``: the latter also
+        # holds the dropout layers' random-seed states, which are not part of the model.
+        return list(self.encoder.weights) + list(self.decoder.weights)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every encoder and decoder variable (BatchNorm statistics included), keyed by ``variable.path``."""
@@ -391,8 +393,10 @@ class _KerasAutoencoder(LatentModel):
         if not optimizer.built:
             optimizer.build(self.trainer.trainable_variables)
         for var in optimizer.variables:
-            tensors[f"optimizer/{var.path}"] = np.array(var.numpy())
-        tensors["rng/noise"] = np.array(self.trainer.noise.state.numpy())
+            # 1-d even for scalars (the step counter): zoo_core.weights.save_tensors stores
+            # 0-d arrays as shape (1,), so the expected shapes must match what it writes.
+            tensors[_optimizer_key(var)] = np.atleast_1d(np.array(var.numpy()))
+        tensors["rng/noise"] = np.atleast_1d(np.array(self.trainer.noise.state.numpy()))
         return tensors
 
     def _save_checkpoint(self, path: Path) -> None:
@@ -418,8 +422,8 @@ class _KerasAutoencoder(LatentModel):
         check_state(expected, tensors, str(path))
         self.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
         for var in self.trainer.optimizer.variables:
-            var.assign(tensors[f"optimizer/{var.path}"])
-        self.trainer.noise.state.assign(tensors["rng/noise"])
+            var.assign(tensors[_optimizer_key(var)].reshape(var.shape))
+        self.trainer.noise.state.assign(tensors["rng/noise"].reshape(self.trainer.noise.state.shape))
         self.step = int(meta.get("step", "0"))
 
     # -- evaluation ------------------------------------------------------------------------------
@@ -472,6 +476,12 @@ class _KerasAutoencoder(LatentModel):
         if half:
             out["heldout_nn_mse"] = float(_nearest_sq(flat[:min(half, 256)], flat[half:]).mean() / pixels)
         return out
+
+
+def _optimizer_key(var) -> str:
+    """Checkpoint key of an optimizer variable: its path without the optimizer's own name,
+    which Keras numbers per process (``adam``, ``adam_1``, ...)."""
+    return "optimizer/" + var.path.split("/", 1)[-1]
 
 
 def _nearest_sq(queries: np.ndarray, pool: np.ndarray) -> np.ndarray:
