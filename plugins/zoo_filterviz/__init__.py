@@ -1,0 +1,58 @@
+"""zoo_filterviz: what makes a conv feature map fire, for torch and keras models alike.
+
+Adds ``zoo layers``, ``zoo visualize`` and ``zoo activations`` (see :mod:`zoo_filterviz.cli`) and
+the ``glyphcnn`` family (catalog entry ``glyph-cnn``), a small trained torch classifier of the
+glyph datasets to look into. The algorithm and the framework back ends live in the core
+(:mod:`zoo_core.visualize`, :mod:`zoo_core.layers`) so that the Python API works without this
+plugin. Importing this module imports no framework.
+"""
+
+from __future__ import annotations
+
+from zoo_core import hookimpl
+from zoo_core.config import ConfigSpec, Param
+from zoo_core.families import Family
+
+GLYPHCNN_CONFIG = ConfigSpec({
+    "dataset": Param("glyphs-28", "str", "glyph dataset it classifies",
+                     choices=("glyphs-28", "glyphs-64", "glyphs-28-rgb", "glyphs-64-rgb")),
+    "channels": Param([32, 64, 64], "list", "output channels of conv_1, conv_2, ...", min=1, max=512),
+    "hidden": Param(128, "int", "units of the dense hidden layer", min=1, max=4096),
+    "lr": Param(2e-3, "float", "peak learning rate (one-cycle schedule, Adam)", min=0.0),
+    "batch_size": Param(128, "int", "training batch size", min=1, max=4096),
+    "train_size": Param(24000, "int", "glyph images generated for training", min=100),
+    "steps": Param(3000, "int", "default training steps", min=1),
+    "sample_steps": Param(200, "int", "ascent steps of sample() (class-maximising inputs)", min=1),
+    "seed": Param(0, "int", "seed of the initial weights, the training data and batches"),
+})
+
+
+def _count(config: dict) -> int:
+    from zoo_core.datasets import GLYPH_CLASSES, GLYPH_SPECS
+
+    size, c_in = GLYPH_SPECS[config["dataset"]]
+    total, side = 0, size
+    for i, c in enumerate(config["channels"]):
+        total += c_in * c * 9 + c
+        c_in = c
+        if i < len(config["channels"]) - 1:
+            side //= 2
+    return total + c_in * side * side * config["hidden"] + config["hidden"] + \
+        config["hidden"] * len(GLYPH_CLASSES) + len(GLYPH_CLASSES)
+
+
+@hookimpl
+def register_families(register):
+    """The ``glyphcnn`` family (torch)."""
+    register(Family(name="glyphcnn", framework="torch", factory="zoo_filterviz.glyphcnn:GlyphCNN",
+                    config=GLYPHCNN_CONFIG, requires=("torch",), extra="torch",
+                    description="small CNN classifier of glyph images (0-9A-Z); sample() = class-maximising inputs",
+                    count_parameters=_count))
+
+
+@hookimpl
+def register_commands(cli):
+    """``zoo layers``, ``zoo visualize``, ``zoo activations``."""
+    from zoo_filterviz.cli import add_commands
+
+    add_commands(cli)
