@@ -1,0 +1,232 @@
+"""zoo_vae: the conv VAE and the dense AE, trained for real on tiny configs (TensorFlow CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("keras")
+
+import zoo_core  # noqa: E402
+from zoo_core.datasets import load_dataset  # noqa: E402
+from zoo_core.errors import ConfigError, WeightsError, ZooError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(image_size=16, filters=[8, 16], kernel_sizes=[3, 3], z_dim=4, batch_size=32, lr=3e-3, seed=1,
+            dataset="glyphs-28")
+TINY_AE = dict(image_size=16, z_dim=8, batch_size=32, lr=3e-3, seed=1)
+
+
+@pytest.fixture(scope="module")
+def glyphs16():
+    images, _ = load_dataset("glyphs-28", n=512, size=16)
+    return images
+
+
+@pytest.fixture(scope="module")
+def trained(glyphs16):
+    """A tiny VAE trained for 80 steps, with the callback's view of every step."""
+    model = zoo_core.build("vae", **TINY)
+    seen = []
+    history = model.train(glyphs16, steps=80, callbacks=[lambda step, logs: seen.append((step, dict(logs)))])
+    return model, history, seen
+
+
+def test_vae_loss_falls_and_total_is_reco_plus_kl(trained):
+    model, history, seen = trained
+    total, reco, kl = (np.array(history[k]) for k in ("total_loss", "reco_loss", "kl_loss"))
+    assert history["step"] == list(range(1, 81)) and model.step == 80
+    assert total[-10:].mean() < 0.8 * total[:10].mean()
+    np.testing.assert_allclose(total, reco + kl, rtol=2e-7, atol=0)  # float32 sum, every step
+    assert (kl > 0).all()
+    assert [s for s, _ in seen] == history["step"]
+    assert set(seen[0][1]) == {"total_loss", "reco_loss", "kl_loss"}
+    assert seen[-1][1]["total_loss"] == history["total_loss"][-1]
+
+
+def test_trainer_is_a_keras_model_with_named_trackers(trained):
+    import keras
+
+    model = trained[0]
+    assert isinstance(model.trainer, keras.Model)
+    assert [m.name for m in model.trainer.metrics] == ["total_loss", "reco_loss", "kl_loss"]
+
+
+def test_state_dict_keys_are_variable_paths(trained):
+    model = trained[0]
+    paths = [v.path for v in model.encoder.weights] + [v.path for v in model.decoder.weights]
+    state = model.state_dict()
+    assert list(state) == paths and "mu/kernel" in state and "enc_bn0/moving_mean" in state
+    assert all(isinstance(v, np.ndarray) for v in state.values())
+    family = zoo_core.get_family("vae")
+    assert family.count_parameters(model.config) == model.num_parameters
+
+
+def test_save_load_identical_samples_and_reconstructions(trained, tmp_path, glyphs16):
+    model = trained[0]
+    model.save(tmp_path / "run")
+    again = zoo_core.load(str(tmp_path / "run"))
+    assert type(again).__name__ == "ConvVAE"
+    assert np.array_equal(model.sample(9, seed=5), again.sample(9, seed=5))
+    assert np.array_equal(model.reconstruct(glyphs16[:4]), again.reconstruct(glyphs16[:4]))
+    assert not np.array_equal(model.sample(9, seed=5), model.sample(9, seed=6))
+    fresh = zoo_core.build("vae", **TINY)
+    assert not np.array_equal(fresh.sample(9, seed=5), model.sample(9, seed=5))
+
+
+def test_load_rejects_weights_of_another_shape(trained, tmp_path):
+    trained[0].save(tmp_path / "run")
+    other = zoo_core.build("vae", **{**TINY, "z_dim": 5})
+    with pytest.raises(WeightsError, match="mu/kernel shape"):
+        other.load_weights(tmp_path / "run" / "model.safetensors")
+
+
+def test_evaluate_reports_heldout_elbo(trained):
+    heldout, _ = load_dataset("glyphs-28", "test", n=300, size=16)
+    metrics = trained[0].evaluate(heldout, seed=0)
+    assert metrics["images"] == 300
+    for key in ("reco_loss", "kl", "kl_loss", "total_loss", "neg_elbo", "mse_per_pixel", "prior_nn_mse"):
+        assert np.isfinite(metrics[key]), key
+    assert metrics["neg_elbo"] == pytest.approx(metrics["bce"] + metrics["kl"], rel=1e-5)
+    assert metrics["total_loss"] == pytest.approx(metrics["reco_loss"] + metrics["kl_loss"], rel=1e-5)
+    assert metrics["kl"] > 0
+    assert trained[0].evaluate(heldout, seed=0)["neg_elbo"] == metrics["neg_elbo"]  # seeded posterior draw
+
+
+def test_checkpoint_and_resume(glyphs16, tmp_path):
+    first = zoo_core.build("vae", **TINY)
+    first.train(glyphs16, steps=6, checkpoint_dir=tmp_path, checkpoint_every=3)
+    assert (tmp_path / "checkpoint.safetensors").is_file()
+    second = zoo_core.build("vae", **TINY)
+    second.train(glyphs16, steps=6, checkpoint_dir=tmp_path, resume=True)  # nothing left to do
+    assert second.step == 6
+    for key, value in first.state_dict().items():
+        np.testing.assert_array_equal(second.state_dict()[key], value, err_msg=key)
+    for a, b in zip(first.trainer.optimizer.variables, second.trainer.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    assert int(second.trainer.optimizer.iterations.numpy()) == 6
+    history = second.train(glyphs16, steps=9, checkpoint_dir=tmp_path, resume=True)
+    assert history["step"] == [7, 8, 9]
+    with pytest.raises(ZooError, match="another model"):
+        zoo_core.build("vae", **{**TINY, "z_dim": 6}).train(glyphs16, steps=10, checkpoint_dir=tmp_path,
+                                                            resume=True)
+    with pytest.raises(ZooError, match="nothing to resume"):
+        zoo_core.build("vae", **TINY).train(glyphs16, steps=2, checkpoint_dir=tmp_path / "none", resume=True)
+
+
+def test_ae_trains_without_kl_and_decodes(glyphs16):
+    model = zoo_core.build("ae", **TINY_AE)
+    history = model.train(glyphs16, steps=60)
+    assert history["total_loss"][-1] < 0.7 * history["total_loss"][0]
+    assert history["kl_loss"] == [0.0] * 60 and history["total_loss"] == history["reco_loss"]
+    assert model.sample(4, seed=0).shape == (4, 16, 16, 1)
+    assert list(model.state_dict()) == ["code/kernel", "code/bias", "dec_out/kernel", "dec_out/bias"]
+    assert zoo_core.get_family("ae").count_parameters(model.config) == model.num_parameters
+    metrics = model.evaluate(glyphs16[:200])
+    assert "kl" not in metrics and metrics["code_mean"] >= 0  # relu codes: never negative
+
+
+def test_selu_dropout_and_mse_variant(glyphs16):
+    model = zoo_core.build("vae", **{**TINY, "activation": "selu", "dropout": 0.1, "batch_norm": False,
+                                     "loss": "mse", "fact": 0.02, "channels": 3})
+    layers = {layer.name: type(layer).__name__ for layer in model.encoder.layers}
+    assert layers["enc_drop0"] == "AlphaDropout"
+    assert type(model.encoder.get_layer("enc_conv0").kernel_initializer).__name__ == "LecunNormal"
+    history = model.train(glyphs16, steps=3)  # grey data converted to the model's 3 channels
+    np.testing.assert_allclose(history["total_loss"], np.add(history["reco_loss"], history["kl_loss"]), rtol=2e-7)
+    assert model.sample(2).shape == (2, 16, 16, 3)
+    assert zoo_core.get_family("vae").count_parameters(model.config) == model.num_parameters
+
+
+def test_strides_adapt_to_image_size():
+    from zoo_vae import stage_strides
+
+    base = zoo_core.get_family("vae").config
+    assert stage_strides(base.resolve({"image_size": 28})) == [2, 2, 1, 1]
+    assert stage_strides(base.resolve({"image_size": 64})) == [2, 2, 2, 2]
+    assert stage_strides(base.resolve({"image_size": 12, "filters": [4, 4, 4], "kernel_sizes": [3, 3, 3]})) == [2, 2, 1]
+    model = zoo_core.build("vae", **{**TINY, "image_size": 28, "filters": [8, 8, 8, 8], "kernel_sizes": [3] * 4})
+    assert model.sample(1).shape == (1, 28, 28, 1)
+    with pytest.raises(ConfigError, match="not divisible"):
+        base.resolve({"image_size": 28, "strides": [2, 2, 2, 1]})
+    with pytest.raises(ConfigError, match="kernel_sizes"):
+        base.resolve({"filters": [8, 16]})
+
+
+def test_cli_train_eval_reconstruct_with_npz(tmp_path):
+    from click.testing import CliRunner
+
+    from zoo_cli.main import add_plugin_commands, cli
+
+    add_plugin_commands()
+    images, labels = load_dataset("glyphs-28", n=96, seed=7)
+    data = tmp_path / "my_images.npz"
+    np.savez(data, images=images, labels=labels)
+    run = tmp_path / "runs" / "v"
+    sets = ["--set", "filters=8,8", "--set", "kernel_sizes=3,3", "--set", "z_dim=4", "--set", "batch_size=16"]
+    result = CliRunner().invoke(cli, ["train", "vae", "--data", str(data), "-o", str(run), "--steps", "4", *sets])
+    assert result.exit_code == 0, result.output
+    assert (run / "model.safetensors").is_file() and (run / "checkpoint" / "checkpoint.safetensors").is_file()
+    assert json.loads((run / "config.json").read_text())["family"] == "vae"
+    result = CliRunner().invoke(cli, ["eval", str(run), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["images"] == 96
+    grid = tmp_path / "grid.png"
+    result = CliRunner().invoke(cli, ["reconstruct", str(run), "--data", str(data), "-o", str(grid), "-n", "8"])
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+
+    assert Image.open(grid).size == (2 + 8 * 30, 2 + 2 * 30)  # one row of originals, one of reconstructions
+    result = CliRunner().invoke(cli, ["reconstruct", str(run), "--data", str(tmp_path / "nope.npz"), "-o", str(grid)])
+    assert result.exit_code == 2 and "neither a built-in" in result.output
+
+
+def test_other_keras_backend_is_one_line_error(tmp_path):
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.run([sys.executable, "-c", "import zoo_core; zoo_core.build('vae')"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "ZooError" in proc.stderr and "KERAS_BACKEND='jax'" in proc.stderr
+    zoo = Path(sys.executable).with_name("zoo")
+    if zoo.exists():
+        proc = subprocess.run([str(zoo), "train", "vae", "-o", str(tmp_path / "run"), "--steps", "1"], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 2
+        assert proc.stderr.strip().count("\n") == 0 and "unset KERAS_BACKEND" in proc.stderr
+
+
+def test_plugin_module_is_light():
+    code = ("import sys, zoo_vae; bad = [m for m in ('tensorflow', 'keras', 'numpy') if m in sys.modules]; "
+            "print(','.join(bad))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("name", ["vae-glyphs-28", "ae-glyphs-28"])
+def test_pretrained_models_load(name):
+    if name not in {m.name for m in zoo_core.list_models()}:
+        pytest.skip(f"{name} is not in the registry")
+    model = zoo_core.load(name)  # sha256 and every tensor's name/shape checked
+    assert model.sample(4, seed=0).shape == (4, 28, 28, 1)
+
+
+def test_pretrained_vae_samples_look_like_glyphs_and_ae_samples_do_not():
+    names = {m.name for m in zoo_core.list_models()}
+    if not {"vae-glyphs-28", "ae-glyphs-28"} <= names:
+        pytest.skip("pretrained models not registered")
+    from zoo_vae.model import _nearest_sq
+
+    test, _ = load_dataset("glyphs-28", "test", n=500)
+    pool = test.reshape(500, -1).astype(np.float32) / 255.0
+    dist = {}
+    for name in ("vae-glyphs-28", "ae-glyphs-28"):
+        samples = zoo_core.load(name).sample(64, seed=0).reshape(64, -1).astype(np.float32) / 255.0
+        dist[name] = _nearest_sq(samples, pool).mean() / pool.shape[1]
+    assert dist["vae-glyphs-28"] < 0.6 * dist["ae-glyphs-28"], dist
