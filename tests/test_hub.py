@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,12 @@ def zoo(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProces
     return result
 
 
+def zoo_parallel(*calls: tuple[dict, list[str]]) -> list[subprocess.CompletedProcess]:
+    """Run independent ``zoo`` commands at the same time (they wait on the servers, not the CPU)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda call: zoo(call[0], *call[1]), calls))
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -139,10 +146,9 @@ def test_pull_pins_the_commit_and_works_offline(servers, tmp_path):
 
     # offline, the unrevisioned ref means the pinned v1 commit (main has other weights)
     offline = servers.env(tmp_path, HF_HUB_OFFLINE="1", HF_ENDPOINT="http://127.0.0.1:9")
-    zoo(offline, "sample", "hf://someone/glyphs", "-n", "4", "--seed", "7", "-o", str(tmp_path / "hub.npy"))
-    zoo(offline, "sample", "hf://someone/glyphs@v1", "-n", "4", "--seed", "7", "-o", str(tmp_path / "tag.npy"))
-    zoo(offline, "sample", str(servers.v1_dir), "-n", "4", "--seed", "7", "-o", str(tmp_path / "local.npy"))
-    zoo(offline, "sample", str(servers.main_dir), "-n", "4", "--seed", "7", "-o", str(tmp_path / "main.npy"))
+    zoo_parallel(*[(offline, ["sample", target, "-n", "4", "--seed", "7", "-o", str(tmp_path / name)])
+                   for target, name in [("hf://someone/glyphs", "hub.npy"), ("hf://someone/glyphs@v1", "tag.npy"),
+                                        (str(servers.v1_dir), "local.npy"), (str(servers.main_dir), "main.npy")]])
     hub_images, local = np.load(tmp_path / "hub.npy"), np.load(tmp_path / "local.npy")
     np.testing.assert_array_equal(hub_images, local)
     np.testing.assert_array_equal(np.load(tmp_path / "tag.npy"), local)
@@ -189,6 +195,15 @@ def test_in_process_calls_read_the_environment_at_call_time(servers, tmp_path, m
     # the unrevisioned source means the pin
     assert hub.cached_weights(WeightsRef("hf://someone/glyphs", sha)) == folder / "model.safetensors"
 
+    # re-pulling a cached model and using a pinned one never import huggingface_hub (slow to import)
+    code = ("import sys; from zoo_core import hub; from zoo_core.catalog import WeightsRef; "
+            "print(hub.pull('hf://someone/glyphs@v1', progress=False)[1]); hub.snapshot('hf://someone/glyphs'); "
+            "assert hub.cached_weights(WeightsRef('hf://someone/glyphs', 64 * '0')); "
+            "print('huggingface_hub' in sys.modules)")
+    env = servers.env(tmp_path, HF_ENDPOINT=servers.olah.url)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == [servers.v1, "False"]
+
 
 # -- pushing -------------------------------------------------------------------------------------
 
@@ -208,8 +223,8 @@ def test_push_then_pull_then_sample_gives_identical_images(servers, tmp_path):
     other = tmp_path / "other"  # another machine: fresh cache and state, anonymous
     pulled = zoo(servers.env(other), "pull", "hf://me/glyphs").stdout
     assert commit in pulled
-    for name, target in (("hub.png", "hf://me/glyphs"), ("local.png", str(mine))):
-        zoo(servers.env(other), "sample", target, "--seed", "5", "-o", str(tmp_path / name))
+    zoo_parallel(*[(servers.env(other), ["sample", target, "--seed", "5", "-o", str(tmp_path / name)])
+                   for name, target in (("hub.png", "hf://me/glyphs"), ("local.png", str(mine)))])
     assert (tmp_path / "hub.png").read_bytes() == (tmp_path / "local.png").read_bytes()
 
     snapshot = other / "hf" / "hub" / "models--me--glyphs" / "snapshots" / commit
@@ -276,13 +291,26 @@ ERRORS = {
 }
 
 
+@pytest.fixture(scope="module")
+def error_runs(servers, tmp_path_factory):
+    """Every error case of :data:`ERRORS`, run at the same time, each with a fresh cache."""
+    root = tmp_path_factory.mktemp("errors")
+    model = str(make_model(root / "model", seed=3))
+
+    def run(case: str) -> subprocess.CompletedProcess:
+        args, extra, _ = ERRORS[case]
+        if extra.get("HF_ENDPOINT") == "dead":
+            extra = {**extra, "HF_ENDPOINT": f"http://127.0.0.1:{hub_server.free_port()}"}
+        args = [model if a == "MODEL" else a for a in args]
+        return zoo(servers.env(root / case, **extra), *args, check=False)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(sorted(ERRORS), pool.map(run, sorted(ERRORS))))
+
+
 @pytest.mark.parametrize("case", sorted(ERRORS))
-def test_errors_are_one_line(servers, tmp_path, case):
-    args, extra, needles = ERRORS[case]
-    if extra.get("HF_ENDPOINT") == "dead":
-        extra = {**extra, "HF_ENDPOINT": f"http://127.0.0.1:{hub_server.free_port()}"}
-    args = [str(make_model(tmp_path / "m", seed=3)) if a == "MODEL" else a for a in args]
-    assert_one_line_error(zoo(servers.env(tmp_path, **extra), *args, check=False), *needles)
+def test_errors_are_one_line(error_runs, case):
+    assert_one_line_error(error_runs[case], *ERRORS[case][2])
 
 
 def test_sha256_mismatch_deletes_the_file_and_refuses(servers, tmp_path):
