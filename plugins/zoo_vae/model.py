@@ -263,6 +263,10 @@ class _KerasAutoencoder(LatentModel):
         """The Keras decoder (``z -> images`` in [0, 1])."""
         return self.trainer.decoder
 
+    def keras_models(self) -> dict:
+        """Networks that ``zoo layers`` / ``zoo visualize`` inspect (see zoo_core.layers)."""
+        return {"encoder": self.encoder}
+
     # -- weights ---------------------------------------------------------------------------------
 
     def _variables(self) -> list:
