@@ -12,9 +12,11 @@ Conventions (one for every framework):
 * :attr:`LayerInfo.output_shape` is ``(H, W, C)`` of one example (channels last, like zoo images).
 * Inputs live in the model's own input space: for zoo models, float images in ``[0, 1]``
   (:meth:`FeatureProbe.prepare` maps ``uint8`` images into it).
-* A layer's *feature map* is its output after the activation that immediately follows it: a keras
-  ``Conv2D(activation="relu")`` includes it; for torch, a ``Conv2d`` directly followed (inside an
-  ``nn.Sequential``) by normalisation and/or activation modules is read after the last of them.
+* A layer's *feature map* is its output after the normalisation/activation that immediately
+  follows it: a keras ``Conv2D(activation="relu")`` includes it, a keras conv whose output feeds
+  ``BatchNormalization``/``Activation``/``LeakyReLU``... layers (in a chain) is read after the last
+  of them; a torch ``Conv2d`` directly followed (inside an ``nn.Sequential``) by norm and/or
+  activation modules likewise.
 
 How a model becomes inspectable, in order of preference (see :func:`probe_for`):
 
@@ -448,13 +450,15 @@ class KerasProbe(FeatureProbe):
             many = len(self.models) > 1
             infos = []
             for key, model in self.models.items():
-                for lyr in _keras_walk(model):
+                layers = _keras_walk(model)
+                for i, lyr in enumerate(layers):
                     if type(lyr).__name__ not in _KERAS_CONV:
                         continue
-                    shape = tuple(int(d) for d in lyr.output.shape[1:])
+                    target = _keras_feature_layer(layers, i)
+                    shape = tuple(int(d) for d in target.output.shape[1:])
                     name = _prefixed(key, lyr.name, many)
                     infos.append(LayerInfo(name, type(lyr).__name__, shape, "keras"))  # type: ignore[arg-type]
-                    self._targets[name] = (key, lyr)
+                    self._targets[name] = (key, target)
             self._layers = infos
         return list(self._layers)
 
@@ -505,6 +509,25 @@ class KerasProbe(FeatureProbe):
             (grad,) = torch.autograd.grad(values.sum(), x)
             return values.detach().double().cpu().numpy(), grad.detach().float().cpu().numpy()
         raise ZooError(f"keras back end '{backend}' is not supported for gradients (use tensorflow or torch)")
+
+
+_KERAS_FOLLOWERS = ("BatchNormalization", "GroupNormalization", "LayerNormalization", "Activation", "ReLU",
+                    "LeakyReLU", "ELU", "PReLU")
+
+
+def _keras_feature_layer(layers: list[Any], index: int) -> Any:
+    """The conv layer itself, or the last norm/activation layer fed only by it (a chain right after it)."""
+    target = layers[index]
+    for nxt in layers[index + 1:]:
+        if type(nxt).__name__ not in _KERAS_FOLLOWERS:
+            break
+        try:
+            if nxt.input is not target.output:
+                break
+        except (AttributeError, ValueError):
+            break
+        target = nxt
+    return target
 
 
 def _keras_walk(model: Any) -> list[Any]:
