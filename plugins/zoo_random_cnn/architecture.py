@@ -171,7 +171,8 @@ class Architecture:
 
     @property
     def input_bits(self) -> int:
-        """Binary values in one input: close to (at most) ``noise_bits``."""
+        """Binary values in one input: ``noise_bits`` rounded down to whole input channels, or more
+        only where the floor of ``channels`` input channels needs it (as in the seed)."""
         h, w, d = self.input_shape
         return h * w * d
 

@@ -28,6 +28,7 @@ def grid_command(output: str, n: int, height: int, seed: int) -> None:
     Example:
       zoo random-cnn-grid -o grid.png --n 16 --height 64 --seed 0
     """
+    import sys
     from pathlib import Path
 
     import numpy as np
@@ -44,7 +45,7 @@ def grid_command(output: str, n: int, height: int, seed: int) -> None:
     margin = 14  # for the axis labels
     canvas = np.full((margin + (n - 1) * (size + pad), margin + (n - 1) * (size + pad)), 255, dtype=np.uint8)
     skipped = []
-    with click.progressbar(cells, label="random-cnn grid", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(cells, label="random-cnn grid", file=sys.stderr) as bar:
         for s, q, soph_bits, noise_bits in bar:
             try:
                 model = zoo_core.build("random-cnn", height=height, width=height, channels=1,

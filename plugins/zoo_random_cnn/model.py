@@ -24,6 +24,9 @@ if os.environ["KERAS_BACKEND"] != "tensorflow":
 # and listing or validating configs must stay fast.
 import keras  # noqa: E402
 
+if keras.backend.backend() != "tensorflow":  # keras was imported earlier with another backend
+    raise ZooError(f"random-cnn needs the tensorflow Keras backend, but keras runs on {keras.backend.backend()!r}")
+
 #: images are generated in chunks of this many, so that a call's arithmetic never depends on n.
 CHUNK = 8
 #: standard deviation of the (standardised) pre-sigmoid output; sets the images' contrast.
