@@ -221,7 +221,7 @@ def _glyphs_cached(spec: str, split: str, n: int, seed: int, fonts: str):
     from PIL import Image, ImageDraw
 
     size, channels = GLYPH_SPECS[spec]
-    faces = _font_objects(fonts)
+    faces = [font for _, font in _font_objects(fonts)]
     # One independent stream per (spec, split, seed): train and test never share a draw.
     stream = zlib.crc32(f"{spec}/{split}".encode())
     rng = np.random.default_rng([seed, stream])
@@ -280,15 +280,14 @@ def _colour_pair(rng) -> tuple[np.ndarray, np.ndarray]:
 
 
 def glyph_fonts(fonts: str = "all") -> list[str]:
-    """Names of the fonts the glyph datasets use: ``"pillow"`` first, then system font files."""
-    return [name for name, _ in _font_sources(fonts)]
+    """Names of the fonts the glyph datasets draw with: ``"pillow"`` (Pillow's own), then font files."""
+    return [name for name, _ in _font_objects(fonts)]
 
 
-@functools.lru_cache(maxsize=2)
-def _font_sources(fonts: str) -> tuple[tuple[str, str | None], ...]:
+def _font_sources(fonts: str) -> list[tuple[str, str | None]]:
     found: list[tuple[str, str | None]] = [("pillow", None)]
     if fonts == "pillow":
-        return tuple(found)
+        return found
     by_name: dict[str, str] = {}
     for folder in FONT_DIRS:
         root = Path(folder).expanduser()
@@ -296,32 +295,28 @@ def _font_sources(fonts: str) -> tuple[tuple[str, str | None], ...]:
             for dirpath, _, files in sorted(os.walk(root)):
                 for file in sorted(files):
                     by_name.setdefault(file, os.path.join(dirpath, file))
-    found += [(name, by_name[name]) for name in SYSTEM_FONTS if name in by_name]
-    return tuple(found)
+    return found + [(name, by_name[name]) for name in SYSTEM_FONTS if name in by_name]
 
 
 @functools.lru_cache(maxsize=2)
-def _font_objects(fonts: str) -> list:
+def _font_objects(fonts: str) -> tuple:
     from PIL import ImageFont, features
 
     size = 96  # rendering size in pixels; the affine map scales glyphs to the image
     faces = []
     for name, path in _font_sources(fonts):
-        if path is None:
-            if not features.check("freetype2"):
-                raise DatasetError("Pillow was built without FreeType, so it has no scalable font for the glyph "
-                                   "datasets; install Pillow from PyPI (pip install -U pillow)")
-            try:
-                faces.append(ImageFont.load_default(size=size))
-            except TypeError:  # Pillow < 10.1: load_default takes no size
-                raise DatasetError("the glyph datasets need Pillow >= 10.1 (ImageFont.load_default(size=...)); "
-                                   "pip install -U pillow") from None
-        else:
-            try:
-                faces.append(ImageFont.truetype(path, size=size))
-            except OSError:
-                continue  # an unreadable system font is skipped, not fatal
-    return faces
+        try:
+            if path is not None:
+                faces.append((name, ImageFont.truetype(path, size=size)))
+            elif features.check("freetype2"):
+                # Pillow >= 10.1 ships a scalable font; older versions take no size (TypeError).
+                faces.append((name, ImageFont.load_default(size=size)))
+        except (OSError, TypeError):
+            continue  # an unreadable font is skipped, not fatal
+    if not faces:
+        raise DatasetError("no scalable font for the glyph datasets: they need Pillow >= 10.1 built with FreeType "
+                           "(pip install -U pillow) or TrueType fonts under /usr/share/fonts")
+    return tuple(faces)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -60,10 +60,6 @@ def _check_vae(config: dict) -> None:
                               f"{total} (2 per stride-2 layer), so the decoder could not return to it")
 
 
-def _check_ae(config: dict) -> None:
-    return None
-
-
 _COMMON = {
     "image_size": Param(28, "int", "side of the square images", min=8, max=256),
     "channels": Param(1, "int", "1 for grey, 3 for colour", choices=(1, 3)),
@@ -102,7 +98,7 @@ AE_CONFIG = ConfigSpec({
     "hidden": Param([], "list", "optional hidden Dense widths between pixels and code (mirrored)", min=1,
                     max=65536),
     "activation": Param("relu", "str", "activation of the code and hidden layers", choices=ACTIVATIONS),
-}, check=_check_ae)
+})
 
 
 def count_vae_parameters(config: dict) -> int:
