@@ -100,10 +100,6 @@ class HubRef:
     def __str__(self) -> str:
         return f"{PREFIX}{self.repo_id}" + (f"@{self.revision}" if self.revision else "")
 
-    def at(self, revision: str | None) -> str:
-        """The reference text with another revision."""
-        return str(HubRef(self.repo_id, revision))
-
 
 def parse_ref(ref: str | HubRef) -> HubRef:
     """Parse ``hf://org/repo[@revision]`` (the ``hf://`` prefix is optional)."""
@@ -426,7 +422,10 @@ def _verify(path: Path, expected: str | None, ref: HubRef, where: str) -> str:
     """Check the sha256 of ``path``; on mismatch delete it from the cache and raise."""
     from zoo_core.weights import sha256_file
 
-    actual = sha256_file(path)
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:  # e.g. removed by a concurrent pull that found it corrupt
+        raise HubError(f"{ref}: cannot read {path.name} in the cache ({exc.strerror}); run 'zoo pull {ref}'") from None
     if expected and actual != expected:
         _remove_cached_file(path)
         raise HubChecksumError(f"{ref}: sha256 mismatch for {path.name}: expected {expected[:12]}... ({where}), "
