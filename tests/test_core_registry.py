@@ -156,3 +156,8 @@ def test_natural_sort():
 def test_toy_family_model_class_is_importable_from_string():
     family = Family(name="t", framework="numpy", factory="toyplugin:Toy")
     assert family.model_class() is Toy
+
+
+def test_load_of_a_family_name_builds_it(toy_registry):
+    model = zoo_core.load("toy", size=4)
+    assert model.sample(2).shape == (2, 4, 4, 1)

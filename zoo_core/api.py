@@ -83,6 +83,8 @@ def build(name: str, **overrides: Any) -> ZooModel:
 def load(ref: str | Path, **overrides: Any) -> ZooModel:
     """A model with its weights, from a catalog name, a directory saved by zoo, or ``hf://org/repo[@rev]``.
 
+    A family name gives a freshly built model of that family (as :func:`build`).
+
     Weights are checked against their sha256 (from the catalog, or ``config.json`` of a saved
     directory) and every tensor's name, shape and dtype.
     """
@@ -96,6 +98,9 @@ def load(ref: str | Path, **overrides: Any) -> ZooModel:
         return load_directory(path, **overrides)
     if ("/" in text or text.startswith(".")) and text not in get_registry().models:
         raise WeightsError(f"no saved zoo model at '{text}' (expected a directory with config.json)")
+    registry = get_registry()
+    if text not in registry.models and text in registry.families:
+        return build(text, **overrides)  # a family: fresh weights (seed-determined where the family is)
     entry = get_entry(text)
     model = build(text, **overrides)
     if entry.weights is not None:
