@@ -6,26 +6,18 @@ the seed notebook.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping
 
 import numpy as np
 
 import zoo_core
-from zoo_core.errors import ZooError
+from zoo_core.frameworks import import_keras
 from zoo_random_cnn.architecture import Architecture, qlaplace_levels, search
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # silence TensorFlow's C++ start-up log
-if os.environ["KERAS_BACKEND"] != "tensorflow":
-    raise ZooError(f"random-cnn needs KERAS_BACKEND=tensorflow, but KERAS_BACKEND={os.environ['KERAS_BACKEND']!r}")
-
 # keras is imported here, not in the package's __init__: only building and sampling a model need it,
-# and listing or validating configs must stay fast.
-import keras  # noqa: E402
-
-if keras.backend.backend() != "tensorflow":  # keras was imported earlier with another backend
-    raise ZooError(f"random-cnn needs the tensorflow Keras backend, but keras runs on {keras.backend.backend()!r}")
+# and listing or validating configs must stay fast. import_keras checks the backend and keeps
+# TensorFlow's start-up notices off the terminal.
+keras = import_keras("random-cnn")
 
 #: images are generated in chunks of this many, so that a call's arithmetic never depends on n.
 CHUNK = 8
