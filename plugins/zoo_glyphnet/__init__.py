@@ -1,1 +1,109 @@
-"""placeholder"""
+"""glyphnet: structured glyph images that emerge from passing messages through a noisy channel.
+
+An *inverted auto-encoder*: a generator turns a random message (a vector drawn from N(0, 1)) into
+an image, a differentiable noise channel (random affine warp, random perspective warp, additive
+Gaussian noise) disturbs the image, and a decoder must read the message back. Trained only on the
+mean squared error between message and reconstruction, with no image data at all, the generator
+learns to draw smooth, glyph-like shapes that survive the channel.
+
+This module is what ``zoo list`` imports, so it holds only light code: the hook implementations,
+the config spec and a pure-python parameter count. It imports neither torch nor numpy; the
+networks live in :mod:`zoo_glyphnet.networks`, the channel in :mod:`zoo_glyphnet.channel`, the
+training loop in :mod:`zoo_glyphnet.training` and the model in :mod:`zoo_glyphnet.model`.
+"""
+
+from __future__ import annotations
+
+from zoo_core.config import ConfigSpec, Param
+from zoo_core.errors import ConfigError
+from zoo_core.families import Family
+from zoo_core.plugins import hookimpl
+
+#: image sizes the generator can produce: a 4x4 seed doubled ``log2(size) - 2`` times
+IMAGE_SIZES = (32, 64, 128)
+
+
+def levels(image_size: int) -> int:
+    """Number of stride-2 layers between the 4x4 base and an ``image_size`` image (32 -> 3)."""
+    return max(int(image_size).bit_length() - 3, 1)
+
+
+def _check(config: dict) -> None:
+    need = levels(config["image_size"])
+    if len(config["widths"]) < need:
+        raise ConfigError(
+            f"config key 'widths': image_size {config['image_size']} needs at least {need} widths "
+            f"(finest first), got {config['widths']!r}")
+    if config["scale_min"] > config["scale_max"]:
+        raise ConfigError(f"config keys 'scale_min'/'scale_max': {config['scale_min']} > {config['scale_max']}")
+
+
+CONFIG = ConfigSpec({
+    "msg_size": Param(64, "int", "length of the message (latent) vector drawn from N(0, 1)", min=1, max=4096),
+    "image_size": Param(64, "int", "side of the square images", choices=IMAGE_SIZES),
+    "channels": Param(1, "int", "1 for grey glyphs, 3 for colour", choices=(1, 3)),
+    "widths": Param([16, 32, 64, 128], "list",
+                    "feature maps per resolution, finest first; the first log2(image_size)-2 are used",
+                    min=1, max=1024),
+    "affine": Param(True, "bool", "channel: random affine warp on/off"),
+    "affine_p": Param(1.0, "float", "channel: probability of the affine warp per image (kornia's default is 0.5)",
+                      min=0.0, max=1.0),
+    "rotation": Param(30.0, "float", "channel: max rotation, degrees (uniform in +-rotation)", min=0.0, max=180.0),
+    "translate": Param(0.1, "float", "channel: max shift, fraction of the image side", min=0.0, max=0.5),
+    "scale_min": Param(0.9, "float", "channel: smallest zoom factor", min=0.1, max=4.0),
+    "scale_max": Param(1.1, "float", "channel: largest zoom factor", min=0.1, max=4.0),
+    "shear": Param(10.0, "float", "channel: max shear along x, degrees", min=0.0, max=60.0),
+    "perspective": Param(True, "bool", "channel: random perspective warp on/off"),
+    "distortion": Param(0.6, "float", "channel: how far corners move inward, fraction of half the side",
+                        min=0.0, max=1.0),
+    "perspective_p": Param(0.5, "float", "channel: probability of the perspective warp per image",
+                           min=0.0, max=1.0),
+    "noise": Param(True, "bool", "channel: additive Gaussian noise on/off (added before the warps)"),
+    "noise_sigma": Param(0.25, "float", "channel: standard deviation of the additive noise", min=0.0, max=10.0),
+    "lr": Param(1e-3, "float", "Adam learning rate", min=1e-6, max=1.0),
+    "batch_size": Param(128, "int", "messages per training step", min=1, max=8192),
+    "seed": Param(0, "int", "seeds the initial weights and every training batch", min=0, max=2**62),
+    "steps": Param(3000, "int", "default number of training steps", min=1, max=10_000_000),
+}, check=_check)
+
+
+def count_parameters(config: dict) -> int:
+    """Scalars in the model's state dict (weights, biases and BatchNorm buffers), without torch.
+
+    Equals ``GlyphNet(config).num_parameters``.
+    """
+    full = CONFIG.resolve(config)
+    m, c = full["msg_size"], full["channels"]
+    w = full["widths"][:levels(full["image_size"])]
+
+    def bn(ch: int) -> int:  # weight, bias, running_mean, running_var, num_batches_tracked
+        return 4 * ch + 1
+
+    gen = m * w[-1] * 16 + bn(w[-1])
+    for i in range(len(w) - 1, 0, -1):
+        gen += w[i] * w[i - 1] * 16 + bn(w[i - 1])
+    gen += w[0] * c * 16 + c
+    dec = c * w[0] * 16 + bn(w[0])
+    for i in range(1, len(w)):
+        dec += w[i - 1] * w[i] * 16 + bn(w[i])
+    dec += w[-1] * m * 16 + m
+    return gen + dec
+
+
+FAMILY = Family(
+    name="glyphnet",
+    framework="torch",
+    factory="zoo_glyphnet.model:GlyphNet",
+    config=CONFIG,
+    requires=("torch",),
+    extra="torch",
+    description="inverted auto-encoder: glyphs that carry a message through a noisy channel",
+    latent=True,
+    count_parameters=count_parameters,
+)
+
+
+@hookimpl
+def register_families(register):
+    """Register the ``glyphnet`` family (its named models are in registry.json)."""
+    register(FAMILY)

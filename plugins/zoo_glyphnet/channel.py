@@ -1,0 +1,189 @@
+"""The differentiable noise channel between glyphnet's generator and decoder.
+
+Three terms, each switchable: additive Gaussian noise, a random affine warp (rotation, translation,
+isotropic scale, x-shear) and a random perspective warp (each corner pulled inward by up to
+``distortion`` of half the side, applied with probability ``perspective_p``). As in the original
+recipe the noise is added *before* the warps, so the padding the warps bring in stays clean.
+
+Why plain torch rather than kornia's ``RandomAffine`` + ``RandomPerspective``:
+
+* one dependency: the plugin needs only torch, which it needs anyway;
+* speed: the affine and the perspective warp are composed into a single 3x3 homography per image,
+  so the image is resampled by one ``grid_sample`` call instead of two full warps (which also
+  means one bilinear blur instead of two), and there is no per-call parameter-object overhead.
+
+All randomness comes from an optional :class:`torch.Generator`, so a training step is a pure
+function of its seed (exact resume) and evaluation is repeatable.
+"""
+
+from __future__ import annotations
+
+# torch is imported here, not in the package __init__, so that `zoo list` never loads it.
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Corners of the image in normalised coordinates (x, y), clockwise from top-left.
+_CORNERS = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
+
+
+class NoiseChannel(nn.Module):
+    """Randomly disturb a batch of images ``(B, C, H, W)``; differentiable with respect to them.
+
+    :param affine: apply the random affine warp.
+    :param affine_p: probability that an image gets the affine warp (1: always).
+    :param rotation: rotation drawn uniformly in ``+-rotation`` degrees.
+    :param translate: shift in x and y drawn uniformly in ``+-translate`` of the side.
+    :param scale: ``(min, max)`` of the uniformly drawn zoom factor.
+    :param shear: x-shear angle drawn uniformly in ``+-shear`` degrees.
+    :param perspective: apply the random perspective warp.
+    :param distortion: each corner moves inward by ``U(0, distortion)`` of half the side (x and y).
+    :param perspective_p: probability that an image gets the perspective warp.
+    :param noise: add Gaussian noise.
+    :param noise_sigma: its standard deviation.
+
+    With every term off (or at zero strength) the channel returns its input unchanged.
+    """
+
+    def __init__(self, *, affine: bool = True, affine_p: float = 1.0, rotation: float = 30.0,
+                 translate: float = 0.1, scale: tuple[float, float] = (0.9, 1.1), shear: float = 10.0,
+                 perspective: bool = True, distortion: float = 0.6, perspective_p: float = 0.5, noise: bool = True,
+                 noise_sigma: float = 0.25) -> None:
+        super().__init__()
+        self.affine, self.affine_p = affine, float(affine_p)
+        self.rotation, self.translate = float(rotation), float(translate)
+        self.scale, self.shear = (float(scale[0]), float(scale[1])), float(shear)
+        self.perspective, self.distortion, self.perspective_p = perspective, float(distortion), float(perspective_p)
+        self.noise, self.noise_sigma = noise, float(noise_sigma)
+
+    @classmethod
+    def from_config(cls, config: dict, enabled: bool = True) -> "NoiseChannel":
+        """The channel described by a glyphnet config; ``enabled=False`` gives the identity channel."""
+        return cls(affine=enabled and config["affine"], affine_p=config["affine_p"], rotation=config["rotation"],
+                   translate=config["translate"], scale=(config["scale_min"], config["scale_max"]),
+                   shear=config["shear"], perspective=enabled and config["perspective"],
+                   distortion=config["distortion"], perspective_p=config["perspective_p"], noise=enabled and config["noise"],
+                   noise_sigma=config["noise_sigma"])
+
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Apply the enabled terms: noise first, then one resampling by the composed warp."""
+        out = images
+        if self.noise and self.noise_sigma > 0:
+            out = out + self.noise_sigma * torch.randn(out.shape, generator=generator, dtype=out.dtype,
+                                                       device=out.device)
+        inverse = self.warp_inverse(out.shape[0], generator=generator, dtype=out.dtype, device=out.device)
+        if inverse is not None:
+            out = warp(out, inverse)
+        return out
+
+    def warp_inverse(self, batch: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
+                     device: torch.device | str = "cpu") -> torch.Tensor | None:
+        """``(B, 3, 3)`` maps from output to input coordinates of the enabled warps, or None.
+
+        The image is first warped by the affine map ``A`` and then by the perspective map ``P``,
+        so the composed inverse is ``A^-1 @ P^-1``.
+        """
+        inverse = None
+        if self.affine and self.affine_p > 0:
+            inverse = affine_inverse(batch, self.rotation, self.translate, self.scale, self.shear,
+                                     generator=generator)
+            if self.affine_p < 1:  # (no extra draw when always on, so p=1 runs stay comparable)
+                keep = torch.rand(batch, generator=generator, dtype=torch.float64) < self.affine_p
+                inverse = torch.where(keep[:, None, None], inverse, torch.eye(3, dtype=torch.float64))
+        if self.perspective and self.distortion > 0 and self.perspective_p > 0:
+            p_inv = perspective_inverse(batch, self.distortion, self.perspective_p, generator=generator)
+            inverse = p_inv if inverse is None else inverse @ p_inv
+        return None if inverse is None else inverse.to(device=device, dtype=dtype)
+
+
+def _uniform(batch: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
+    return low + (high - low) * torch.rand(batch, generator=generator, dtype=torch.float64)
+
+
+def affine_inverse(batch: int, rotation: float, translate: float, scale: tuple[float, float], shear: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random inverse affine maps ``(B, 3, 3)`` (float64) in normalised coordinates.
+
+    Forward map: ``x' = R(theta) * s * Shear_x(phi) * x + t``, about the image centre.
+    """
+    theta = torch.deg2rad(_uniform(batch, -rotation, rotation, generator))
+    shift = 2.0 * translate * (2.0 * torch.rand(batch, 2, generator=generator, dtype=torch.float64) - 1.0)
+    zoom = _uniform(batch, scale[0], scale[1], generator)
+    tan_phi = torch.tan(torch.deg2rad(_uniform(batch, -shear, shear, generator)))
+    cos, sin = torch.cos(theta) / zoom, torch.sin(theta) / zoom
+    # (R s)^-1 = R(-theta) / s, Shear^-1 = [[1, -tan], [0, 1]]; linear part L = Shear^-1 (R s)^-1
+    a = cos + tan_phi * sin
+    b = sin - tan_phi * cos
+    c = -sin
+    d = cos
+    out = torch.zeros(batch, 3, 3, dtype=torch.float64)
+    out[:, 0, 0], out[:, 0, 1], out[:, 1, 0], out[:, 1, 1] = a, b, c, d
+    out[:, 0, 2] = -(a * shift[:, 0] + b * shift[:, 1])
+    out[:, 1, 2] = -(c * shift[:, 0] + d * shift[:, 1])
+    out[:, 2, 2] = 1.0
+    return out
+
+
+def perspective_inverse(batch: int, distortion: float, p: float,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random inverse perspective maps ``(B, 3, 3)`` (float64); identity for images not drawn (1 - p).
+
+    Each corner ``c`` of the image moves to ``c - sign(c) * distortion * u`` with ``u ~ U(0, 1)``
+    per coordinate; the returned homography maps those moved corners back onto the corners.
+    """
+    corners = torch.tensor(_CORNERS, dtype=torch.float64).expand(batch, 4, 2)
+    pull = distortion * torch.rand(batch, 4, 2, generator=generator, dtype=torch.float64)
+    apply = torch.rand(batch, generator=generator, dtype=torch.float64) < p
+    moved = corners - corners.sign() * pull
+    inverse = homography(moved, corners)
+    eye = torch.eye(3, dtype=torch.float64).expand(batch, 3, 3)
+    return torch.where(apply[:, None, None], inverse, eye)
+
+
+def homography(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """The ``(B, 3, 3)`` homographies mapping four points ``src (B, 4, 2)`` onto ``dst (B, 4, 2)``."""
+    x, y = src[..., 0], src[..., 1]
+    u, v = dst[..., 0], dst[..., 1]
+    one, zero = torch.ones_like(x), torch.zeros_like(x)
+    rows_u = torch.stack([x, y, one, zero, zero, zero, -u * x, -u * y], dim=-1)
+    rows_v = torch.stack([zero, zero, zero, x, y, one, -v * x, -v * y], dim=-1)
+    system = torch.cat([rows_u, rows_v], dim=1)  # (B, 8, 8)
+    rhs = torch.cat([u, v], dim=1)  # (B, 8)
+    h = torch.linalg.solve(system, rhs)
+    return torch.cat([h, torch.ones_like(h[:, :1])], dim=1).reshape(-1, 3, 3)
+
+
+def warp(images: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+    """Resample ``images (B, C, H, W)`` once: output pixel ``q`` reads input at ``inverse @ q``.
+
+    Bilinear, zero padding, normalised coordinates with ``align_corners=False``.
+    """
+    b, _, h, w = images.shape
+    m = inverse.to(images.dtype)
+    ys = (torch.arange(h, dtype=m.dtype, device=m.device) * 2 + 1) / h - 1
+    xs = (torch.arange(w, dtype=m.dtype, device=m.device) * 2 + 1) / w - 1
+    # q = (x, y, 1) -> (m00 x + m01 y + m02, m10 x + m11 y + m12, m20 x + m21 y + m22), by broadcasting
+    gx, gy = xs.view(1, 1, w), ys.view(1, h, 1)
+    num_x = m[:, 0, 0, None, None] * gx + (m[:, 0, 1, None, None] * gy + m[:, 0, 2, None, None])
+    num_y = m[:, 1, 0, None, None] * gx + (m[:, 1, 1, None, None] * gy + m[:, 1, 2, None, None])
+    z = m[:, 2, 0, None, None] * gx + (m[:, 2, 1, None, None] * gy + m[:, 2, 2, None, None])
+    z = torch.where(z.abs() < 1e-6, torch.full_like(z, 1e-6), z)
+    grid = torch.stack([num_x / z, num_y / z], dim=-1)  # (B, H, W, 2)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def describe(channel: NoiseChannel) -> str:
+    """One line naming the enabled terms, e.g. ``noise 0.25 + affine + perspective 0.6@0.5``."""
+    parts = []
+    if channel.noise and channel.noise_sigma > 0:
+        parts.append(f"noise {channel.noise_sigma:g}")
+    if channel.affine and channel.affine_p > 0:
+        at = f"@{channel.affine_p:g}" if channel.affine_p < 1 else ""
+        parts.append(f"affine{at} rot {channel.rotation:g} shift {channel.translate:g} "
+                     f"scale {channel.scale[0]:g}-{channel.scale[1]:g} shear {channel.shear:g}")
+    if channel.perspective and channel.distortion > 0 and channel.perspective_p > 0:
+        parts.append(f"perspective {channel.distortion:g}@{channel.perspective_p:g}")
+    return " + ".join(parts) or "identity"
+
+
+__all__ = ["NoiseChannel", "affine_inverse", "perspective_inverse", "homography", "warp", "describe"]
