@@ -80,9 +80,27 @@ def head(repo: Path, branch: str) -> str | None:
         return None
 
 
+def lfs_pointer(repo: Path, data: bytes) -> bytes:
+    """Store ``data`` as a git-LFS object of ``repo`` and return its pointer file.
+
+    olah reads LFS objects from ``<repo>/.git/lfs/objects/aa/bb/<sha256>`` (its path for them,
+    also for a bare repository), as the Hub stores large files out of git.
+    """
+    import hashlib
+
+    oid = hashlib.sha256(data).hexdigest()
+    target = repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n".encode()
+
+
 def commit_files(repo: Path, branch: str, files: dict[str, bytes | None], message: str,
-                 parent: str | None = None) -> str:
-    """Commit ``files`` (path -> bytes, or None to delete) on top of ``branch``; return the commit."""
+                 parent: str | None = None, lfs: tuple[str, ...] = ()) -> str:
+    """Commit ``files`` (path -> bytes, or None to delete) on top of ``branch``; return the commit.
+
+    Paths in ``lfs`` are stored as git-LFS pointers plus objects, like the Hub stores weights.
+    """
     parent = parent or head(repo, branch)
     with tempfile.TemporaryDirectory() as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
@@ -92,6 +110,8 @@ def commit_files(repo: Path, branch: str, files: dict[str, bytes | None], messag
             if data is None:
                 _git(repo, "update-index", "--force-remove", "--", path, env=env)
             else:
+                if path in lfs:
+                    data = lfs_pointer(repo, data)
                 blob = _git(repo, "hash-object", "-w", "--stdin", data=data)
                 _git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
         tree = _git(repo, "write-tree", env=env)
@@ -101,10 +121,10 @@ def commit_files(repo: Path, branch: str, files: dict[str, bytes | None], messag
 
 
 def make_model_repo(mirrors: Path, repo_id: str, files: dict[str, bytes], tags: tuple[str, ...] = (),
-                    message: str = "add model") -> str:
+                    message: str = "add model", lfs: tuple[str, ...] = ()) -> str:
     """A new repo with one commit of ``files`` on ``main`` and lightweight ``tags``; return the commit."""
     repo = init_repo(mirrors, repo_id)
-    commit = commit_files(repo, "main", files, message)
+    commit = commit_files(repo, "main", files, message, lfs=lfs)
     for tag in tags:
         _git(repo, "update-ref", f"refs/tags/{tag}", commit)
     return commit
@@ -188,8 +208,10 @@ class HubServer:
     :param tokens: accepted bearer tokens; writes need one, reads with a wrong one get 401.
     """
 
-    def __init__(self, mirrors: Path, upstream: str | None = None, tokens: tuple[str, ...] = ("hf_test_write",)):
+    def __init__(self, mirrors: Path, upstream: str | None = None, tokens: tuple[str, ...] = ("hf_test_write",),
+                 gated: tuple[str, ...] = ()):
         self.mirrors = Path(mirrors)
+        self.gated = set(gated)  # repos whose reads answer 403 GatedRepo, as for a user who did not accept
         self.upstream = urllib.parse.urlsplit(upstream) if upstream else None
         self.tokens = set(tokens)
         self.lock = threading.Lock()
@@ -266,6 +288,9 @@ class HubServer:
                         return getattr(self, name)(handler, body, **groups)
                 except (ValueError, KeyError, RuntimeError) as exc:
                     return self._error(handler, 400, f"bad request: {exc}")
+        if any(f"/{repo}/" in path + "/" for repo in self.gated):
+            return self._error(handler, 403, "Access to this model is restricted; you must accept the conditions",
+                               "GatedRepo")
         self._forward(handler, method, body)
 
     def _forward(self, handler, method: str, body: bytes) -> None:

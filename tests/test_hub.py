@@ -48,14 +48,18 @@ class Servers:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.olah = hub_server.Olah(root / "olah").start()
-        self.hub = hub_server.HubServer(self.olah.mirrors, upstream=self.olah.url, tokens=(TOKEN,)).start()
+        self.hub = hub_server.HubServer(self.olah.mirrors, upstream=self.olah.url, tokens=(TOKEN,),
+                                        gated=("someone/gated",)).start()
         self.site = hub_server.install_test_plugin(root / "site")
         self.v1_dir = make_model(root / "models" / "v1", seed=1)
         self.main_dir = make_model(root / "models" / "main", seed=2)
         mirrors = self.olah.mirrors
-        self.v1 = hub_server.make_model_repo(mirrors, "someone/glyphs", model_files(self.v1_dir), tags=("v1",))
+        lfs = ("model.safetensors",)  # weights as git-LFS objects, as on the Hub
+        self.v1 = hub_server.make_model_repo(mirrors, "someone/glyphs", model_files(self.v1_dir), tags=("v1",),
+                                             lfs=lfs)
         repo = hub_server.mirror_path(mirrors, "someone/glyphs")
-        self.main = hub_server.commit_files(repo, "main", model_files(self.main_dir), "retrain")
+        self.main = hub_server.commit_files(repo, "main", model_files(self.main_dir), "retrain", lfs=lfs)
+        hub_server.make_model_repo(mirrors, "someone/gated", model_files(self.v1_dir))
         hub_server.make_model_repo(mirrors, "someone/nomodel", model_files(self.v1_dir, **{"model.safetensors": None}))
         bad = json.loads((self.v1_dir / "config.json").read_text())
         bad["weights_sha256"] = "0" * 64
@@ -143,6 +147,9 @@ def test_pull_pins_the_commit_and_works_offline(servers, tmp_path):
     pin = pins(tmp_path)["someone/glyphs"]
     assert pin["commit"] == servers.v1 and pin["revision"] == "v1"
     assert pin["weights_sha256"] == sha256_file(servers.v1_dir / "model.safetensors")
+    # served as a git-LFS object: the cache names the blob by its sha256 (a git blob would be a sha1)
+    snapshot = tmp_path / "hf" / "hub" / "models--someone--glyphs" / "snapshots" / servers.v1
+    assert (snapshot / "model.safetensors").resolve().name == pin["weights_sha256"]
 
     # offline, the unrevisioned ref means the pinned v1 commit (main has other weights)
     offline = servers.env(tmp_path, HF_HUB_OFFLINE="1", HF_ENDPOINT="http://127.0.0.1:9")
@@ -287,6 +294,7 @@ ERRORS = {
                            ["refused the token in HF_TOKEN (401)", "read access"]),
     "token-refused-push": (["push", "MODEL", "--repo", "me/denied"], {"HF_TOKEN": "hf_wrong"},
                            ["refused the token in HF_TOKEN (401)", "write access"]),
+    "gated": (["pull", "-q", "hf://someone/gated"], {}, ["refused your Hugging Face token (403)", "read access"]),
     "bad-ref": (["pull", "hf://glyphs"], {}, ["not a Hub reference"]),
 }
 
