@@ -151,6 +151,11 @@ def test_pull_pins_the_commit_and_works_offline(servers, tmp_path):
     snapshot = tmp_path / "hf" / "hub" / "models--someone--glyphs" / "snapshots" / servers.v1
     assert (snapshot / "model.safetensors").resolve().name == pin["weights_sha256"]
 
+    # the Hub unreachable: pulling again pins the cached commit, with a warning
+    dead = servers.env(tmp_path, HF_ENDPOINT=f"http://127.0.0.1:{hub_server.free_port()}")
+    again = zoo(dead, "pull", "-q", "hf://someone/glyphs@v1")
+    assert servers.v1 in again.stdout and "warning: cannot reach" in again.stderr
+
     # offline, the unrevisioned ref means the pinned v1 commit (main has other weights)
     offline = servers.env(tmp_path, HF_HUB_OFFLINE="1", HF_ENDPOINT="http://127.0.0.1:9")
     zoo_parallel(*[(offline, ["sample", target, "-n", "4", "--seed", "7", "-o", str(tmp_path / name)])
