@@ -308,9 +308,9 @@ def _translate(exc: BaseException, ref: HubRef, action: str = "download") -> Zoo
         return _offline_error(ref, "the model") if action == "download" else HubOfflineError(
             f"{ref}: cannot reach {endpoint()} to {action}; check the network (or HF_ENDPOINT) and try again")
     if isinstance(exc, getattr(errors, "EntryNotFoundError", ())):
-        return HubFileMissingError(f"{ref}: the repository has no {getattr(exc, 'zoo_file', 'such file')}; "
+        return HubFileMissingError(f"{ref}: a file is missing from the repository; "
                                    "a zoo model repo needs config.json and model.safetensors")
-    if isinstance(exc, getattr(errors, "LocalEntryNotFoundError", ())) or _is_network_error(exc):
+    if _is_network_error(exc):
         if action != "download":
             return HubOfflineError(f"{ref}: cannot reach {endpoint()} to {action}; check the network "
                                    "(or HF_ENDPOINT) and try again")
@@ -484,7 +484,7 @@ def _resolve(ref: HubRef) -> str:
     if ref.revision and _COMMIT.match(ref.revision):
         return ref.revision
     if offline():
-        commit = _local_commit(ref, use_pin=False)
+        commit = _local_commit(ref, use_pin=False) or (pinned_commit(ref.repo_id) if ref.revision is None else None)
         if commit is None:
             raise _offline_error(ref, "the model")
         return commit
