@@ -670,7 +670,8 @@ def _eval_numbers(meta: dict) -> dict:
     for key in ("eval", "evaluation", "metrics"):
         value = meta.get(key)
         if isinstance(value, dict):
-            out.update({str(k): v for k, v in value.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)})
+            out.update({str(k): v for k, v in value.items()
+                        if isinstance(v, (int, float, str)) and not isinstance(v, bool)})
     return out
 
 

@@ -19,6 +19,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Callable
 
 import pluggy
@@ -192,8 +193,6 @@ def user_catalog_path() -> Path | None:
     returned anyway so that reading it reports the error; a missing default file means no catalog.
     ``ZOO_REGISTRY=`` (empty) disables the user catalog.
     """
-    from pathlib import Path
-
     explicit = os.environ.get("ZOO_REGISTRY")
     if explicit is not None:
         return Path(explicit).expanduser() if explicit.strip() else None
