@@ -1,7 +1,8 @@
 """``zoo pull``, ``zoo push`` and ``zoo cache``: models on the Hugging Face Hub.
 
-Only click and :mod:`zoo_core.hub` (which imports huggingface_hub lazily) are imported here, so
-that ``zoo --help`` and ``zoo list`` stay fast.
+Only click is imported at start-up; :mod:`zoo_core.hub` (which itself imports huggingface_hub
+only when it downloads or uploads) is imported when one of these commands runs, so that
+``zoo --help`` and ``zoo list`` stay fast.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import json
 
 import click
-
-from zoo_core import hub
 
 
 @click.command("pull")
@@ -22,6 +21,8 @@ def pull(ref: str, quiet: bool) -> None:
     Later, hf://ORG/REPO (without @REVISION) means the pinned commit in every command, offline
     included. Pull again to move the pin to the newest commit.
     """
+    from zoo_core import hub
+
     parsed = hub.parse_ref(ref)
     folder, commit = hub.pull(parsed, progress=not quiet)
     click.echo(f"pulled {parsed} -> commit {commit} ({folder})")
@@ -38,6 +39,8 @@ def push(directory: str, repo_id: str, private: bool, revision: str | None, mess
 
     Needs a token with write access: HF_TOKEN or 'hf auth login'.
     """
+    from zoo_core import hub
+
     url = hub.push(directory, repo_id, private=private, revision=revision, message=message)
     click.echo(f"pushed {directory} to hf://{hub.parse_ref(repo_id).repo_id}: {url}")
 
@@ -59,6 +62,8 @@ def _size(num: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cache_list(as_json: bool) -> None:
     """Show every pulled model: reference, pinned revision and commit, size, whether files are cached."""
+    from zoo_core import hub
+
     models = hub.cached_models()
     if as_json:
         click.echo(json.dumps([m.to_dict() for m in models], indent=2))
@@ -79,6 +84,8 @@ def cache_list(as_json: bool) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation when clearing everything.")
 def cache_clear(ref: str | None, yes: bool) -> None:
     """Delete a pulled model (or, without REF, every model zoo pulled) from the cache and forget its pin."""
+    from zoo_core import hub
+
     if ref is None and not yes:
         count = len(hub.read_pins())
         if count == 0:
