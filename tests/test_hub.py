@@ -398,3 +398,27 @@ def test_user_catalog_overrides_builtin(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "missing.json"))
     with pytest.raises(plugins.RegistryError, match="file not found"):
         plugins.Registry().load()
+
+
+# -- a real built-in model -------------------------------------------------------------------------
+
+
+def test_builtin_glyphnet_round_trip_in_process(servers, tmp_path, monkeypatch):
+    """push -> pull -> load of a built-in family (torch), in-process: HF_* are read at call time."""
+    pytest.importorskip("torch")
+    import zoo_core
+
+    if "glyphnet" not in {f.name for f in zoo_core.list_families()}:
+        pytest.skip("the glyphnet plugin is not installed")
+    for key, value in servers.env(tmp_path, HF_TOKEN=TOKEN).items():
+        if key.startswith(("HF_", "XDG_")):
+            monkeypatch.setenv(key, value)
+    model = zoo_core.build("glyphnet")
+    saved = model.save(tmp_path / "run", extra={"eval": {"loss": 0.5}})
+    url = hub.push(saved, "me/glyphnet", message="built-in family")
+    commit = servers.hub.commits[-1]["commit"]
+    assert url.endswith(f"/me/glyphnet/commit/{commit}")
+    folder, pulled = hub.pull("hf://me/glyphnet", progress=False)
+    assert pulled == commit and "library_name: zoo" in (folder / "README.md").read_text()
+    again = zoo_core.load("hf://me/glyphnet")
+    np.testing.assert_array_equal(again.sample(4, seed=3), zoo_core.load_directory(saved).sample(4, seed=3))
