@@ -195,8 +195,8 @@ def test_other_keras_backend_is_one_line_error(tmp_path):
     assert proc.returncode != 0 and "ZooError" in proc.stderr and "KERAS_BACKEND='jax'" in proc.stderr
     zoo = Path(sys.executable).with_name("zoo")
     if zoo.exists():
-        proc = subprocess.run([str(zoo), "train", "vae", "-o", str(tmp_path / "run"), "--steps", "1"], env=env, capture_output=True, text=True,
-                              timeout=120)
+        proc = subprocess.run([str(zoo), "train", "vae", "-o", str(tmp_path / "run"), "--steps", "1"], env=env,
+                              capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2
         assert proc.stderr.strip().count("\n") == 0 and "unset KERAS_BACKEND" in proc.stderr
 

@@ -400,8 +400,8 @@ def _read_images(files: list[Path], where: Path):
         arrays.append(np.asarray(pic))
     shapes = {a.shape[:2] for a in arrays}
     if len(shapes) > 1:
-        raise DatasetError(f"{where}: images have different sizes ({', '.join(f'{h}x{w}' for h, w in sorted(shapes))}); "
-                           "resize them to one size first")
+        sizes = ", ".join(f"{h}x{w}" for h, w in sorted(shapes))
+        raise DatasetError(f"{where}: images have different sizes ({sizes}); resize them to one size first")
     if any(a.ndim == 3 for a in arrays):
         arrays = [np.repeat(a[..., None], 3, axis=-1) if a.ndim == 2 else a for a in arrays]
     return np.stack(arrays)

@@ -13,7 +13,8 @@ import os
 from zoo_core.errors import ZooError
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ logs (incl. benign grappler "errors") stay off the terminal
+# TensorFlow C++ logs (including benign grappler "errors") stay off the terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 _WANT = "tensorflow"
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from zoo_core.datasets import load_dataset
-from zoo_core.errors import ConfigError, WeightsError, ZooError
+from zoo_core.errors import ConfigError, ZooError
 from zoo_core.model import History, LatentModel, to_uint8
 from zoo_core.weights import load_tensors, save_tensors
 from zoo_vae import stage_strides
