@@ -178,3 +178,20 @@ def test_mnist_through_keras_when_available(monkeypatch):
     monkeypatch.setitem(sys.modules, "keras", fake)
     images, labels = load_dataset("fashion_mnist", "test")
     assert images.shape == (2, 28, 28, 1) and images.max() == 255 and labels.tolist() == [0, 1]
+
+
+def test_works_with_pillow_alone(monkeypatch):
+    # A fresh machine: no system fonts at all; Pillow's bundled scalable font must suffice.
+    import zoo_core.datasets as ds
+
+    monkeypatch.setattr(ds, "FONT_DIRS", ())
+    ds._font_objects.cache_clear()
+    ds._glyphs_cached.cache_clear()
+    try:
+        assert ds.glyph_fonts("all") == ["pillow"]
+        images, labels = load_dataset("glyphs-28", n=20, seed=9)
+        reference, _ = load_dataset("glyphs-28", n=20, seed=9, fonts="pillow")
+        assert np.array_equal(images, reference) and images.max() > 200
+    finally:
+        ds._font_objects.cache_clear()
+        ds._glyphs_cached.cache_clear()
