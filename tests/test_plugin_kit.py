@@ -143,6 +143,7 @@ def register_models(register):
     register(name="kgood-16", family="kgood", config={"size": 16})
     register(name="kgood-weights", family="kgood", weights={"source": "file://WEIGHTS", "sha256": "SHA"})
     register(name="kgood-badsha", family="kgood", weights={"source": "file://WEIGHTS", "sha256": "0" * 64})
+    register(name="knoopload-weights", family="knoopload", weights={"source": "file://WEIGHTS", "sha256": "SHA"})
 '''
 
 HEAVY = '''
@@ -174,6 +175,7 @@ DEFECTS = {
     "kbadcheck": ("check_bad_config", "raise ConfigError instead"),
     "kheavy": ("check_list_no_framework", "imported zoo_kit_fakefw"),
     "kgood-badsha": ("check_catalog_weights", "sha256 mismatch"),
+    "knoopload-weights": ("check_catalog_weights", "load_state_dict did not apply it"),
 }
 
 
