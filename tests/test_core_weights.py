@@ -55,3 +55,9 @@ def test_check_state_names_every_problem():
     message = str(err.value)
     for fragment in ("missing c", "unexpected x", "w shape (3, 2) != expected (2, 3)", "b dtype float64"):
         assert fragment in message
+
+
+def test_scalars_keep_their_shape(tmp_path):
+    path = tmp_path / "s.safetensors"
+    save_tensors({"step": np.array(7, np.int64)}, path)
+    assert load_tensors(path)["step"].shape == ()

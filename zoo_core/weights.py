@@ -10,11 +10,15 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Mapping
-
-import numpy as np
+from typing import TYPE_CHECKING, Mapping
 
 from zoo_core.errors import WeightsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+# numpy and safetensors are imported inside the functions that need them: `zoo list` checks
+# whether packaged weights exist (through this module) and must not pay for numpy.
 
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
@@ -55,9 +59,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def save_tensors(tensors: Mapping[str, np.ndarray], path: str | os.PathLike,
                  metadata: Mapping[str, str] | None = None) -> str:
     """Write tensors as safetensors atomically; return the file's sha256."""
-    from safetensors.numpy import save  # imported here: only saving needs it
+    import numpy as np
+    from safetensors.numpy import save
 
-    arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    # np.asarray(order="C") keeps 0-d arrays 0-d (np.ascontiguousarray would make them 1-d).
+    arrays = {name: np.asarray(value, order="C") for name, value in tensors.items()}
     data = save(arrays, metadata=dict(metadata) if metadata else None)
     atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
