@@ -25,13 +25,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoo_core.errors import WeightsError, ZooError
 
@@ -90,8 +86,7 @@ class HubChecksumError(HubError, WeightsError):
 # -- references and environment ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HubRef:
+class HubRef(NamedTuple):  # a NamedTuple, not a dataclass: cheaper to define at import time
     """A parsed ``hf://org/repo[@revision]``."""
 
     repo_id: str
@@ -513,20 +508,33 @@ def _quick_commit(ref: HubRef) -> str | None:
     every failure (auth, proxies, certificates, odd answers) falls back to huggingface_hub, which
     then reports the error precisely.
     """
+    import http.client  # lighter than urllib.request
     import urllib.parse
-    import urllib.request
 
     from zoo_core import __version__
 
+    url = urllib.parse.urlsplit(endpoint())
     revision = urllib.parse.quote(ref.revision or "main", safe="")
-    request = urllib.request.Request(f"{endpoint()}/api/models/{ref.repo_id}/revision/{revision}",
-                                     headers={"User-Agent": f"zoo/{__version__}"})
+    headers = {"User-Agent": f"zoo/{__version__}"}
     token = _token()
     if token:
-        request.add_header("Authorization", f"Bearer {token}")
+        headers["Authorization"] = f"Bearer {token}"
+    proxies = ("ALL_PROXY", "all_proxy") + (("HTTPS_PROXY", "https_proxy") if url.scheme == "https"
+                                             else ("HTTP_PROXY", "http_proxy"))
+    if url.scheme not in ("http", "https") or not url.hostname or any(os.environ.get(v) for v in proxies):
+        return None  # proxies and odd endpoints: leave them to huggingface_hub
+    cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the Hub endpoint
+        conn = cls(url.hostname, url.port, timeout=10)
+        try:
+            conn.request("GET", f"{url.path.rstrip('/')}/api/models/{ref.repo_id}/revision/{revision}",
+                         headers=headers)
+            response = conn.getresponse()
+            if response.status != 200:
+                return None
             sha = json.loads(response.read(4 << 20)).get("sha")
+        finally:
+            conn.close()
     except Exception:  # noqa: BLE001 - any problem: let huggingface_hub try and explain
         return None
     return sha if isinstance(sha, str) and _COMMIT.match(sha) else None
@@ -559,14 +567,17 @@ def pull(ref: str | HubRef, progress: bool = True) -> tuple[Path, str]:
     _record_ref(hub_ref, commit)
     expected, where = _expected_sha(hub_ref, folder)
     sha = _verify(folder / WEIGHTS_FILE, expected, hub_ref, where)
-    pin = {"commit": commit, "revision": hub_ref.revision, "endpoint": endpoint(), "weights_sha256": sha,
-           "pulled_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    _update_pins(lambda pins: pins.__setitem__(hub_ref.repo_id, pin))
+    pin = {"commit": commit, "revision": hub_ref.revision, "endpoint": endpoint(), "weights_sha256": sha}
+    old = read_pins().get(hub_ref.repo_id, {})
+    if any(old.get(key) != value for key, value in pin.items()):  # unchanged: no lock, no write
+        from datetime import datetime, timezone
+
+        pin["pulled_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _update_pins(lambda pins: pins.__setitem__(hub_ref.repo_id, pin))
     return folder, commit
 
 
-@dataclass
-class CachedModel:
+class CachedModel(NamedTuple):
     """One model zoo pulled, as ``zoo cache list`` shows it."""
 
     repo_id: str
@@ -575,7 +586,7 @@ class CachedModel:
     path: Path
     present: bool
     size: int
-    pulled_at: str = ""
+    pulled_at: str = ""  # when the pin last changed
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
@@ -624,6 +635,8 @@ def clear(ref: str | HubRef | None = None) -> list[str]:
         folder = _repo_cache(repo_id)
         snaps = folder / "snapshots"
         if folder.is_dir() and (not snaps.is_dir() or not any(snaps.iterdir())):
+            import shutil
+
             shutil.rmtree(folder, ignore_errors=True)
     _update_pins(lambda p: [p.pop(r, None) for r in chosen])
     return [f"{PREFIX}{r}" for r in sorted(chosen)]
@@ -677,6 +690,8 @@ def _eval_numbers(meta: dict) -> dict:
 
 def _stage(directory: Path, repo_id: str, folder: Path) -> None:
     """Write the files to publish into ``folder``: config, weights, card and a sample grid."""
+    import shutil
+
     from zoo_core.api import load_directory
     from zoo_core.images import save_images
     from zoo_core.model import read_saved_config
@@ -708,6 +723,8 @@ def push(directory: str | Path, repo_id: str, private: bool = False, revision: s
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=endpoint(), token=_token(), library_name="zoo")
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
         _stage(directory, ref.repo_id, Path(tmp))
         shown = HubRef(ref.repo_id, revision)
