@@ -137,6 +137,26 @@ def test_parse_ref_rejects(text):
         hub.parse_ref(text)
 
 
+def test_cache_and_state_locations_follow_the_environment(tmp_path, monkeypatch):
+    for key in ("HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert hub.cache_dir() == tmp_path / ".cache" / "huggingface" / "hub"
+    assert hub.state_dir() == tmp_path / ".local" / "share" / "zoo"
+    assert hub.endpoint() == "https://huggingface.co" and not hub.offline()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert hub.cache_dir() == tmp_path / "xdg" / "huggingface" / "hub"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    assert hub.cache_dir() == tmp_path / "home" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    assert hub.cache_dir() == tmp_path / "cache"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert hub.state_dir() == tmp_path / "data" / "zoo"
+    monkeypatch.setenv("HF_ENDPOINT", "http://mirror.invalid/")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert hub.endpoint() == "http://mirror.invalid" and hub.offline()
+
+
 # -- pulling, pinning, offline -------------------------------------------------------------------
 
 
