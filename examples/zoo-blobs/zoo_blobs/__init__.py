@@ -58,7 +58,7 @@ def register_models(register):
         family="blobs",
         config={"size": 16, "components": 16},
         weights={"source": "pkg://zoo_blobs/weights/blobs-16.safetensors",
-                 "sha256": "f0ca369286422dc65793f329aa70132801134ac1a743f943f603502bf72edd2f"},
+                 "sha256": "0b3e3665d53d618864775e7c7e8e36231e51a8c046f4c14bab8ecd41def19895"},
         description="16x16 grey blobs, 16 components, 300 EM steps",
         license="MIT",
         tags=["example", "numpy"],
