@@ -564,9 +564,9 @@ def pull(ref: str | HubRef, progress: bool = True) -> tuple[Path, str]:
     hub_ref = parse_ref(ref)
     commit = _resolve(hub_ref)
     folder = _fetch(hub_ref, MODEL_FILES, progress=progress, use_pin=False, revision=commit)
-    _record_ref(hub_ref, commit)
     expected, where = _expected_sha(hub_ref, folder)
     sha = _verify(folder / WEIGHTS_FILE, expected, hub_ref, where)
+    _record_ref(hub_ref, commit)
     pin = {"commit": commit, "revision": hub_ref.revision, "endpoint": endpoint(), "weights_sha256": sha}
     old = read_pins().get(hub_ref.repo_id, {})
     if any(old.get(key) != value for key, value in pin.items()):  # unchanged: no lock, no write
