@@ -161,3 +161,16 @@ def test_toy_family_model_class_is_importable_from_string():
 def test_load_of_a_family_name_builds_it(toy_registry):
     model = zoo_core.load("toy", size=4)
     assert model.sample(2).shape == (2, 4, 4, 1)
+
+
+def test_user_catalog_overrides_a_plugin_registered_name(monkeypatch, tmp_path):
+    catalog = tmp_path / "mine.json"
+    catalog.write_text(json.dumps({"models": [{"name": "toy-8", "family": "toy", "config": {"size": 5},
+                                               "description": "mine"}]}))
+    monkeypatch.setenv("ZOO_REGISTRY", str(catalog))
+    toy = ToyPlugin()
+    toy.name = "toy"
+    registry = make_registry(toy, monkeypatch=monkeypatch)
+    assert registry.plugins["toy"].errors == []
+    assert registry.models["toy-8"].description == "mine"
+    assert zoo_core.load("toy-8").sample(1).shape == (1, 5, 5, 1)

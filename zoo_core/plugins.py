@@ -89,8 +89,13 @@ class Registry:
                 continue
             info.hooks = sorted(h.name for h in self.pm.get_hookcallers(module) or [])
         self._run_hook("register_families", self._add_family)
-        self._load_builtin_catalog()
+        builtin = builtin_catalog_path()
+        if builtin.is_file():
+            self._load_catalog(builtin, "registry.json")
         self._run_hook("register_models", self._add_model)
+        user = user_catalog_path()
+        if user is not None:  # last, so that a user or organisation entry overrides any name
+            self._load_catalog(user, str(user))
         return self
 
     def add_plugin(self, plugin: Any, name: str) -> None:
@@ -160,30 +165,24 @@ class Registry:
         self.models[entry.name] = entry
         self.plugins[plugin].models.append(entry.name)
 
-    def _load_builtin_catalog(self) -> None:
-        """Load ``registry.json``, then the user/organisation catalog (see :func:`user_catalog_path`).
+    def _load_catalog(self, path: Path, where: str) -> None:
+        """Add the entries of a catalog file, each replacing an earlier entry of the same name.
 
-        A user entry replaces the built-in entry of the same name; entries (built-in or user) whose
-        family is not loaded are skipped. Both files are validated by :func:`read_catalog`.
+        ``registry.json`` is loaded before the plugins' ``register_models``; the user catalog
+        (:func:`user_catalog_path`) after them, so it can override any name. Entries whose family
+        is not loaded (plugin disabled or broken) are skipped. Files are validated by
+        :func:`read_catalog`.
         """
-        catalogs = []
-        path = builtin_catalog_path()
-        if path.is_file():
-            catalogs.append(read_catalog(path, "registry.json"))
-        user = user_catalog_path()
-        if user is not None:
-            catalogs.append(read_catalog(user, str(user)))
-        for entries in catalogs:
-            for entry in entries:
-                family = self.families.get(entry.family)
-                if family is None:  # that family's plugin is not loaded (disabled or broken)
-                    continue
-                previous = self.models.get(entry.name)  # a user entry overrides a built-in one
-                owner = self.plugins.get(previous.plugin) if previous is not None else None
-                if owner is not None and entry.name in owner.models:
-                    owner.models.remove(entry.name)
-                self.models[entry.name] = _replace(entry, plugin=family.plugin)
-                self.plugins[family.plugin].models.append(entry.name)
+        for entry in read_catalog(path, where):
+            family = self.families.get(entry.family)
+            if family is None:
+                continue
+            previous = self.models.get(entry.name)
+            owner = self.plugins.get(previous.plugin) if previous is not None else None
+            if owner is not None and entry.name in owner.models:
+                owner.models.remove(entry.name)
+            self.models[entry.name] = _replace(entry, plugin=family.plugin)
+            self.plugins[family.plugin].models.append(entry.name)
 
 
 def user_catalog_path() -> Path | None:

@@ -45,10 +45,15 @@ def family_of(name: str):
         return zoo_core.get_family(registry.models[name].family)
     if name in registry.families:
         return registry.families[name]
-    if Path(name).is_dir():
+    if name.startswith("hf://") or Path(name).is_dir():
         from zoo_core.model import read_saved_config
 
-        return zoo_core.get_family(read_saved_config(Path(name))["family"])
+        directory = Path(name)
+        if name.startswith("hf://"):
+            from zoo_core.hub import snapshot  # imported here: huggingface_hub is slow to import
+
+            directory = snapshot(name)
+        return zoo_core.get_family(read_saved_config(directory)["family"])
     return zoo_core.get_entry(name)  # raises UnknownModelError with a suggestion
 
 
