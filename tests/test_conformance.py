@@ -29,10 +29,7 @@ SMALL = {
 GENERIC_SMALL = {"batch_size": 8}
 
 #: checks a built-in family is known to fail, with the reason (strict xfail: remove when fixed)
-KNOWN_FAILURES = {
-    "random-cnn": {"check_train_step": "zoo_random_cnn registers Family('random-cnn') without trainable=False, "
-                                       "although its train() raises NotTrainableError"},
-}
+KNOWN_FAILURES: dict[str, dict[str, str]] = {}
 
 
 def builtin_names() -> list[str]:

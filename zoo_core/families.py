@@ -51,13 +51,18 @@ class Family:
         """Modules in :attr:`requires` that cannot be imported (found without importing them)."""
         return [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
 
+    def install_hint(self) -> str:
+        """How to install what is missing: ``pip install 'zoo[extra]'`` or ``pip install <modules>``."""
+        if self.extra:
+            return f"pip install 'zoo[{self.extra}]'"
+        return f"pip install {' '.join(self.missing_requirements() or self.requires)}"
+
     def model_class(self) -> type[ZooModel]:
         """Import and return the model class, or raise :class:`MissingFrameworkError`."""
         missing = self.missing_requirements()
         if missing:
-            hint = f"pip install 'zoo[{self.extra}]'" if self.extra else f"pip install {' '.join(missing)}"
             raise MissingFrameworkError(
-                f"family '{self.name}' needs {', '.join(missing)}, which is not installed; {hint}")
+                f"family '{self.name}' needs {', '.join(missing)}, which is not installed; {self.install_hint()}")
         if not isinstance(self.factory, str):
             return self.factory
         module_name, _, attr = self.factory.partition(":")

@@ -108,8 +108,12 @@ class Registry:
                                         hooks=sorted(h.name for h in self.pm.get_hookcallers(plugin) or []))
 
     def _run_hook(self, hook_name: str, add: Callable[[str, Any], None]) -> None:
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in caller.get_hookimpls():  # registration order (entry points sorted by name)
+        """Call ``hook_name(register=...)`` on each plugin in turn, isolating failures.
+
+        Each plugin is called through its own pluggy subset caller, so that the ``register``
+        callback knows who is registering and pluggy's tracing (``ZOO_TRACE_HOOKS``) sees the call.
+        """
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # registration order
             info = self.plugins.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
             if info.errors and "import" in info.errors[0]:
                 continue
@@ -118,8 +122,7 @@ class Registry:
                 add(_plugin, obj if obj is not None else fields)
 
             try:
-                kwargs = {"register": register}
-                impl.function(*[kwargs[arg] for arg in impl.argnames])
+                self._only(hook_name, impl.plugin)(register=register)
             except Exception as exc:  # noqa: BLE001 - isolate a broken plugin
                 self._plugin_failed(info, hook_name, exc)
 
@@ -127,10 +130,14 @@ class Registry:
         """Call ``register_commands(cli)`` on every plugin, isolating failures."""
         for impl in self.pm.hook.register_commands.get_hookimpls():
             try:
-                impl.function(*[{"cli": cli}[arg] for arg in impl.argnames])
+                self._only("register_commands", impl.plugin)(cli=cli)
             except Exception as exc:  # noqa: BLE001
                 self._plugin_failed(self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name)),
                                     "register_commands", exc)
+
+    def _only(self, hook_name: str, plugin: Any) -> Any:
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        return self.pm.subset_hook_caller(hook_name, remove_plugins=others)
 
     def _plugin_failed(self, info: PluginInfo, stage: str, exc: BaseException) -> None:
         message = f"{stage} failed: {type(exc).__name__}: {exc}".splitlines()[0]

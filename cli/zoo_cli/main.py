@@ -107,6 +107,12 @@ def info_cmd(name: str, as_json: bool) -> None:
 def plugins_cmd(as_json: bool) -> None:
     """Show every discovered plugin: distribution, version, hooks, families, models, error."""
     plugins = [p.to_dict() for p in zoo_core.list_plugins()]
+    for p in plugins:  # families whose framework is missing: listed, but not buildable here
+        p["missing"] = {}
+        for name in p["families"]:
+            family = zoo_core.get_family(name)
+            if family.missing_requirements():
+                p["missing"][name] = {"modules": family.missing_requirements(), "hint": family.install_hint()}
     if as_json:
         _json_out(plugins)
         return
@@ -119,11 +125,8 @@ def plugins_cmd(as_json: bool) -> None:
         click.echo(f"  hooks:    {', '.join(p['hooks']) or '-'}")
         click.echo(f"  families: {', '.join(p['families']) or '-'}")
         click.echo(f"  models:   {', '.join(p['models']) or '-'}")
-        for fam in p["families"]:
-            missing = zoo_core.get_family(fam).missing_requirements()
-            if missing:
-                extra = zoo_core.get_family(fam).extra
-                click.echo(f"  note:     family '{fam}' needs {', '.join(missing)} (install zoo[{extra}])")
+        for fam, need in p["missing"].items():
+            click.echo(f"  note:     family '{fam}' needs {', '.join(need['modules'])} ({need['hint']})")
         if p["error"]:
             click.echo(f"  error:    {p['error']}")
 

@@ -95,6 +95,6 @@ def model_info(name: str) -> dict[str, Any]:
     else:
         raise UnknownModelError(str(zoo_core.get_entry(name)))  # get_entry raises with a suggestion
     missing = family.missing_requirements()
-    info["installed"] = "yes" if not missing else f"no: needs {', '.join(missing)} (install zoo[{family.extra}])"
+    info["installed"] = "yes" if not missing else f"no: needs {', '.join(missing)} ({family.install_hint()})"
     info["parameters"] = family.count_parameters(config) if family.count_parameters else None
     return info
