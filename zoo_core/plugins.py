@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -151,7 +151,7 @@ class Registry:
     def _add_family(self, plugin: str, family: Any) -> None:
         if not isinstance(family, Family):
             raise RegistryError(f"register_families expects a zoo_core.Family, got {type(family).__name__}")
-        family = _with_plugin(family, plugin)
+        family = replace(family, plugin=plugin)
         owner = self.families.get(family.name)
         if owner is not None:
             raise DuplicateNameError(
@@ -164,7 +164,7 @@ class Registry:
             entry = parse_entry(entry, f"plugin '{plugin}'")
         family = self.families.get(entry.family)
         owner = family.plugin if family else plugin
-        entry = _replace(entry, plugin=owner, origin=f"plugin '{plugin}'")
+        entry = replace(entry, plugin=owner, origin=f"plugin '{plugin}'")
         existing = self.models.get(entry.name)
         if existing is not None:
             raise DuplicateNameError(
@@ -188,7 +188,7 @@ class Registry:
             owner = self.plugins.get(previous.plugin) if previous is not None else None
             if owner is not None and entry.name in owner.models:
                 owner.models.remove(entry.name)
-            self.models[entry.name] = _replace(entry, plugin=family.plugin)
+            self.models[entry.name] = replace(entry, plugin=family.plugin)
             self.plugins[family.plugin].models.append(entry.name)
 
 
@@ -214,18 +214,6 @@ def _allowed(entry_points: Any) -> list:
         return eps
     names = {n.strip() for n in allow.split(",") if n.strip()}
     return [ep for ep in eps if ep.name in names]
-
-
-def _with_plugin(family: Family, plugin: str) -> Family:
-    from dataclasses import replace
-
-    return replace(family, plugin=plugin)
-
-
-def _replace(entry: ModelEntry, **changes: Any) -> ModelEntry:
-    from dataclasses import replace
-
-    return replace(entry, **changes)
 
 
 _registry: Registry | None = None
