@@ -123,7 +123,8 @@ class GlyphCNN(ZooModel):
             tensors = load_tensors(Path(ckpt_dir) / "model.safetensors")
             start = int(tensors.pop("_step")[0])
             self.load_state_dict(tensors)
-        opt = torch.optim.Adam(self.net.parameters(), lr=float(cfg["lr"]))
+        opt = torch.optim.AdamW(self.net.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+        sparsity = float(cfg["sparsity"])
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(cfg["lr"]), total_steps=max(steps, 1))
         for _ in range(start):
             sched.step()
@@ -133,8 +134,10 @@ class GlyphCNN(ZooModel):
         self.net.train()
         for step in range(start + 1, steps + 1):
             idx = torch.randint(0, len(x_all), (batch,), generator=gen)
-            logits = self.net(x_all[idx])
+            logits, penalty = self._forward_with_penalty(x_all[idx])
             loss = nn.functional.cross_entropy(logits, y_all[idx])
+            if sparsity:
+                loss = loss + sparsity * penalty
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -151,6 +154,15 @@ class GlyphCNN(ZooModel):
                 save_tensors(state, Path(ckpt_dir) / "model.safetensors")
         self.net.eval()
         return history
+
+    def _forward_with_penalty(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits, and the L1 activation penalty: sum over conv layers of the mean post-ReLU activation."""
+        penalty = x.new_zeros(())
+        for name, module in self.net.named_children():
+            x = module(x)
+            if name.startswith("relu_") and name != "relu_h":
+                penalty = penalty + x.mean()
+        return x, penalty
 
     def evaluate(self, data: Any = None, *, seed: int = 0) -> dict[str, Any]:
         """Accuracy and cross-entropy on the held-out test split (disjoint from training draws)."""
