@@ -34,11 +34,15 @@ import numpy as np
 RECIPES = {
     "seed": dict(base="seed"),
     "seed-eps05": dict(base="seed", epsilon=0.05, steps=300),
-    "jitter": dict(base="seed", epsilon=0.05, steps=300, jitter=1, rotate=5.0, scale_jitter=0.05),
-    "jitter-tv": dict(base="seed", epsilon=0.05, steps=300, jitter=1, rotate=5.0, scale_jitter=0.05, tv_weight=0.05),
-    "fourier": dict(base="seed", epsilon=0.05, steps=300, fourier=True),
-    "fourier-jitter": dict(base="seed", epsilon=0.05, steps=300, fourier=True, jitter=1, rotate=5.0,
-                           scale_jitter=0.05),
+    "jitter": dict(base="seed", epsilon=0.05, steps=300, jitter=1, rotate=5.0, scale_jitter=0.05,
+                   stop_on_convergence=False),
+    "jitter-stop": dict(base="seed", epsilon=0.05, steps=300, jitter=1, rotate=5.0, scale_jitter=0.05),
+    "jitter-tv": dict(base="seed", epsilon=0.05, steps=300, jitter=1, rotate=5.0, scale_jitter=0.05, tv_weight=0.05,
+                      stop_on_convergence=False),
+    "tv": dict(base="seed", epsilon=0.05, steps=300, tv_weight=0.05, stop_on_convergence=False),
+    "fourier": dict(base="seed", epsilon=0.05, steps=300, fourier=True, stop_on_convergence=False),
+    "fourier-jitter-tv": dict(base="seed", epsilon=0.05, steps=300, fourier=True, jitter=1, rotate=5.0,
+                              scale_jitter=0.05, tv_weight=0.05, stop_on_convergence=False),
     "default": dict(base="default"),
 }
 

@@ -91,8 +91,8 @@ class Recipe:
     @classmethod
     def default(cls, **changes: Any) -> "Recipe":
         """The recipe ``zoo visualize`` uses (chosen by measurement, see docs/filterviz.md)."""
-        return replace(cls(steps=300, epsilon=0.05, jitter=1, rotate=5.0, scale_jitter=0.05, tv_weight=0.0,
-                           fourier=False), **changes)
+        return replace(cls(steps=300, epsilon=0.05, jitter=1, rotate=5.0, scale_jitter=0.05, tv_weight=0.05,
+                           fourier=False, stop_on_convergence=False), **changes)
 
 
 @dataclass
