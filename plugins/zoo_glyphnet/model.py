@@ -49,6 +49,11 @@ class GlyphNet(LatentModel):
         yield from self.generator.parameters()
         yield from self.decoder.parameters()
 
+    def torch_modules(self) -> dict:
+        """Networks that ``zoo layers`` / ``zoo visualize`` inspect: {name: (module, (C, H, W))}."""
+        c, s = self.config["channels"], self.config["image_size"]
+        return {"decoder": (self.decoder, (c, s, s))}
+
     # -- the zoo interface -----------------------------------------------------------------------
 
     def decode(self, latents: np.ndarray) -> np.ndarray:
