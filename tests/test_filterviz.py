@@ -310,3 +310,22 @@ def test_vae_encoder_is_inspectable_through_the_cli(runner, real_registry, tmp_p
     assert out.exit_code == 0, out.output
     patterns = np.load(tmp_path / "vae.npy")
     assert patterns.shape == (4, 28, 28, 1) and patterns.dtype == np.uint8 and patterns.std() > 20
+
+
+def test_glyphnet_decoder_through_the_same_command(runner, real_registry, tmp_path):
+    """The torch glyphnet decoder (a Conv2d stack), via its torch_modules(); fresh weights of the family."""
+    out = invoke(runner, "layers", "glyphnet")
+    assert out.exit_code == 0, out.output
+    assert "input 64x64x1" in out.output and "8x8x64" in out.output
+    out = invoke(runner, "visualize", "glyphnet", "--layer", "6", "--channels", "0:4", "--steps", "20",
+                 "-o", str(tmp_path / "g.npy"))
+    assert out.exit_code == 0, out.output
+    assert np.load(tmp_path / "g.npy").shape == (4, 64, 64, 1)
+
+
+def test_help_and_listing_import_no_framework():
+    from clitools import imported_frameworks
+
+    for args in (("--help",), ("visualize", "--help"), ("list",)):
+        heavy, output = imported_frameworks(*args)
+        assert heavy == [], (args, heavy, output)
