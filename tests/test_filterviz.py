@@ -296,6 +296,8 @@ def test_keras_probe_and_cli(runner, monkeypatch, tmp_path):
                  "--size", "16", "-o", str(tmp_path / "k.png"))
     assert out.exit_code == 0, out.output
     assert np.asarray(Image.open(tmp_path / "k.png")).shape == (2 + 2 * 18, 2 + 3 * 18)
+    out = invoke(runner, "visualize", "tinykeras", "--layer", "conv_a", "--steps", "5", "-o", str(tmp_path / "a.npy"))
+    assert out.exit_code == 0 and np.load(tmp_path / "a.npy").shape == (6, 16, 16, 1)  # default: up to 16
     line = one_error_line(invoke(runner, "visualize", "tinykeras", "--layer", "conv_c", "-o", "k.png"))
     assert "valid layers: conv_a, conv_b" in line
 

@@ -77,8 +77,7 @@ def layers_cmd(name: str, as_json: bool) -> None:
 @click.command("visualize")
 @click.argument("name")
 @click.option("--layer", "-l", required=True, help="Layer name (see 'zoo layers NAME').")
-@click.option("--channels", "-c", default="0:16", show_default=True,
-              help="Channels: 0:16, 0:64:4, 3, 1,5,9 or all.")
+@click.option("--channels", "-c", help="Channels: 0:16, 0:64:4, 3, 1,5,9 or all.  [default: the first 16]")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.png (grid), .npy or .npz.")
 @click.option("--steps", type=click.IntRange(1, 100000), help="Maximum ascent steps (default: the recipe's).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random start images.")
@@ -95,7 +94,7 @@ def layers_cmd(name: str, as_json: bool) -> None:
 @click.option("--size", default=84, show_default=True, type=click.IntRange(8, 1024),
               help="Minimum tile side in the PNG (nearest-neighbour upscaling).")
 @_THREADS
-def visualize_cmd(name: str, layer: str, channels: str, output: str, steps: int | None, seed: int, recipe: str,
+def visualize_cmd(name: str, layer: str, channels: str | None, output: str, steps: int | None, seed: int, recipe: str,
                   epsilon: float | None, jitter: int | None, rotate: float | None, scale_jitter: float | None,
                   tv_weight: float | None, fourier: bool | None, snapshots: bool, size: int, threads: int) -> None:
     """Write, for each channel of LAYER, the input pattern that makes its feature map fire most."""
@@ -106,7 +105,7 @@ def visualize_cmd(name: str, layer: str, channels: str, output: str, steps: int 
 
     probe = _probe(name, threads)
     info = probe.layer(layer)
-    chosen = probe.check_channels(layer, parse_channels(channels, info.channels))
+    chosen = probe.check_channels(layer, parse_channels(channels or f"0:{min(16, info.channels)}", info.channels))
     plan = make_recipe(recipe, steps=steps, epsilon=epsilon, jitter=jitter, rotate=rotate,
                        scale_jitter=scale_jitter, tv_weight=tv_weight, fourier=fourier)
     progress = Progress(plan.steps)
