@@ -13,7 +13,7 @@ import zoo_core
 import zoo_core.plugins
 from zoo_cli.main import cli
 from zoo_core.layers import ChannelError, UnknownLayerError, parse_channels, probe_for
-from zoo_core.visualize import (Recipe, _Fourier, _Warp, ascend, initial_images, snapshot_steps, total_variation,
+from zoo_core.featureviz import (Recipe, _Fourier, _Warp, ascend, initial_images, snapshot_steps, total_variation,
                                 visualize)
 from zoo_filterviz.cli import add_commands
 
@@ -226,7 +226,7 @@ def test_visualize_cli_with_snapshots_and_activations(runner, real_registry, tmp
 
 
 def test_python_api_visualize(glyph_cnn):
-    images = zoo_core.visualize(glyph_cnn, "conv_1", "0:2", steps=10)  # the module is callable too
+    images = zoo_core.visualize(glyph_cnn, "conv_1", "0:2", steps=10)
     assert images.dtype == np.uint8 and images.shape == (2, 28, 28, 1)
     with pytest.raises(UnknownLayerError, match="valid layers"):
         visualize(glyph_cnn, "conv_7", [0])

@@ -22,7 +22,7 @@ _EXPORTS = {
     "list_models": "zoo_core.api", "list_families": "zoo_core.api", "list_plugins": "zoo_core.api",
     "get_entry": "zoo_core.api", "get_family": "zoo_core.api", "entry_config": "zoo_core.api",
     "build": "zoo_core.api", "load": "zoo_core.api", "load_directory": "zoo_core.api",
-    "interpolate": "zoo_core.walks",
+    "interpolate": "zoo_core.walks", "visualize": "zoo_core.featureviz",
     "Family": "zoo_core.families", "ConfigSpec": "zoo_core.config", "Param": "zoo_core.config",
     "ModelEntry": "zoo_core.catalog", "WeightsRef": "zoo_core.catalog",
     "ZooModel": "zoo_core.model", "LatentModel": "zoo_core.model", "History": "zoo_core.model",

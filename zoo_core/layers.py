@@ -1,6 +1,6 @@
 """Looking inside a model: its conv layers, their feature maps, and gradients of a map's activation.
 
-This is the small, framework-neutral interface that feature visualisation (:mod:`zoo_core.visualize`,
+This is the small, framework-neutral interface that feature visualisation (:mod:`zoo_core.featureviz`,
 ``zoo layers``, ``zoo visualize``, ``zoo activations``) is written against. Nothing here imports a
 deep-learning framework at module import; the torch and keras back ends import theirs inside
 their functions.

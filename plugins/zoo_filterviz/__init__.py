@@ -3,7 +3,7 @@
 Adds ``zoo layers``, ``zoo visualize`` and ``zoo activations`` (see :mod:`zoo_filterviz.cli`) and
 the ``glyphcnn`` family (catalog entry ``glyph-cnn``), a small trained torch classifier of the
 glyph datasets to look into. The algorithm and the framework back ends live in the core
-(:mod:`zoo_core.visualize`, :mod:`zoo_core.layers`) so that the Python API works without this
+(:mod:`zoo_core.featureviz`, :mod:`zoo_core.layers`) so that the Python API works without this
 plugin. Importing this module imports no framework.
 """
 

@@ -101,7 +101,7 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
     _check_output(output)
     from zoo_cli.progress import Progress
     from zoo_core.layers import parse_channels
-    from zoo_core.visualize import ascend, make_recipe
+    from zoo_core.featureviz import ascend, make_recipe
 
     probe = _probe(name, threads)
     info = probe.layer(layer)
@@ -134,7 +134,7 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
 
 def _write(images, output: str, size: int, ncols: int | None = None) -> Path:
     from zoo_core.images import save_images, upscale
-    from zoo_core.visualize import to_display
+    from zoo_core.featureviz import to_display
 
     display = to_display(images)
     if Path(output).suffix.lower() == ".png":

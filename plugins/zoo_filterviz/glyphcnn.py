@@ -10,7 +10,7 @@ image itself, so the seed's per-image standardisation during feature visualisati
 for it.
 
 ``sample(n, seed)`` returns *class-maximising inputs*: image ``i`` is the gradient-ascent pattern
-(default recipe of :mod:`zoo_core.visualize`) that maximises the logit of class ``i mod 36``.
+(default recipe of :mod:`zoo_core.featureviz`) that maximises the logit of class ``i mod 36``.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class GlyphCNN(ZooModel):
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """Class-maximising inputs: image ``i`` maximises the logit of class ``i % 36`` (uint8 NHWC)."""
-        from zoo_core.visualize import Recipe, ascend, to_display
+        from zoo_core.featureviz import Recipe, ascend, to_display
 
         classes = [i % self.classes for i in range(n)]
         result = ascend(self.feature_probe(), "logits", classes, Recipe.default(steps=int(self.config["sample_steps"])),

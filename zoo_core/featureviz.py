@@ -30,9 +30,7 @@ same code drives torch and keras models; only the probe touches a framework.
 from __future__ import annotations
 
 import math
-import sys
 import time
-import types
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
@@ -490,19 +488,6 @@ def _channels(probe: FeatureProbe, layer: str, channels: Iterable[int] | str | N
         return parse_channels(channels, count)
     return [int(c) for c in channels]
 
-
-class _CallableModule(types.ModuleType):
-    """Lets ``zoo_core.visualize(...)`` work even where the attribute is this module, not the function.
-
-    (Importing ``zoo_core.visualize`` binds the submodule to that attribute of the package; the
-    package's lazy export binds the function. Both are then callable the same way.)
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        return visualize(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["AscentResult", "Recipe", "ascend", "initial_images", "make_recipe", "snapshot_steps", "standardize",
            "to_display", "total_variation", "visualize"]
