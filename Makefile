@@ -26,8 +26,13 @@ sample: $(VENV)/.sample-deps
 test: $(VENV)/.test-deps
 	$(VENV)/bin/python -m pytest -q
 
+# Each benchmark rewrites its own section of docs/benchmarks.md (takes several minutes in all).
 bench: $(VENV)/.test-deps
-	for b in benchmarks/bench_*.py; do $(VENV)/bin/python $$b || exit 1; done
+	$(VENV)/bin/python benchmarks/bench_startup.py
+	$(VENV)/bin/python benchmarks/bench_random_cnn_grid.py
+	$(VENV)/bin/python benchmarks/bench_hub.py --write
+	$(VENV)/bin/python benchmarks/bench_filterviz.py --recipes seed,default --markdown docs/benchmarks.md
+	$(VENV)/bin/python benchmarks/bench_glyphnet.py
 
 clean:
 	rm -rf $(VENV) build dist
