@@ -45,6 +45,9 @@ CONFIG = ConfigSpec({
     "widths": Param([16, 32, 64, 128], "list",
                     "feature maps per resolution, finest first; the first log2(image_size)-2 are used",
                     min=1, max=1024),
+    "antialias": Param(True, "bool", "low-pass the generator's output logits (no weights; removes checkerboard)"),
+    "decoder_depth": Param(1, "int", "extra 3x3 conv layers per resolution in the decoder (above 4x4)",
+                           min=0, max=4),
     "affine": Param(True, "bool", "channel: random affine warp on/off"),
     "affine_p": Param(1.0, "float", "channel: probability of the affine warp per image (kornia's default is 0.5)",
                       min=0.0, max=1.0),
@@ -60,7 +63,11 @@ CONFIG = ConfigSpec({
                            min=0.0, max=1.0),
     "noise": Param(True, "bool", "channel: additive Gaussian noise on/off (added before the warps)"),
     "noise_sigma": Param(0.25, "float", "channel: standard deviation of the additive noise", min=0.0, max=10.0),
+    "blur": Param(False, "bool", "channel: random Gaussian blur on/off (before the noise; favours larger shapes)"),
+    "blur_sigma": Param(0.025, "float", "channel: max blur std, fraction of the image side (min: half of it)", min=0.0, max=0.25),
     "lr": Param(1e-3, "float", "Adam learning rate", min=1e-6, max=1.0),
+    "schedule": Param("cosine", "str", "learning-rate schedule over the run's steps: constant, or cosine decay to 0",
+                      choices=("constant", "cosine")),
     "batch_size": Param(128, "int", "messages per training step", min=1, max=8192),
     "seed": Param(0, "int", "seeds the initial weights and every training batch", min=0, max=2**62),
     "steps": Param(3000, "int", "default number of training steps", min=1, max=10_000_000),
@@ -85,6 +92,7 @@ def count_parameters(config: dict) -> int:
     gen += w[0] * c * 16 + c
     dec = c * w[0] * 16 + bn(w[0])
     for i in range(1, len(w)):
+        dec += full["decoder_depth"] * (w[i - 1] * w[i - 1] * 9 + bn(w[i - 1]))
         dec += w[i - 1] * w[i] * 16 + bn(w[i])
     dec += w[-1] * m * 16 + m
     return gen + dec

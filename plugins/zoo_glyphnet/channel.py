@@ -18,6 +18,8 @@ function of its seed (exact resume) and evaluation is repeatable.
 
 from __future__ import annotations
 
+import math
+
 # torch is imported here, not in the package __init__, so that `zoo list` never loads it.
 import torch
 import torch.nn.functional as F
@@ -41,6 +43,9 @@ class NoiseChannel(nn.Module):
     :param perspective_p: probability that an image gets the perspective warp.
     :param noise: add Gaussian noise.
     :param noise_sigma: its standard deviation.
+    :param blur: blur each image (before the noise) with a Gaussian of standard deviation drawn
+        uniformly in ``[blur_sigma / 2, blur_sigma]`` of the side: fine stripes never survive, so
+        the generator draws larger shapes.
 
     With every term off (or at zero strength) the channel returns its input unchanged.
     """
@@ -48,13 +53,14 @@ class NoiseChannel(nn.Module):
     def __init__(self, *, affine: bool = True, affine_p: float = 1.0, rotation: float = 30.0,
                  translate: float = 0.1, scale: tuple[float, float] = (0.9, 1.1), shear: float = 10.0,
                  perspective: bool = True, distortion: float = 0.6, perspective_p: float = 0.5, noise: bool = True,
-                 noise_sigma: float = 0.25) -> None:
+                 noise_sigma: float = 0.25, blur: bool = False, blur_sigma: float = 0.025) -> None:
         super().__init__()
         self.affine, self.affine_p = affine, float(affine_p)
         self.rotation, self.translate = float(rotation), float(translate)
         self.scale, self.shear = (float(scale[0]), float(scale[1])), float(shear)
         self.perspective, self.distortion, self.perspective_p = perspective, float(distortion), float(perspective_p)
         self.noise, self.noise_sigma = noise, float(noise_sigma)
+        self.blur, self.blur_sigma = blur, float(blur_sigma)
 
     @classmethod
     def from_config(cls, config: dict, enabled: bool = True) -> "NoiseChannel":
@@ -62,12 +68,17 @@ class NoiseChannel(nn.Module):
         return cls(affine=enabled and config["affine"], affine_p=config["affine_p"], rotation=config["rotation"],
                    translate=config["translate"], scale=(config["scale_min"], config["scale_max"]),
                    shear=config["shear"], perspective=enabled and config["perspective"],
-                   distortion=config["distortion"], perspective_p=config["perspective_p"], noise=enabled and config["noise"],
-                   noise_sigma=config["noise_sigma"])
+                   distortion=config["distortion"], perspective_p=config["perspective_p"],
+                   noise=enabled and config["noise"], noise_sigma=config["noise_sigma"],
+                   blur=enabled and config["blur"], blur_sigma=config["blur_sigma"])
 
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Apply the enabled terms: noise first, then one resampling by the composed warp."""
+        """Apply the enabled terms: blur, noise, then one resampling by the composed warp."""
         out = images
+        if self.blur and self.blur_sigma > 0:
+            draw = torch.rand(out.shape[0], generator=generator, dtype=torch.float64)
+            sigmas = self.blur_sigma * out.shape[-1] * (0.5 + 0.5 * draw)
+            out = gaussian_blur(out, sigmas)
         if self.noise and self.noise_sigma > 0:
             out = out + self.noise_sigma * torch.randn(out.shape, generator=generator, dtype=out.dtype,
                                                        device=out.device)
@@ -140,6 +151,26 @@ def perspective_inverse(batch: int, distortion: float, p: float,
     return torch.where(apply[:, None, None], inverse, eye)
 
 
+def gaussian_blur(images: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """Blur each image ``(B, C, H, W)`` with its own Gaussian, std ``sigmas[b]`` pixels (separable).
+
+    Borders are replicated; a std of 0 leaves the image unchanged.
+    """
+    b, c, h, w = images.shape
+    radius = max(1, int(math.ceil(3.0 * float(sigmas.max()))))
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    safe = sigmas.clamp_min(1e-6)[:, None]
+    kernel = torch.exp(-0.5 * (taps[None, :] / safe) ** 2)
+    kernel = torch.where(sigmas[:, None] > 1e-6, kernel, (taps[None, :] == 0).to(kernel.dtype))
+    kernel = (kernel / kernel.sum(dim=1, keepdim=True)).to(images.dtype)
+    kernel = kernel.repeat_interleave(c, dim=0)  # (B*C, K): one kernel per image channel
+    flat = images.reshape(1, b * c, h, w)
+    flat = F.pad(flat, (radius, radius, radius, radius), mode="replicate")
+    flat = F.conv2d(flat, kernel[:, None, None, :], groups=b * c)
+    flat = F.conv2d(flat, kernel[:, None, :, None], groups=b * c)
+    return flat.reshape(b, c, h, w)
+
+
 def homography(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
     """The ``(B, 3, 3)`` homographies mapping four points ``src (B, 4, 2)`` onto ``dst (B, 4, 2)``."""
     x, y = src[..., 0], src[..., 1]
@@ -175,6 +206,8 @@ def warp(images: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
 def describe(channel: NoiseChannel) -> str:
     """One line naming the enabled terms, e.g. ``noise 0.25 + affine + perspective 0.6@0.5``."""
     parts = []
+    if channel.blur and channel.blur_sigma > 0:
+        parts.append(f"blur {channel.blur_sigma:g}")
     if channel.noise and channel.noise_sigma > 0:
         parts.append(f"noise {channel.noise_sigma:g}")
     if channel.affine and channel.affine_p > 0:
@@ -186,4 +219,4 @@ def describe(channel: NoiseChannel) -> str:
     return " + ".join(parts) or "identity"
 
 
-__all__ = ["NoiseChannel", "affine_inverse", "perspective_inverse", "homography", "warp", "describe"]
+__all__ = ["NoiseChannel", "affine_inverse", "perspective_inverse", "homography", "warp", "gaussian_blur", "describe"]

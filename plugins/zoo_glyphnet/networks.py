@@ -12,6 +12,21 @@ from zoo_glyphnet import levels
 LEAK = 0.2
 
 
+class Binomial3x3(nn.Module):
+    """Fixed ``[1, 2, 1] x [1, 2, 1] / 16`` smoothing per channel (replicated borders); no weights."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        kernel = (taps[:, None] * taps[None, :] / 16.0).expand(channels, 1, 3, 3).contiguous()
+        self.register_buffer("kernel", kernel, persistent=False)  # not a weight: kept out of state_dict
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102 - see class
+        x = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+        return torch.nn.functional.conv2d(x, self.kernel.to(x.dtype), groups=self.channels)
+
+
 class Generator(nn.Sequential):
     """Message ``(B, msg_size)`` -> image ``(B, channels, S, S)`` in [0, 1].
 
@@ -21,9 +36,14 @@ class Generator(nn.Sequential):
     sigmoid.
 
     :param widths: features per resolution, finest first (exactly ``levels(image_size)`` of them).
+    :param antialias: low-pass the output logits with a fixed 3x3 binomial filter before the
+        sigmoid. A stride-2 transposed convolution can draw a pixel-level checkerboard for free;
+        behind a blurring channel nothing stops it, and it shows as grey dither. The filter zeroes
+        that frequency while the sigmoid keeps the edges crisp. It has no weights.
     """
 
-    def __init__(self, msg_size: int, image_size: int, channels: int, widths: list[int]) -> None:
+    def __init__(self, msg_size: int, image_size: int, channels: int, widths: list[int],
+                 antialias: bool = False) -> None:
         w = list(widths)
         if len(w) != levels(image_size):
             raise ValueError(f"image_size {image_size} needs {levels(image_size)} widths, got {w}")
@@ -36,7 +56,10 @@ class Generator(nn.Sequential):
             layers += [nn.ConvTranspose2d(w[i], w[i - 1], 4, 2, 1, bias=False),
                        nn.BatchNorm2d(w[i - 1]),
                        nn.LeakyReLU(LEAK, inplace=True)]
-        layers += [nn.ConvTranspose2d(w[0], channels, 4, 2, 1), nn.Sigmoid()]
+        layers += [nn.ConvTranspose2d(w[0], channels, 4, 2, 1)]
+        if antialias:
+            layers += [Binomial3x3(channels)]
+        layers += [nn.Sigmoid()]
         super().__init__(*layers)
         self.msg_size = msg_size
 
@@ -49,9 +72,12 @@ class Decoder(nn.Sequential):
 
     Stride-2 convolutions (BatchNorm + LeakyReLU) halve the side up the widths to a 4x4 map, which
     a final 4x4 convolution reads out as the message (no activation: messages are unbounded).
+    ``depth`` extra 3x3 stride-1 convolutions (BatchNorm + LeakyReLU) at each resolution above
+    4x4 widen the receptive field; the decoder has to undo rotations and perspective, and that
+    depth buys much more message accuracy per training step than width does.
     """
 
-    def __init__(self, msg_size: int, image_size: int, channels: int, widths: list[int]) -> None:
+    def __init__(self, msg_size: int, image_size: int, channels: int, widths: list[int], depth: int = 0) -> None:
         w = list(widths)
         if len(w) != levels(image_size):
             raise ValueError(f"image_size {image_size} needs {levels(image_size)} widths, got {w}")
@@ -59,6 +85,10 @@ class Decoder(nn.Sequential):
                                    nn.BatchNorm2d(w[0]),
                                    nn.LeakyReLU(LEAK, inplace=True)]
         for i in range(1, len(w)):
+            for _ in range(depth):
+                layers += [nn.Conv2d(w[i - 1], w[i - 1], 3, 1, 1, bias=False),
+                           nn.BatchNorm2d(w[i - 1]),
+                           nn.LeakyReLU(LEAK, inplace=True)]
             layers += [nn.Conv2d(w[i - 1], w[i], 4, 2, 1, bias=False),
                        nn.BatchNorm2d(w[i]),
                        nn.LeakyReLU(LEAK, inplace=True)]
@@ -73,4 +103,4 @@ def build_networks(config: dict) -> tuple[Generator, Decoder]:
     """The generator and decoder for a resolved glyphnet config (uses the current torch RNG)."""
     widths = list(config["widths"])[:levels(config["image_size"])]
     args = (config["msg_size"], config["image_size"], config["channels"], widths)
-    return Generator(*args), Decoder(*args)
+    return Generator(*args, antialias=config["antialias"]), Decoder(*args, depth=config["decoder_depth"])

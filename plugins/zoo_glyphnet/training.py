@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import signal
 import threading
@@ -56,9 +57,24 @@ def step_seed(seed: int, step: int, stream: int = 0) -> int:
     return splitmix64(splitmix64(splitmix64(stream) ^ int(seed)) ^ int(step)) >> 1  # torch wants < 2**63
 
 
-def train_step(model: "GlyphNet", optimizer: torch.optim.Optimizer, step: int) -> float:
-    """Run training step ``step`` (1-based) in place and return its loss."""
+def learning_rate(config: dict, step: int, total: int | None) -> float:
+    """The learning rate of step ``step`` (1-based) of a ``total``-step run.
+
+    ``cosine`` decays from ``lr`` at step 1 to almost 0 at step ``total`` (half a cosine period);
+    it depends only on the step and the run's length, so a resumed run follows the same curve
+    (resuming with another total bends the curve from there on). ``total=None``: the base rate.
+    """
+    if config["schedule"] == "constant" or total is None or total <= 1:
+        return config["lr"]
+    return config["lr"] * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / total))
+
+
+def train_step(model: "GlyphNet", optimizer: torch.optim.Optimizer, step: int, total: int | None = None) -> float:
+    """Run training step ``step`` (1-based) of a ``total``-step run in place and return its loss."""
     cfg = model.config
+    lr = learning_rate(cfg, step, total)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
     gen = torch.Generator().manual_seed(step_seed(cfg["seed"], step))
     messages = torch.randn(cfg["batch_size"], cfg["msg_size"], generator=gen)
     images = model.generator(messages)
@@ -136,7 +152,7 @@ def run_training(model: "GlyphNet", steps: int, callbacks: Iterable[Any] = (), c
     try:
         with _InterruptFlag() as interrupt:
             for step in range(start + 1, steps + 1):
-                loss = train_step(model, optimizer, step)
+                loss = train_step(model, optimizer, step, steps)
                 losses.append(loss)
                 done = step
                 history.append(step, {"loss": loss})
