@@ -61,3 +61,13 @@ def test_scalars_keep_their_shape(tmp_path):
     path = tmp_path / "s.safetensors"
     save_tensors({"step": np.array(7, np.int64)}, path)
     assert load_tensors(path)["step"].shape == ()
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    path = tmp_path / "m.safetensors"
+    save_tensors({"a": np.zeros(1, np.float32)}, path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
