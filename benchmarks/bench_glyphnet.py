@@ -282,10 +282,11 @@ def main(argv: list[str] | None = None) -> int:
                                      shlex.join(argv if argv is not None else sys.argv[1:])]))
     text = markdown(results, command)
     print(text)
-    if args.append:
-        args.append.parent.mkdir(parents=True, exist_ok=True)
-        existing = args.append.read_text(encoding="utf-8") if args.append.exists() else "# Benchmarks\n\n"
-        args.append.write_text(existing.rstrip("\n") + "\n\n" + text + "\n", encoding="utf-8")
+    if args.append:  # replaces an older copy of the section
+        sys.path.insert(0, str(Path(__file__).parent))
+        from report import replace_section
+
+        replace_section(text, args.append)
     return 0
 
 
