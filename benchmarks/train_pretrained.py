@@ -30,17 +30,17 @@ REGISTRY = ROOT / "registry.json"
 #: name -> (config that differs from the defaults, description, tags)
 RECIPES: dict[str, tuple[dict, str, list[str]]] = {
     "glyphnet-32": (
-        {"image_size": 32, "steps": 3000},
+        {"image_size": 32, "batch_size": 64, "lr": 0.002, "steps": 8000, "antialias": False},
         "32x32 grey glyphs carrying a 64-float message through rotation, shift, shear, perspective and noise",
         ["glyphs", "latent", "grey", "32px"],
     ),
     "glyphnet-64": (
-        {"steps": 3000},
+        {"batch_size": 64, "lr": 0.002, "steps": 8000, "antialias": False},
         "64x64 grey glyphs carrying a 64-float message through rotation, shift, shear, perspective and noise",
         ["glyphs", "latent", "grey", "64px"],
     ),
     "glyphnet-64-rgb": (
-        {"channels": 3, "steps": 3000},
+        {"channels": 3, "batch_size": 64, "lr": 0.002, "steps": 6000},
         "64x64 colour glyphs carrying a 64-float message through rotation, shift, shear, perspective and noise",
         ["glyphs", "latent", "colour", "64px"],
     ),
