@@ -125,3 +125,31 @@ def test_info_on_a_saved_directory(runner, toy_registry, tmp_path):
     zoo_core.build("toy", size=4).save(tmp_path / "m")
     info = json.loads(invoke(runner, "info", str(tmp_path / "m"), "--json").output)
     assert info["family"] == "toy" and info["config"]["size"] == 4 and info["weights_local"] is True
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong-shape", "pickle"])
+def test_damaged_weights_are_one_line_exit_2(runner, toy_registry, tmp_path, damage):
+    import pickle
+
+    import zoo_core
+    from zoo_core.weights import save_tensors
+
+    saved = tmp_path / "m"
+    zoo_core.build("toy-8").save(saved)
+    weights = saved / "model.safetensors"
+    meta = json.loads((saved / "config.json").read_text())
+    if damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:200])
+    elif damage == "wrong-shape":
+        save_tensors({"w": np.zeros((4, 10), np.float32)}, weights)
+    else:
+        weights.write_bytes(pickle.dumps({"w": [0.0] * 4}))
+    meta.pop("weights_sha256")  # no recorded hash: the file itself must be judged
+    (saved / "config.json").write_text(json.dumps(meta))
+    result = runner.invoke(cli, ["sample", str(saved), "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zoo: error: ")
+    assert {"truncated": "not a valid safetensors file", "wrong-shape": "w shape (4, 10) != expected (4, 64)",
+            "pickle": "pickle/zip file, not safetensors"}[damage] in lines[0]
+    assert not (tmp_path / "x.png").exists()
