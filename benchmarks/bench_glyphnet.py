@@ -108,7 +108,8 @@ def bench_train(steps: int, block: int, affine_p: float) -> dict:
     from zoo_glyphnet.training import make_optimizer, train_step, training_threads
 
     torch.set_num_threads(training_threads())
-    model = zoo_core.build("glyphnet", affine_p=affine_p, schedule="constant")  # the post: Adam(1e-3)
+    # the post's architecture and optimiser: no extra decoder convs, no output low-pass, Adam(1e-3)
+    model = zoo_core.build("glyphnet", affine_p=affine_p, schedule="constant", decoder_depth=0, antialias=False)
     cfg = model.config
     zoo_opt = make_optimizer(model)
     model.generator.train()
