@@ -203,6 +203,7 @@ def main() -> None:
     times: dict[str, list[float]] = {r.name: [] for r in runners}
     losses: dict[str, float] = {}
     t_start = time.perf_counter()
+    load_start = os.getloadavg()[0]
     for r in runners:  # warm-up: tracing, graph building, pipeline start
         t0 = time.perf_counter()
         losses[r.name] = r.epoch()
@@ -236,6 +237,8 @@ def main() -> None:
     ratio_same_med = med[zoo.name] / med[same.name]
     ratio_example = best[zoo.name] / best[example.name]
     ratio_cpu = cpu_med[zoo.name] / cpu_med[same.name]
+    from zoo_vae.model import STEPS_PER_CALL as steps_per_call
+
     verdict = "not slower" if max(ratio_same, ratio_same_med) <= 1.05 else "slower"
     stamp = datetime.date.today().isoformat()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, " \
@@ -243,8 +246,8 @@ def main() -> None:
     text = f"""## vae
 
 Command: `nice -n 5 .venv/bin/python benchmarks/bench_vae.py -n {args.n} -k {args.k}` ({stamp}; {machine};
-another test suite was running on the machine, so absolute times are loaded; the models were interleaved
-to share that load).
+1-minute load average {load_start:.1f} at the start; the models were interleaved so that other load falls on
+all of them alike).
 
 Epoch time of the zoo `vae` against the keras.io "Variational AutoEncoder" example (Keras 3) trained by its
 own `train_step` through `fit`, written in `benchmarks/bench_vae.py` from the example's description. Same
@@ -275,10 +278,9 @@ around networks built layer for layer like zoo's ({same.params:,} parameters, zo
 zoo ÷ keras.io loop at the same architecture: **{ratio_same:.2f}** per sample on the best epochs
 ({ratio_same_med:.2f} on the medians), so by wall time zoo is **{verdict}** per sample at the same
 architecture ("not slower" needs both ratios <= 1.05). In process CPU time per epoch (all threads, medians)
-the ratio is {ratio_cpu:.2f}: the same arithmetic, so any wall-time gap is time zoo's loop spends waiting
-rather than computing. A likely, unverified cause: `model.train` reads the losses back to Python after every
-step (`log_every=1`, the default) and pulls each batch from a Python loop, while `fit(verbose=0)` does not
-synchronise per step; on a loaded 2-core machine every such wait can lose the CPU to the other processes.
+the ratio is {ratio_cpu:.2f}. zoo's `model.train` runs {steps_per_call} steps per compiled call (a graph loop over
+the `tf.data` iterator that hands back every step's three losses at once), where `fit` calls its compiled
+step once per batch from Python.
 zoo ÷ the full keras.io example (a heavier decoder): {ratio_example:.2f} (best epochs).
 "Best" is the fastest of the timed epochs, the one least disturbed by the other load.
 """

@@ -26,6 +26,8 @@ from zoo_vae import stage_strides
 from zoo_vae._backend import keras, tf
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
+#: training steps per compiled call (losses of every step still come back)
+STEPS_PER_CALL = 25
 EVAL_IMAGES = 2000
 
 
@@ -369,27 +371,53 @@ class _KerasAutoencoder(LatentModel):
                    .map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
                    .prefetch(tf.data.AUTOTUNE))
         if self._train_fn is None:
-            self._train_fn = tf.function(self.trainer.train_step, jit_compile=bool(self.config["jit_compile"]),
-                                         reduce_retracing=True)
+            self._train_fn = self._compile_train_chunk()
         history = History()
         callbacks = list(callbacks)
         iterator = iter(dataset)
         while self.step < target:
-            for tracker in self.trainer.metrics:
-                tracker.reset_state()  # per-step values: each tracker averages exactly one batch
-            logs = self._train_fn(next(iterator))
-            self.step += 1
-            if self.step % log_every == 0 or self.step == target:
-                values = {k: float(logs[k].numpy()) for k in ("total_loss", "reco_loss", "kl_loss")}
-                if not np.isfinite(values["total_loss"]):
-                    raise ZooError(f"training diverged at step {self.step} (total_loss {values['total_loss']}); "
+            # One compiled call runs up to STEPS_PER_CALL steps and hands back every step's losses
+            # at once: no per-step Python round trip or device sync (what keras' fit calls
+            # steps_per_execution). Chunks end on checkpoint steps, so checkpoints stay exact.
+            until_ckpt = every - self.step % every if ckpt is not None else STEPS_PER_CALL
+            n = min(STEPS_PER_CALL, target - self.step, until_ckpt)
+            chunk = [t.numpy() for t in self._train_fn(iterator, tf.constant(n, tf.int32))]
+            for total, reco, kl in zip(*chunk):
+                self.step += 1
+                if not np.isfinite(total):
+                    raise ZooError(f"training diverged at step {self.step} (total_loss {float(total)}); "
                                    "lower lr or fact")
-                history.append(self.step, values)
-                for callback in callbacks:
-                    callback(self.step, values)
+                if self.step % log_every == 0 or self.step == target:
+                    values = {"total_loss": float(total), "reco_loss": float(reco), "kl_loss": float(kl)}
+                    history.append(self.step, values)
+                    for callback in callbacks:
+                        callback(self.step, values)
             if ckpt is not None and (self.step % every == 0 or self.step == target):
                 self._save_checkpoint(ckpt)
         return history
+
+    def _compile_train_chunk(self):
+        """A ``tf.function(iterator, n)`` running ``n`` train steps; returns (total, reco, kl) per step.
+
+        Each step resets the trackers, so each step's ``total_loss`` / ``reco_loss`` / ``kl_loss``
+        are the values of exactly that batch, and ``total_loss == reco_loss + kl_loss``.
+        """
+        trainer = self.trainer
+        step_fn = trainer.train_step
+        if self.config["jit_compile"]:  # XLA compiles the step; the loop around it stays a tf graph
+            step_fn = tf.function(trainer.train_step, jit_compile=True)
+
+        def run(iterator, n):
+            names = ("total_loss", "reco_loss", "kl_loss")
+            arrays = [tf.TensorArray(tf.float32, size=n) for _ in names]
+            for i in tf.range(n):
+                for tracker in trainer.metrics:
+                    tracker.reset_state()
+                logs = step_fn(next(iterator))
+                arrays = [a.write(i, tf.cast(logs[k], tf.float32)) for a, k in zip(arrays, names)]
+            return tuple(a.stack() for a in arrays)
+
+        return tf.function(run, reduce_retracing=True)
 
     def _checkpoint_tensors(self) -> dict[str, np.ndarray]:
         tensors = {f"model/{k}": v for k, v in self.state_dict().items()}
