@@ -55,7 +55,8 @@ def test_family_registered_with_lazy_factory():
 
 @pytest.mark.parametrize("overrides", [{}, {"image_size": 32}, {"image_size": 128, "widths": [4, 8, 8, 16, 16]},
                                        {"channels": 3, "msg_size": 17, "widths": [3, 5, 7, 9, 100]},
-                                       {"decoder_depth": 0}, {"decoder_depth": 3, "image_size": 32}])
+                                       {"decoder_depth": 0}, {"decoder_depth": 3, "image_size": 32},
+                                       {"upsample": 1}, {"upsample": 2, "image_size": 32, "channels": 3}])
 def test_count_parameters_matches_the_model(overrides):
     from zoo_glyphnet import count_parameters
 
@@ -72,6 +73,22 @@ def test_config_validation():
         zoo_core.build("glyphnet", image_size=48)
     with pytest.raises(ConfigError, match="channels"):
         zoo_core.build("glyphnet", channels=2)
+    with pytest.raises(ConfigError, match="upsample.*at most 2"):
+        zoo_core.build("glyphnet", image_size=32, upsample=3)
+
+
+def test_upsample_draws_coarse_logits_and_enlarges_them_smoothly():
+    sharp, smooth = tiny(), tiny(upsample=2)
+    images = smooth.sample(4, seed=0)
+    assert images.shape == sharp.sample(4, seed=0).shape == (4, 32, 32, 1)
+    # two transposed convolutions (to 4x4, then 8x8), then a fixed bilinear x4 enlargement (no weights)
+    convs = [m for m in smooth.generator if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(convs) == 2 and isinstance(smooth.generator[-2], torch.nn.Upsample)
+    assert smooth.num_parameters < sharp.num_parameters
+
+    with torch.inference_mode():
+        logits = torch.nn.Sequential(*list(smooth.generator)[:-2])(torch.zeros(2, 8, 1, 1))
+    assert tuple(logits.shape) == (2, 1, 8, 8)
 
 
 # -- generator, sampling, weights ---------------------------------------------------------------

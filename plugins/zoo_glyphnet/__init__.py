@@ -34,6 +34,9 @@ def _check(config: dict) -> None:
         raise ConfigError(
             f"config key 'widths': image_size {config['image_size']} needs at least {need} widths "
             f"(finest first), got {config['widths']!r}")
+    if config["upsample"] >= need:
+        raise ConfigError(f"config key 'upsample': image_size {config['image_size']} allows at most {need - 1}, "
+                          f"got {config['upsample']}")
     if config["scale_min"] > config["scale_max"]:
         raise ConfigError(f"config keys 'scale_min'/'scale_max': {config['scale_min']} > {config['scale_max']}")
 
@@ -46,6 +49,8 @@ CONFIG = ConfigSpec({
                     "feature maps per resolution, finest first; the first log2(image_size)-2 are used",
                     min=1, max=1024),
     "antialias": Param(True, "bool", "low-pass the generator's output logits (no weights; removes checkerboard)"),
+    "upsample": Param(0, "int", "generator draws at image_size / 2**upsample, enlarged bilinearly before the "
+                      "sigmoid (no weights; smooth strokes instead of fine stripes)", min=0, max=3),
     "decoder_depth": Param(1, "int", "extra 3x3 conv layers per resolution in the decoder (above 4x4)",
                            min=0, max=4),
     "affine": Param(True, "bool", "channel: random affine warp on/off"),
@@ -82,14 +87,15 @@ def count_parameters(config: dict) -> int:
     full = CONFIG.resolve(config)
     m, c = full["msg_size"], full["channels"]
     w = full["widths"][:levels(full["image_size"])]
+    g = w[full["upsample"]:]  # the generator skips the finest widths it does not draw at
 
     def bn(ch: int) -> int:  # weight, bias, running_mean, running_var, num_batches_tracked
         return 4 * ch + 1
 
-    gen = m * w[-1] * 16 + bn(w[-1])
-    for i in range(len(w) - 1, 0, -1):
-        gen += w[i] * w[i - 1] * 16 + bn(w[i - 1])
-    gen += w[0] * c * 16 + c
+    gen = m * g[-1] * 16 + bn(g[-1])
+    for i in range(len(g) - 1, 0, -1):
+        gen += g[i] * g[i - 1] * 16 + bn(g[i - 1])
+    gen += g[0] * c * 16 + c
     dec = c * w[0] * 16 + bn(w[0])
     for i in range(1, len(w)):
         dec += full["decoder_depth"] * (w[i - 1] * w[i - 1] * 9 + bn(w[i - 1]))

@@ -40,13 +40,20 @@ class Generator(nn.Sequential):
         sigmoid. A stride-2 transposed convolution can draw a pixel-level checkerboard for free;
         behind a blurring channel nothing stops it, and it shows as grey dither. The filter zeroes
         that frequency while the sigmoid keeps the edges crisp. It has no weights.
+    :param upsample: draw the logits at ``image_size / 2**upsample`` (the finest ``upsample``
+        widths go unused) and enlarge them by fixed bilinear interpolation before the sigmoid. The
+        logit field is then smooth at the pixel scale, so the sigmoid turns it into crisp-edged
+        strokes and blobs instead of fine stripes. No weights.
     """
 
     def __init__(self, msg_size: int, image_size: int, channels: int, widths: list[int],
-                 antialias: bool = False) -> None:
+                 antialias: bool = False, upsample: int = 0) -> None:
         w = list(widths)
         if len(w) != levels(image_size):
             raise ValueError(f"image_size {image_size} needs {levels(image_size)} widths, got {w}")
+        if not 0 <= upsample < len(w):
+            raise ValueError(f"upsample {upsample} must be in 0..{len(w) - 1} for image_size {image_size}")
+        w = w[upsample:]
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(msg_size, w[-1], 4, 1, 0, bias=False),
             nn.BatchNorm2d(w[-1]),
@@ -59,6 +66,8 @@ class Generator(nn.Sequential):
         layers += [nn.ConvTranspose2d(w[0], channels, 4, 2, 1)]
         if antialias:
             layers += [Binomial3x3(channels)]
+        if upsample:
+            layers += [nn.Upsample(scale_factor=2 ** upsample, mode="bilinear", align_corners=False)]
         layers += [nn.Sigmoid()]
         super().__init__(*layers)
         self.msg_size = msg_size
@@ -103,4 +112,4 @@ def build_networks(config: dict) -> tuple[Generator, Decoder]:
     """The generator and decoder for a resolved glyphnet config (uses the current torch RNG)."""
     widths = list(config["widths"])[:levels(config["image_size"])]
     args = (config["msg_size"], config["image_size"], config["channels"], widths)
-    return Generator(*args, antialias=config["antialias"]), Decoder(*args, depth=config["decoder_depth"])
+    return Generator(*args, antialias=config["antialias"], upsample=config["upsample"]), Decoder(*args, depth=config["decoder_depth"])
