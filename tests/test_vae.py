@@ -121,6 +121,28 @@ def test_checkpoint_and_resume(glyphs16, tmp_path):
         zoo_core.build("vae", **TINY).train(glyphs16, steps=2, checkpoint_dir=tmp_path / "none", resume=True)
 
 
+def test_ctrl_c_finishes_the_steps_in_flight_checkpoints_and_reraises(glyphs16, tmp_path):
+    import signal
+
+    from zoo_vae.model import STEPS_PER_CALL
+
+    model = zoo_core.build("vae", **TINY)
+    seen = []
+
+    def press_ctrl_c(step, logs):
+        seen.append(step)
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        model.train(glyphs16, steps=200, checkpoint_dir=tmp_path, checkpoint_every=100, callbacks=[press_ctrl_c])
+    # the signal lands while the first compiled chunk is being reported: that chunk completes
+    assert model.step == STEPS_PER_CALL and seen == list(range(1, STEPS_PER_CALL + 1))
+    again = zoo_core.build("vae", **TINY)
+    history = again.train(glyphs16, steps=STEPS_PER_CALL + 2, checkpoint_dir=tmp_path, resume=True)
+    assert history["step"] == [STEPS_PER_CALL + 1, STEPS_PER_CALL + 2]
+
+
 def test_ae_trains_without_kl_and_decodes(glyphs16):
     model = zoo_core.build("ae", **TINY_AE)
     history = model.train(glyphs16, steps=60)

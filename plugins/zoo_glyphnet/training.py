@@ -22,8 +22,6 @@ import hashlib
 import json
 import math
 import os
-import signal
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -33,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo_core.errors import WeightsError
+from zoo_core.interrupt import DeferredInterrupt
 from zoo_core.model import History
 from zoo_core.weights import atomic_write_bytes, check_state
 
@@ -91,29 +90,6 @@ def make_optimizer(model: "GlyphNet") -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=model.config["lr"])
 
 
-class _InterruptFlag:
-    """Turns the first Ctrl-C into a flag checked between steps (a second one interrupts at once)."""
-
-    def __init__(self) -> None:
-        self.raised = False
-        self._previous: Any = None
-        self._installed = False
-
-    def __enter__(self) -> "_InterruptFlag":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.raised = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-
-
 def training_threads() -> int:
     """Threads used for training: every core, unless ``OMP_NUM_THREADS`` asks for fewer.
 
@@ -150,7 +126,7 @@ def run_training(model: "GlyphNet", steps: int, callbacks: Iterable[Any] = (), c
     model.decoder.train()
     done = start
     try:
-        with _InterruptFlag() as interrupt:
+        with DeferredInterrupt() as interrupt:
             for step in range(start + 1, steps + 1):
                 loss = train_step(model, optimizer, step, steps)
                 losses.append(loss)

@@ -20,6 +20,7 @@ import numpy as np
 
 from zoo_core.datasets import load_dataset
 from zoo_core.errors import ConfigError, ZooError
+from zoo_core.interrupt import DeferredInterrupt
 from zoo_core.model import History, LatentModel, to_uint8
 from zoo_core.weights import load_tensors, save_tensors
 from zoo_vae import stage_strides
@@ -348,7 +349,8 @@ class _KerasAutoencoder(LatentModel):
         :param callbacks: ``cb(step, logs)`` with logs ``{"total_loss", "reco_loss", "kl_loss"}``
             (batch means of that step; total is exactly reco + kl in float32).
         :param checkpoint_dir: folder for ``checkpoint.safetensors`` (weights, Adam state, step,
-            sampling-noise state), written atomically every ``checkpoint_every`` steps and at the end.
+            sampling-noise state), written atomically every ``checkpoint_every`` steps, at the end,
+            and on Ctrl-C (after the steps in flight, before re-raising it).
         :param resume: continue from the checkpoint in ``checkpoint_dir``.
         :param log_every: report every n-th step (and the last one) to History and callbacks.
         """
@@ -375,26 +377,33 @@ class _KerasAutoencoder(LatentModel):
         history = History()
         callbacks = list(callbacks)
         iterator = iter(dataset)
-        while self.step < target:
-            # One compiled call runs up to STEPS_PER_CALL steps and hands back every step's losses
-            # at once: no per-step Python round trip or device sync (what keras' fit calls
-            # steps_per_execution). Chunks end on checkpoint steps, so checkpoints stay exact.
-            until_ckpt = every - self.step % every if ckpt is not None else STEPS_PER_CALL
-            n = min(STEPS_PER_CALL, target - self.step, until_ckpt)
-            chunk = [t.numpy() for t in self._train_fn(iterator, tf.constant(n, tf.int32))]
-            for total, reco, kl in zip(*chunk):
-                self.step += 1
-                if not np.isfinite(total):
-                    raise ZooError(f"training diverged at step {self.step} (total_loss {float(total)}); "
-                                   "lower lr or fact")
-                if self.step % log_every == 0 or self.step == target:
-                    values = {"total_loss": float(total), "reco_loss": float(reco), "kl_loss": float(kl)}
-                    history.append(self.step, values)
-                    for callback in callbacks:
-                        callback(self.step, values)
-            if ckpt is not None and (self.step % every == 0 or self.step == target):
-                self._save_checkpoint(ckpt)
+        with DeferredInterrupt() as interrupt:
+            while self.step < target:
+                # One compiled call runs up to STEPS_PER_CALL steps and hands back every step's
+                # losses at once: no per-step Python round trip or device sync (what keras' fit
+                # calls steps_per_execution). Chunks end on checkpoint steps.
+                until_ckpt = every - self.step % every if ckpt is not None else STEPS_PER_CALL
+                n = min(STEPS_PER_CALL, target - self.step, until_ckpt)
+                chunk = [t.numpy() for t in self._train_fn(iterator, tf.constant(n, tf.int32))]
+                self._report(chunk, target, log_every, history, callbacks)
+                if ckpt is not None and (self.step % every == 0 or self.step == target or interrupt.raised):
+                    self._save_checkpoint(ckpt)
+                if interrupt.raised:  # Ctrl-C: the chunk in flight finished and is checkpointed
+                    raise KeyboardInterrupt
         return history
+
+    def _report(self, chunk, target: int, log_every: int, history: History, callbacks: list) -> None:
+        """Advance ``self.step`` over one chunk's ``(total, reco, kl)`` arrays; log and call back."""
+        for total, reco, kl in zip(*chunk):
+            self.step += 1
+            if not np.isfinite(total):
+                raise ZooError(f"training diverged at step {self.step} (total_loss {float(total)}); "
+                               "lower lr or fact")
+            if self.step % log_every == 0 or self.step == target:
+                values = {"total_loss": float(total), "reco_loss": float(reco), "kl_loss": float(kl)}
+                history.append(self.step, values)
+                for callback in callbacks:
+                    callback(self.step, values)
 
     def _compile_train_chunk(self):
         """A ``tf.function(iterator, n)`` running ``n`` train steps; returns (total, reco, kl) per step.
