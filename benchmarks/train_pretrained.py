@@ -30,12 +30,13 @@ REGISTRY = ROOT / "registry.json"
 #: name -> (config that differs from the defaults, description, tags)
 RECIPES: dict[str, tuple[dict, str, list[str]]] = {
     "glyphnet-32": (
-        {"image_size": 32, "batch_size": 64, "lr": 0.002, "steps": 8000, "antialias": False},
-        "32x32 grey glyphs carrying a 64-float message through rotation, shift, shear, perspective and noise",
+        {"image_size": 32, "msg_size": 32, "batch_size": 64, "lr": 0.002, "steps": 12000, "antialias": True,
+         "upsample": 1},
+        "32x32 grey glyphs carrying a 32-float message through rotation, shift, shear, perspective and noise",
         ["glyphs", "latent", "grey", "32px"],
     ),
     "glyphnet-64": (
-        {"batch_size": 64, "lr": 0.002, "steps": 8000, "antialias": False},
+        {"batch_size": 64, "lr": 0.002, "steps": 12000, "antialias": True, "upsample": 1},
         "64x64 grey glyphs carrying a 64-float message through rotation, shift, shear, perspective and noise",
         ["glyphs", "latent", "grey", "64px"],
     ),
@@ -89,7 +90,9 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
     path = WEIGHTS_DIR / f"{name}.safetensors"
     sha = save_tensors(model.state_dict(), path)
     summary["sha256"] = sha
-    entry = {"name": name, "family": "glyphnet", "config": overrides,
+    # The entry pins the whole resolved config, so later changes of the family's defaults
+    # cannot silently change what the shipped weights mean.
+    entry = {"name": name, "family": "glyphnet", "config": dict(model.config),
              "weights": {"source": f"pkg://zoo_glyphnet/weights/{name}.safetensors", "sha256": sha},
              "description": description, "license": "MIT", "tags": tags}
     update_registry(entry)
@@ -100,9 +103,12 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
 def update_registry(entry: dict) -> None:
     """Insert or replace ``entry`` (by name) in registry.json, keeping everyone else's entries."""
     data = json.loads(REGISTRY.read_text(encoding="utf-8"))
-    models = [m for m in data.get("models", []) if m.get("name") != entry["name"]]
-    models.append(entry)
-    data["models"] = models
+    models = data.setdefault("models", [])
+    names = [m.get("name") for m in models]
+    if entry["name"] in names:  # in place: the catalog keeps its order
+        models[names.index(entry["name"])] = entry
+    else:
+        models.append(entry)
     REGISTRY.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 

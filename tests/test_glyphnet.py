@@ -405,7 +405,8 @@ def test_shipped_glyphnet_64_samples():
     assert images.shape == (16, 64, 64, 1) and images.dtype == np.uint8
 
 
-def test_shipped_glyphnet_64_recovers_messages_through_the_channel():
-    metrics = zoo_core.load("glyphnet-64").evaluate(seed=7, messages=256)
-    # The issue asks 0.95 on 1,000 messages; the shipped model reaches 0.945 there (docs/glyphnet.md).
-    assert metrics["cosine_channel"] >= 0.94, metrics
+@pytest.mark.parametrize("name,target", [("glyphnet-64", 0.95), ("glyphnet-32", 0.90)])
+def test_shipped_models_recover_messages_through_the_channel(name, target):
+    # the issue's targets, on what `zoo eval NAME` reports (1,000 held-out messages, seed 0)
+    metrics = zoo_core.load(name).evaluate(seed=0)
+    assert metrics["cosine_channel"] >= target, metrics
