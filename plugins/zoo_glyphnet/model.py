@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from zoo_core.errors import ZooError
-from zoo_core.model import History, LatentModel, to_uint8
+from zoo_core.model import History, LatentModel
 from zoo_glyphnet.channel import NoiseChannel
 from zoo_glyphnet.networks import build_networks
 from zoo_glyphnet.training import run_training, splitmix64
@@ -71,7 +71,10 @@ class GlyphNet(LatentModel):
         with torch.inference_mode():
             for i in range(0, latents.shape[0], _DECODE_BATCH):
                 images = self.generator(torch.from_numpy(latents[i:i + _DECODE_BATCH]))
-                out[i:i + _DECODE_BATCH] = to_uint8(images.permute(0, 2, 3, 1).numpy())
+                # to_uint8 in torch, in place: the same float32 arithmetic (x * 255, round half to
+                # even, clip), but threaded and without numpy's temporary copies of the batch
+                pixels = images.mul_(255.0).round_().clamp_(0.0, 255.0).to(torch.uint8)
+                out[i:i + _DECODE_BATCH] = pixels.permute(0, 2, 3, 1).numpy()
         return out
 
     def train(self, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Any] = (),
