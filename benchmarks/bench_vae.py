@@ -245,7 +245,7 @@ def main() -> None:
               f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
     text = f"""## vae
 
-Command: `nice -n 5 .venv/bin/python benchmarks/bench_vae.py -n {args.n} -k {args.k}` ({stamp}; {machine};
+Command: `.venv/bin/python benchmarks/bench_vae.py -n {args.n} -k {args.k}` ({stamp}; {machine};
 1-minute load average {load_start:.1f} at the start; the models were interleaved so that other load falls on
 all of them alike).
 
