@@ -32,7 +32,8 @@ bench: $(VENV)/.test-deps
 	$(VENV)/bin/python benchmarks/bench_random_cnn_grid.py
 	$(VENV)/bin/python benchmarks/bench_hub.py --write
 	$(VENV)/bin/python benchmarks/bench_filterviz.py --recipes seed,default --markdown docs/benchmarks.md
-	$(VENV)/bin/python benchmarks/bench_glyphnet.py --append docs/benchmarks.md
+	$(VENV)/bin/python benchmarks/bench_glyphnet.py --steps 1000 --append docs/benchmarks.md
+	$(VENV)/bin/python benchmarks/bench_vae.py -n 6400 -k 6
 
 clean:
 	rm -rf $(VENV) build dist

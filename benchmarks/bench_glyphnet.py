@@ -227,7 +227,8 @@ def markdown(results: dict, command: str) -> str:
 
     lines = ["## glyphnet", "",
              f"Date: {_dt.date.today().isoformat()}. Machine: {platform.machine()}, {os.cpu_count()} cores "
-             f"(shared with other jobs), torch {torch.__version__} CPU, Python {platform.python_version()}.", "",
+             f"(1-minute load average {os.getloadavg()[0]:.1f} at the end), torch {torch.__version__} CPU, "
+             f"Python {platform.python_version()}.", "",
              "Command:", "", "```", command, "```", ""]
     if "train" in results:
         r = results["train"]
