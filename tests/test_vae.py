@@ -143,6 +143,14 @@ def test_ctrl_c_finishes_the_steps_in_flight_checkpoints_and_reraises(glyphs16, 
     assert history["step"] == [STEPS_PER_CALL + 1, STEPS_PER_CALL + 2]
 
 
+def test_xla_compiled_step_inside_the_graph_loop(glyphs16):
+    model = zoo_core.build("vae", **{**TINY, "jit_compile": True})
+    history = model.train(glyphs16, steps=30)
+    total = np.array(history["total_loss"])
+    assert history["step"] == list(range(1, 31)) and np.isfinite(total).all()
+    assert total[-5:].mean() < total[:5].mean()
+
+
 def test_ae_trains_without_kl_and_decodes(glyphs16):
     model = zoo_core.build("ae", **TINY_AE)
     history = model.train(glyphs16, steps=60)
