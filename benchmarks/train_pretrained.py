@@ -36,7 +36,7 @@ RECIPES: dict[str, tuple[dict, str, list[str]]] = {
         ["glyphs", "latent", "grey", "32px"],
     ),
     "glyphnet-64": (
-        {"batch_size": 64, "lr": 0.002, "steps": 12000, "antialias": True, "upsample": 1},
+        {"batch_size": 64, "lr": 0.002, "steps": 18000, "antialias": True, "upsample": 1},
         "64x64 grey glyphs carrying a 64-float message through rotation, shift, shear, perspective and noise",
         ["glyphs", "latent", "grey", "64px"],
     ),

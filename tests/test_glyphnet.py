@@ -407,6 +407,8 @@ def test_shipped_glyphnet_64_samples():
 
 @pytest.mark.parametrize("name,target", [("glyphnet-64", 0.95), ("glyphnet-32", 0.90)])
 def test_shipped_models_recover_messages_through_the_channel(name, target):
-    # the targets, on what `zoo eval NAME` reports (1,000 held-out messages, seed 0)
-    metrics = zoo_core.load(name).evaluate(seed=0)
-    assert metrics["cosine_channel"] >= target, metrics
+    # the targets, on what `zoo eval NAME` reports (1,000 held-out messages, seed 0) and on
+    # another draw of messages and channel noise
+    for seed in (0, 7):
+        metrics = zoo_core.load(name).evaluate(seed=seed)
+        assert metrics["cosine_channel"] >= target, (seed, metrics)
