@@ -112,4 +112,5 @@ def build_networks(config: dict) -> tuple[Generator, Decoder]:
     """The generator and decoder for a resolved glyphnet config (uses the current torch RNG)."""
     widths = list(config["widths"])[:levels(config["image_size"])]
     args = (config["msg_size"], config["image_size"], config["channels"], widths)
-    return Generator(*args, antialias=config["antialias"], upsample=config["upsample"]), Decoder(*args, depth=config["decoder_depth"])
+    generator = Generator(*args, antialias=config["antialias"], upsample=config["upsample"])
+    return generator, Decoder(*args, depth=config["decoder_depth"])
