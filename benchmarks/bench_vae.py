@@ -50,6 +50,8 @@ from zoo_vae import count_vae_parameters  # noqa: E402
 keras = import_keras("vae")
 import tensorflow as tf  # noqa: E402
 
+from zoo_vae.model import STEPS_PER_CALL  # noqa: E402
+
 BATCH = 128
 LATENT = 2
 ZOO_CONFIG = dict(filters=[32, 64], kernel_sizes=[3, 3], strides=[2, 2], z_dim=LATENT, activation="relu",
@@ -237,8 +239,6 @@ def main() -> None:
     ratio_same_med = med[zoo.name] / med[same.name]
     ratio_example = best[zoo.name] / best[example.name]
     ratio_cpu = cpu_med[zoo.name] / cpu_med[same.name]
-    from zoo_vae.model import STEPS_PER_CALL as steps_per_call
-
     verdict = "not slower" if max(ratio_same, ratio_same_med) <= 1.05 else "slower"
     stamp = datetime.date.today().isoformat()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, " \
@@ -278,7 +278,7 @@ around networks built layer for layer like zoo's ({same.params:,} parameters, zo
 zoo ÷ keras.io loop at the same architecture: **{ratio_same:.2f}** per sample on the best epochs
 ({ratio_same_med:.2f} on the medians), so by wall time zoo is **{verdict}** per sample at the same
 architecture ("not slower" needs both ratios <= 1.05). In process CPU time per epoch (all threads, medians)
-the ratio is {ratio_cpu:.2f}. zoo's `model.train` runs {steps_per_call} steps per compiled call (a graph loop over
+the ratio is {ratio_cpu:.2f}. zoo's `model.train` runs {STEPS_PER_CALL} steps per compiled call (a graph loop over
 the `tf.data` iterator that hands back every step's three losses at once), where `fit` calls its compiled
 step once per batch from Python.
 zoo ÷ the full keras.io example (a heavier decoder): {ratio_example:.2f} (best epochs).
