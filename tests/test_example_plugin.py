@@ -80,7 +80,8 @@ def test_zoo_train_then_sample_and_eval_the_run(site, tmp_path):
     proc = zoo("train", "blobs", "--steps", "15", "-o", str(run), "--set", "batch_size=64", "--set", "channels=3",
                "--set", "size=12", path=[site])
     assert proc.returncode == 0, proc.stderr
-    assert (run / "model.safetensors").is_file() and (run / "checkpoint" / "model.safetensors").is_file()
+    assert (run / "model.safetensors").is_file() and (run / "checkpoint" / "step-00000015.safetensors").is_file()
+    assert json.loads((run / "run.json").read_text())["family"] == "blobs"
     assert json.loads((run / "config.json").read_text())["config"]["batch_size"] == 64
     sample = zoo("sample", str(run), "-n", "3", "-o", str(tmp_path / "s.npy"), path=[site])
     assert sample.returncode == 0, sample.stderr
@@ -108,11 +109,17 @@ def test_resume_continues_the_same_run(loaded, tmp_path):
     straight = zoo_core.build("blobs", batch_size=32)
     straight.train(steps=6)
     first = zoo_core.build("blobs", batch_size=32)
-    first.train(steps=3, checkpoint_dir=tmp_path)
+
+    def stop_at_3(step, logs):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        first.train(steps=6, checkpoint_dir=tmp_path, checkpoint_every=2, callbacks=[stop_at_3])
     resumed = zoo_core.build("blobs", batch_size=32)
-    resumed.train(steps=3, checkpoint_dir=tmp_path, resume=True)
+    resumed.train(steps=6, checkpoint_dir=tmp_path, resume=True)
     for key, value in straight.state_dict().items():
-        np.testing.assert_allclose(resumed.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(resumed.state_dict()[key], value)
 
 
 def test_passes_the_conformance_kit(loaded):

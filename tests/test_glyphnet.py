@@ -314,9 +314,9 @@ def test_sigkill_then_resume_retraces_the_loss_curve(tmp_path, one_thread):
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     printed = [line.split() for line in proc.stdout.splitlines()]
     assert [int(s) for s, _ in printed] == list(range(1, 14))
-    from zoo_glyphnet.training import read_checkpoint
+    from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
 
-    assert read_checkpoint(tmp_path / "ckpt" / "checkpoint.safetensors")[1]["step"] == 10
+    assert read_checkpoint(latest_checkpoint(tmp_path / "ckpt"))[1]["step"] == 10
     resumed = tiny()
     after = []
     history = resumed.train(steps=20, callbacks=[lambda s, logs: after.append(s)], checkpoint_dir=tmp_path / "ckpt",
@@ -331,17 +331,17 @@ def test_sigkill_then_resume_retraces_the_loss_curve(tmp_path, one_thread):
 def test_ctrl_c_writes_a_checkpoint_then_reraises(tmp_path):
     proc = _run_and_signal(tmp_path, kill_at=3, how="INT")
     assert proc.returncode == 130 and proc.stdout.strip().endswith("interrupted"), proc.stderr
-    from zoo_glyphnet.training import read_checkpoint
+    from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
 
-    tensors, meta = read_checkpoint(tmp_path / "ckpt" / "checkpoint.safetensors")
-    assert meta["step"] == 3 and len(tensors["history.loss"]) == 3
+    tensors, meta = read_checkpoint(latest_checkpoint(tmp_path / "ckpt"))
+    assert meta["step"] == 3 and len(tensors["history/loss"]) == 3
     assert not list((tmp_path / "ckpt").glob("*.tmp"))  # written atomically, no leftovers
 
 
 def test_corrupt_or_foreign_checkpoint_is_refused(tmp_path, one_thread):
     model = tiny()
     model.train(steps=2, checkpoint_dir=tmp_path / "ok")
-    good = (tmp_path / "ok" / "checkpoint.safetensors").read_bytes()
+    good = (tmp_path / "ok" / "step-00000002.safetensors").read_bytes()
     header = int.from_bytes(good[:8], "little")
     flipped = bytearray(good)
     flipped[8 + header + 100] ^= 0x01
@@ -350,7 +350,7 @@ def test_corrupt_or_foreign_checkpoint_is_refused(tmp_path, one_thread):
     for label, blob in cases.items():
         folder = tmp_path / label
         folder.mkdir()
-        (folder / "checkpoint.safetensors").write_bytes(blob)
+        (folder / "step-00000002.safetensors").write_bytes(blob)
         with pytest.raises(WeightsError) as info:
             tiny().train(steps=4, checkpoint_dir=folder, resume=True)
         message = str(info.value)
@@ -367,7 +367,8 @@ def test_cli_train_and_eval(tmp_path, one_thread):
     run = tmp_path / "run"
     result = CliRunner().invoke(cli, ["train", "glyphnet", "-o", str(run), "--steps", "4", *sets])
     assert result.exit_code == 0, result.output
-    assert (run / "model.safetensors").is_file() and (run / "checkpoint" / "checkpoint.safetensors").is_file()
+    assert (run / "model.safetensors").is_file() and list((run / "checkpoint").glob("step-*.safetensors"))
+    assert json.loads((run / "run.json").read_text())["step"] == 4
     result = CliRunner().invoke(cli, ["eval", str(run), "--json"])
     assert result.exit_code == 0, result.output
     assert {"mse_channel", "cosine_channel", "mse_clean", "cosine_clean"} <= set(json.loads(result.output))

@@ -64,7 +64,7 @@ def test_scaffold_passes_the_kit_through_its_generated_tests(scaffold):
     proc = python("import pytest, sys; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider']))",
                   path=[site], cwd=project)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "18 passed" in proc.stdout  # 9 checks each for the family and its model
+    assert "22 passed" in proc.stdout  # 11 checks each for the family and its model
     check = zoo("plugin", "check", "sparkle-dust", path=[site])
     assert check.returncode == 0, check.stdout + check.stderr
 

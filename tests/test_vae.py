@@ -42,7 +42,7 @@ def trained(glyphs16):
 def test_vae_loss_falls_and_total_is_reco_plus_kl(trained):
     model, history, seen = trained
     total, reco, kl = (np.array(history[k]) for k in ("total_loss", "reco_loss", "kl_loss"))
-    assert history["step"] == list(range(1, 81)) and model.step == 80
+    assert history["step"] == list(range(1, 81)) and int(model.trainer.optimizer.iterations.numpy()) == 80
     assert total[-10:].mean() < 0.8 * total[:10].mean()
     np.testing.assert_allclose(total, reco + kl, rtol=2e-7, atol=0)  # float32 sum, every step
     assert (kl > 0).all()
@@ -103,18 +103,18 @@ def test_evaluate_reports_heldout_elbo(trained):
 def test_checkpoint_and_resume(glyphs16, tmp_path):
     first = zoo_core.build("vae", **TINY)
     first.train(glyphs16, steps=6, checkpoint_dir=tmp_path, checkpoint_every=3)
-    assert (tmp_path / "checkpoint.safetensors").is_file()
+    assert (tmp_path / "step-00000006.safetensors").is_file()
     second = zoo_core.build("vae", **TINY)
-    second.train(glyphs16, steps=6, checkpoint_dir=tmp_path, resume=True)  # nothing left to do
-    assert second.step == 6
+    history = second.train(glyphs16, steps=6, checkpoint_dir=tmp_path, resume=True)  # nothing left to do
+    assert history["step"] == list(range(1, 7))
     for key, value in first.state_dict().items():
         np.testing.assert_array_equal(second.state_dict()[key], value, err_msg=key)
     for a, b in zip(first.trainer.optimizer.variables, second.trainer.optimizer.variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     assert int(second.trainer.optimizer.iterations.numpy()) == 6
     history = second.train(glyphs16, steps=9, checkpoint_dir=tmp_path, resume=True)
-    assert history["step"] == [7, 8, 9]
-    with pytest.raises(ZooError, match="another model"):
+    assert history["step"] == list(range(1, 10))
+    with pytest.raises(ZooError, match="another config"):
         zoo_core.build("vae", **{**TINY, "z_dim": 6}).train(glyphs16, steps=10, checkpoint_dir=tmp_path,
                                                             resume=True)
     with pytest.raises(ZooError, match="nothing to resume"):
@@ -137,10 +137,13 @@ def test_ctrl_c_finishes_the_steps_in_flight_checkpoints_and_reraises(glyphs16, 
     with pytest.raises(KeyboardInterrupt):
         model.train(glyphs16, steps=200, checkpoint_dir=tmp_path, checkpoint_every=100, callbacks=[press_ctrl_c])
     # the signal lands while the first compiled chunk is being reported: that chunk completes
-    assert model.step == STEPS_PER_CALL and seen == list(range(1, STEPS_PER_CALL + 1))
+    from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
+
+    assert read_checkpoint(latest_checkpoint(tmp_path))[1]["step"] == STEPS_PER_CALL
+    assert seen == list(range(1, STEPS_PER_CALL + 1))
     again = zoo_core.build("vae", **TINY)
     history = again.train(glyphs16, steps=STEPS_PER_CALL + 2, checkpoint_dir=tmp_path, resume=True)
-    assert history["step"] == [STEPS_PER_CALL + 1, STEPS_PER_CALL + 2]
+    assert history["step"] == list(range(1, STEPS_PER_CALL + 3))
 
 
 def test_xla_compiled_step_inside_the_graph_loop(glyphs16):
@@ -203,8 +206,10 @@ def test_cli_train_eval_reconstruct_with_npz(tmp_path):
     sets = ["--set", "filters=8,8", "--set", "kernel_sizes=3,3", "--set", "z_dim=4", "--set", "batch_size=16"]
     result = CliRunner().invoke(cli, ["train", "vae", "--data", str(data), "-o", str(run), "--steps", "4", *sets])
     assert result.exit_code == 0, result.output
-    assert (run / "model.safetensors").is_file() and (run / "checkpoint" / "checkpoint.safetensors").is_file()
+    assert (run / "model.safetensors").is_file() and (run / "checkpoint" / "step-00000004.safetensors").is_file()
     assert json.loads((run / "config.json").read_text())["family"] == "vae"
+    manifest = json.loads((run / "run.json").read_text())
+    assert manifest["data"]["source"] == str(data.resolve()) and manifest["data"]["examples"] > 0
     result = CliRunner().invoke(cli, ["eval", str(run), "--data", str(data), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["images"] == 96

@@ -60,57 +60,58 @@ def entry_config(entry: ModelEntry, **overrides: Any) -> dict:
     return get_family(entry.family).config.resolve(entry.config, overrides)
 
 
-def build(name: str, **overrides: Any) -> ZooModel:
+def build(name: str, *, device: str | None = None, **overrides: Any) -> ZooModel:
     """A model with fresh (seeded) weights, from a catalog name or a family name.
 
-    ``overrides`` replace config values; they are validated like ``--set``.
+    ``overrides`` replace config values; they are validated like ``--set``. ``device``:
+    ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (default cpu; see :mod:`zoo_core.devices`).
     """
     registry = get_registry()
     if name in registry.models:
         entry = registry.models[name]
-        model = _instantiate(get_family(entry.family), entry_config(entry, **overrides))
+        model = _instantiate(get_family(entry.family), entry_config(entry, **overrides), device)
         model.name = entry.name
         return model
     if name in registry.families:
         family = registry.families[name]
-        model = _instantiate(family, family.config.resolve(overrides))
+        model = _instantiate(family, family.config.resolve(overrides), device)
         model.name = family.name
         return model
     pool = list(registry.models) + list(registry.families)
     raise UnknownModelError(f"unknown model '{name}'{did_you_mean(name, pool)}")
 
 
-def load(ref: str | Path, **overrides: Any) -> ZooModel:
+def load(ref: str | Path, *, device: str | None = None, **overrides: Any) -> ZooModel:
     """A model with its weights, from a catalog name, a directory saved by zoo, or ``hf://org/repo[@rev]``.
 
     A family name gives a freshly built model of that family (as :func:`build`).
 
     Weights are checked against their sha256 (from the catalog, or ``config.json`` of a saved
-    directory) and every tensor's name, shape and dtype.
+    directory) and every tensor's name, shape and dtype. ``device`` as in :func:`build`.
     """
     text = str(ref)
     if text.startswith("hf://"):
         from zoo_core.hub import snapshot  # imported here: huggingface_hub is slow to import
 
-        return load_directory(snapshot(text), **overrides)
+        return load_directory(snapshot(text), device=device, **overrides)
     path = Path(text)
     if path.is_dir():
-        return load_directory(path, **overrides)
+        return load_directory(path, device=device, **overrides)
     if ("/" in text or text.startswith(".")) and text not in get_registry().models:
         raise WeightsError(f"no saved zoo model at '{text}' (expected a directory with config.json)")
     registry = get_registry()
     if text not in registry.models and text in registry.families:
-        return build(text, **overrides)  # a family: fresh weights (seed-determined where the family is)
+        return build(text, device=device, **overrides)  # a family: fresh weights (seed-determined)
     entry = get_entry(text)
     model = build(text, **overrides)
     if entry.weights is not None:
         from zoo_core.sources import fetch_weights
 
         model.load_weights(fetch_weights(entry.weights))
-    return model
+    return _place(model, device)
 
 
-def load_directory(directory: str | Path, **overrides: Any) -> ZooModel:
+def load_directory(directory: str | Path, *, device: str | None = None, **overrides: Any) -> ZooModel:
     """Load a directory written by :meth:`ZooModel.save` (or a Hub snapshot of one)."""
     from zoo_core.model import WEIGHTS_FILE, read_saved_config
     from zoo_core.weights import verify_sha256
@@ -126,9 +127,23 @@ def load_directory(directory: str | Path, **overrides: Any) -> ZooModel:
     if isinstance(meta.get("weights_sha256"), str):
         verify_sha256(weights, meta["weights_sha256"])
     model.load_weights(weights)
-    return model
+    return _place(model, device)
 
 
-def _instantiate(family: Family, config: dict) -> ZooModel:
+def _instantiate(family: Family, config: dict, device: str | None = None) -> ZooModel:
+    if device is not None:
+        from zoo_core.devices import check_device_text
+
+        check_device_text(device)  # a typo fails before the framework is imported
     cls = family.model_class()
-    return cls(config, family)
+    return _place(cls(config, family), device)
+
+
+def _place(model: ZooModel, device: str | None) -> ZooModel:
+    """Move a model to ``device`` (resolved for its framework); None leaves it on the CPU."""
+    if device is None:
+        return model
+    from zoo_core.devices import resolve_device
+
+    framework = model.family.framework if model.family else "numpy"
+    return model.to(resolve_device(device, framework))

@@ -33,6 +33,10 @@ class Family:
         ``train`` raises :class:`~zoo_core.errors.NotTrainableError` (e.g. a random CNN whose
         weights are a pure function of the seed); the conformance kit (:mod:`zoo_core.testing`)
         then expects exactly that error, and otherwise treats it as a failure.
+    :param resume_safe: config keys that ``zoo train RUN --resume --set KEY=VALUE`` may change
+        (everything else is fixed by the run's checkpoint).
+    :param distributed: whether the family trains data-parallel under a launcher
+        (``zoo train --workers N``); see :mod:`zoo_core.distributed`.
     """
 
     name: str
@@ -45,6 +49,8 @@ class Family:
     latent: bool = False
     count_parameters: Callable[[dict], int] | None = None
     trainable: bool = True
+    resume_safe: tuple[str, ...] = ("lr", "steps")
+    distributed: bool = False
     plugin: str = ""  # filled in by the plugin manager
 
     def missing_requirements(self) -> list[str]:

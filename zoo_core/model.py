@@ -23,7 +23,12 @@ Callback = Callable[[int, Mapping[str, float]], Any]
 
 
 class History(dict):
-    """Training metrics: ``{"step": [...], "loss": [...], ...}``, one value per reported step."""
+    """Training metrics: ``{"step": [...], "loss": [...], ...}``, one value per step.
+
+    ``metrics`` holds the held-out results computed at the end of a run (empty otherwise).
+    """
+
+    metrics: dict = {}
 
     def append(self, step: int, logs: Mapping[str, float]) -> None:
         """Record the metrics of one step."""
@@ -43,6 +48,8 @@ class ZooModel:
     def __init__(self, config: Mapping[str, Any], family: Family | None = None) -> None:
         self.config: dict = dict(config)
         self.family = family
+        #: where the model runs (``cpu``, ``cuda:N``, ``mps``); set by :meth:`to`
+        self.device = "cpu"
 
     # -- the interface -------------------------------------------------------------------------
 
@@ -50,14 +57,31 @@ class ZooModel:
         """Generate ``n`` images as ``uint8`` of shape ``(n, H, W, C)``; same seed, same bits."""
         raise NotImplementedError
 
-    def train(self, data: Any = None, *, steps: int = 1000, callbacks: Iterable[Callback] = (),
+    def train(self, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Callback] = (),
               **options: Any) -> History:
-        """Train in place for ``steps`` steps and return the :class:`History`.
+        """Train in place until global step ``steps`` (a total; default ``config["steps"]``).
 
-        ``options`` are family-specific (checkpoint folders, resume, ...). Families whose weights
+        Families that implement ``training_session`` (see :mod:`zoo_core.runtime`) get the shared
+        runtime: ``options`` are those of :func:`zoo_core.runtime.fit` (``run_dir``,
+        ``checkpoint_dir``, ``resume``, ``checkpoint_every``, ``keep``, ``evaluate``). The returned
+        :class:`History` covers every step from 1, resumed ones included. Families whose weights
         are not learned raise :class:`NotTrainableError`.
         """
-        raise NotTrainableError(f"family '{self.family_name}' is not trainable: its weights are not learned")
+        if not hasattr(self, "training_session"):
+            raise NotTrainableError(f"family '{self.family_name}' is not trainable: its weights are not learned")
+        from zoo_core.runtime import fit
+
+        return fit(self, data, steps=steps, callbacks=callbacks, **options)
+
+    def to(self, device: str) -> "ZooModel":
+        """Move the model to a resolved device (``cpu``, ``cuda:N``, ``mps``); returns ``self``.
+
+        The base class runs on the CPU only; framework families override this.
+        """
+        if device != "cpu":
+            raise ZooError(f"device '{device}' is not available: family '{self.family_name}' runs on the CPU only")
+        self.device = "cpu"
+        return self
 
     def evaluate(self, data: Any = None, *, seed: int = 0) -> dict[str, Any]:
         """Family-specific quality metrics as a flat JSON-ready dict (``zoo eval`` prints it)."""

@@ -485,6 +485,90 @@ def check_train_step(name: str, *, overrides: Mapping[str, Any] | None = None) -
         raise _fail(check, name, f"after training, sample() returns {images.dtype} {images.shape}")
 
 
+def check_sample_empty(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
+    """``sample(0)`` returns an empty ``uint8`` array of shape ``(0, H, W, C)``, the shape of ``sample(1)``."""
+    import numpy as np
+
+    check = "check_sample_empty"
+    t = _target(check, name, overrides)
+    model = _build(check, t)
+    empty = _sample(check, name, model, 0, seed=0)
+    one = _sample(check, name, model, 1, seed=0)
+    if not isinstance(empty, np.ndarray) or empty.dtype != np.uint8 or empty.shape != (0, *one.shape[1:]):
+        raise _fail(check, name, f"sample(0) must be a uint8 array of shape (0, H, W, C) = {(0, *one.shape[1:])}, "
+                                 f"got {getattr(empty, 'dtype', type(empty).__name__)} {getattr(empty, 'shape', '')}")
+
+
+def _uses_runtime(t: _Target) -> bool:
+    return _is_trainable(t.family) and hasattr(t.family.model_class(), "training_session")
+
+
+def check_resume_exact(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
+    """Train k steps with a checkpoint, resume to 2k: the same weights and history as 2k straight.
+
+    Applies to trainable families that implement ``training_session`` (the runtime's
+    checkpoints); others pass trivially. The run folder must then hold a ``run.json`` with the
+    documented keys, and the History ``step`` plus one list per metric, all of length 2k.
+    """
+    import numpy as np
+
+    check = "check_resume_exact"
+    t = _target(check, name, overrides)
+    if not _uses_runtime(t):
+        return
+    k = 2
+    straight = _build(check, t)
+    with tempfile.TemporaryDirectory(prefix="zoo-kit-") as tmp:
+        try:
+            full = straight.train(None, steps=2 * k, checkpoint_dir=Path(tmp) / "a", checkpoint_every=k)
+            first = _build(check, t)
+
+            class _Stop(Exception):
+                pass
+
+            def stop(step: int, logs: Any) -> None:  # a crash after the checkpoint of step k
+                if step == k + 1:
+                    raise _Stop
+
+            try:
+                first.train(None, steps=2 * k, run_dir=Path(tmp) / "b", checkpoint_every=k, callbacks=[stop],
+                            evaluate=False)
+            except _Stop:
+                pass
+            resumed = _build(check, t)
+            history = resumed.train(None, steps=2 * k, run_dir=Path(tmp) / "b", checkpoint_every=k, resume=True,
+                                    evaluate=False)
+        except ZooError as exc:
+            raise _fail(check, name, f"train/resume raised {type(exc).__name__}: {exc}") from exc
+        manifest_path = Path(tmp) / "b" / "run.json"
+        if not manifest_path.is_file():
+            raise _fail(check, name, "train(run_dir=...) wrote no run.json")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    missing = sorted(set(RUN_KEYS) - set(manifest))
+    if missing:
+        raise _fail(check, name, f"run.json lacks {missing}")
+    if manifest["step"] != 2 * k or manifest["steps"] != 2 * k or manifest["world_size"] != 1:
+        raise _fail(check, name, f"run.json says step {manifest['step']} of {manifest['steps']}, expected {2 * k}")
+    if list(history.get("step", [])) != list(range(1, 2 * k + 1)):
+        raise _fail(check, name, f"the resumed History must list steps 1..{2 * k}, got {history.get('step')}")
+    for key, values in history.items():
+        if len(values) != 2 * k:
+            raise _fail(check, name, f"History[{key!r}] has {len(values)} values for {2 * k} steps")
+    a, b = _state(check, name, straight), _state(check, name, resumed)
+    differ = [key for key in a if not np.array_equal(a[key], b[key])]
+    if differ:
+        raise _fail(check, name, f"resuming from step {k} to {2 * k} does not give the weights of {2 * k} steps "
+                                 f"straight ({', '.join(differ[:3])} differ); make each step's data and "
+                                 "randomness a function of (seed, step) and put every state in session.state()")
+    if any(full[key] != history[key] for key in full if key != "step"):
+        raise _fail(check, name, "the resumed run's losses differ from the uninterrupted run's")
+
+
+#: keys every run.json has
+RUN_KEYS = ("family", "config", "step", "steps", "data", "seed", "device", "world_size", "versions", "started",
+            "finished", "metrics")
+
+
 @functools.lru_cache(maxsize=64)
 def _listing_report(plugins: tuple[str, ...], path: tuple[str, ...]) -> dict:
     code = ("import json, sys\n"
@@ -657,7 +741,8 @@ def check_catalog_weights(name: str, *, overrides: Mapping[str, Any] | None = No
 #: every check, in the order the kit runs them
 CHECKS: dict[str, Callable[..., None]] = {f.__name__: f for f in (
     check_registers, check_config_json, check_build, check_sample, check_sample_deterministic,
-    check_save_load, check_train_step, check_list_no_framework, check_bad_config, check_catalog_weights)}
+    check_sample_empty, check_save_load, check_train_step, check_resume_exact, check_list_no_framework,
+    check_bad_config, check_catalog_weights)}
 
 
 # ---------------------------------------------------------------------------------------------

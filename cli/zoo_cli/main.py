@@ -26,7 +26,7 @@ class ZooGroup(click.Group):
             return super().invoke(ctx)
         except ZooError as exc:
             click.echo(f"zoo: error: {exc}", err=True)
-            ctx.exit(2)
+            ctx.exit(getattr(exc, "exit_code", 2))
         except OSError as exc:  # unwritable output, full disk, missing folder...
             where = f": {exc.filename}" if exc.filename else ""
             click.echo(f"zoo: error: {exc.strerror or exc}{where}", err=True)
@@ -151,60 +151,107 @@ def _overrides(name: str, pairs: tuple[str, ...]) -> dict:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png (grid), .npy or .npz. "
               "Default: NAME.png")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
-def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[str, ...]) -> None:
+@click.option("--device", default="cpu", show_default=True,
+              help="auto, cpu, cuda, cuda:N or mps (same seed, same bytes is promised on the CPU).")
+def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[str, ...], device: str) -> None:
     """Generate N images from model NAME and write them to a file."""
     from zoo_core.images import save_images
 
     output = output or f"{Path(name.rstrip('/')).name.replace('hf:', '').replace('@', '-')}.png"
     _check_suffix(output, (".png", ".npy", ".npz"))
-    model = zoo_core.load(name, **_overrides(name, pairs))
+    model = zoo_core.load(name, device=device, **_overrides(name, pairs))
     images = model.sample(n, seed=seed)
     path = save_images(images, output)
     click.echo(f"wrote {n} images ({images.shape[1]}x{images.shape[2]}x{images.shape[3]}) to {path}")
 
 
+_DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps (auto: an accelerator if one is present)."
+
+
 @cli.command("train")
 @click.argument("name")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Run folder: the trained model and its checkpoints go here.")
-@click.option("--steps", type=click.IntRange(1), help="Training steps (default: the family's own).")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
+              help="Run folder: model, checkpoints and run.json go here (a resume may omit it: NAME is the run).")
+@click.option("--steps", type=click.IntRange(1), help="The run's total steps, fresh or resumed (default: the "
+              "family's own, or the resumed run's target).")
 @click.option("--data", type=click.Path(exists=True), help="Training data (.npy/.npz/image folder), if the family uses data.")
-@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable; "
+              "on a resume only the family's resume-safe keys).")
 @click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints.")
-@click.option("--resume", is_flag=True, help="Continue from the checkpoint in the run folder.")
-@click.option("--force", is_flag=True, help="Start afresh even if the run folder already holds a run.")
-def train_cmd(name: str, out_dir: str, steps: int | None, data: str | None, pairs: tuple[str, ...],
-              checkpoint_every: int | None, resume: bool, force: bool) -> None:
-    """Train model NAME (a catalog name or a family) and save it into the run folder."""
-    from zoo_cli.progress import Progress
+@click.option("--resume", is_flag=True, help="Continue the run in NAME (or -o) from its newest checkpoint.")
+@click.option("--force", is_flag=True, help="Start afresh in a non-empty run folder (deletes its checkpoints).")
+@click.option("--device", default="auto", show_default=True, help=_DEVICE_HELP)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 1024),
+              help="Data-parallel processes on this machine (runs torchrun for you).")
+def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | None, pairs: tuple[str, ...],
+              checkpoint_every: int | None, resume: bool, force: bool, device: str, workers: int) -> None:
+    """Train NAME (a catalog name or a family) into a run folder, or continue the run folder NAME."""
+    from zoo_core.distributed import current_world
+    from zoo_core.progress import Progress
+    from zoo_core.training import plan_training, run_training
 
-    run = Path(out_dir)
-    if run.exists() and any(run.iterdir()) and not (resume or force):
-        _fail(f"run folder '{run}' is not empty; pass --resume to continue it or --force to overwrite")
-    model = zoo_core.build(name, **_overrides(name, pairs))
-    options: dict[str, Any] = {"checkpoint_dir": run / "checkpoint", "resume": resume}
-    if checkpoint_every:
-        options["checkpoint_every"] = checkpoint_every
-    total = steps or int(model.config.get("steps", 1000))
-    progress = Progress(total)
+    world = current_world()
+    plan = plan_training(name, out_dir, resume=resume, force=force, data=data, is_main=world.is_main)
+    overrides = plan.spec.parse_overrides(pairs)
+    if workers > 1:
+        _launch_workers(plan, workers)
+        return
+    if world.distributed and not plan.family.distributed:
+        _fail(f"family '{plan.family.name}' does not train data-parallel")
+    total = steps or plan.steps or int(plan.spec.resolve(plan.config, overrides).get("steps", 1000))
+    progress = Progress(total) if world.is_main else None
     try:
-        history = model.train(data, steps=total, callbacks=[progress], **options)
+        model, history = run_training(plan, overrides, steps=total, callbacks=[progress] if progress else [],
+                                      device=device, checkpoint_every=checkpoint_every)
     finally:
-        progress.close()
-    model.save(run)
+        if progress is not None:
+            progress.close()
+    if not world.is_main:
+        return
     last = {k: v[-1] for k, v in history.items() if k != "step" and v}
-    click.echo(f"saved to {run} ({', '.join(f'{k} {v:.4g}' for k, v in last.items())})")
+    click.echo(f"saved to {plan.run} ({', '.join(f'{k} {v:.4g}' for k, v in last.items())})")
+    held_out = {k: v for k, v in history.metrics.items() if isinstance(v, (int, float))}
+    if held_out:
+        click.echo("held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in held_out.items()))
+
+
+def _launch_workers(plan: Any, workers: int) -> None:
+    """Re-run this very command in ``workers`` processes through torchrun (without --workers)."""
+    from zoo_core.distributed import launch_local
+
+    if not plan.family.trainable or not plan.family.distributed:
+        _fail(f"family '{plan.family.name}' does not train data-parallel; drop --workers")
+    argv = list(sys.argv[1:])
+    cleaned, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--workers":
+            skip = True
+            continue
+        if arg.startswith("--workers="):
+            continue
+        cleaned.append(arg)
+    if plan.resume and "--resume" not in cleaned:
+        cleaned.append("--resume")
+    if "--force" in cleaned:  # the folder was cleared here already; the workers find it empty
+        cleaned.remove("--force")
+    launch_local(workers, cleaned)
 
 
 @cli.command("eval")
 @click.argument("name")
-@click.option("--data", type=click.Path(exists=True), help="Held-out data, if the family evaluates on data.")
+@click.option("--data", type=click.Path(exists=True), help="Held-out data (default: a run folder's own data).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the held-out draw.")
-def eval_cmd(name: str, data: str | None, as_json: bool, seed: int) -> None:
-    """Evaluate model NAME and print its metrics."""
-    model = zoo_core.load(name)
-    metrics = model.evaluate(data, seed=seed)
+@click.option("--device", default="cpu", show_default=True, help=_DEVICE_HELP)
+def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str) -> None:
+    """Evaluate model NAME and print its metrics (a run folder: on its own data's held-out split)."""
+    from zoo_core.runtime import run_data
+
+    model = zoo_core.load(name, device=device)
+    metrics = model.evaluate(data if data is not None else run_data(name), seed=seed)
     if as_json:
         _json_out({"model": name, **metrics})
         return

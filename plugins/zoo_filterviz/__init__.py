@@ -50,7 +50,7 @@ def register_families(register):
     register(Family(name="glyphcnn", framework="torch", factory="zoo_filterviz.glyphcnn:GlyphCNN",
                     config=GLYPHCNN_CONFIG, requires=("torch",), extra="torch",
                     description="small CNN classifier of glyph images (0-9A-Z); sample() = class-maximising inputs",
-                    count_parameters=_count))
+                    count_parameters=_count, distributed=True, resume_safe=("lr", "steps", "sample_steps")))
 
 
 @hookimpl

@@ -99,7 +99,7 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
                   tv_weight: float | None, fourier: bool | None, snapshots: bool, size: int, threads: int) -> None:
     """Write, for each channel of LAYER, the input pattern that makes its feature map fire most."""
     _check_output(output)
-    from zoo_cli.progress import Progress
+    from zoo_core.progress import Progress
     from zoo_core.layers import parse_channels
     from zoo_core.featureviz import ascend, make_recipe
 

@@ -16,15 +16,16 @@ for it.
 from __future__ import annotations
 
 from collections import OrderedDict
-from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
 from zoo_core.layers import FeatureProbe, TorchProbe
-from zoo_core.model import Callback, History, ZooModel
+from zoo_core.model import ZooModel
+from zoo_core.runtime import BatchSampler, TrainContext, step_seed
+from zoo_core.torchstate import load_optimizer_state, load_rng_state, model_tensors, optimizer_state, rng_state
 
 
 class Standardize(nn.Module):
@@ -83,13 +84,15 @@ class GlyphCNN(ZooModel):
         with torch.no_grad():
             for i in range(0, len(images), batch):
                 x = torch.as_tensor(np.asarray(images[i:i + batch], dtype=np.float32) / 255.0).permute(0, 3, 1, 2)
-                out.append(self.net(x).numpy())
+                out.append(self.net(x.to(self.device)).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.classes), dtype=np.float32)
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """Class-maximising inputs: image ``i`` maximises the logit of class ``i % 36`` (uint8 NHWC)."""
         from zoo_core.featureviz import Recipe, ascend, to_display
 
+        if n == 0:
+            return np.zeros((0, self.size, self.size, self.in_channels), dtype=np.uint8)
         classes = [i % self.classes for i in range(n)]
         result = ascend(self.feature_probe(), "logits", classes, Recipe.default(steps=int(self.config["sample_steps"])),
                         seed=seed)
@@ -105,64 +108,36 @@ class GlyphCNN(ZooModel):
             raise ZooError("glyph-cnn needs labelled data (images and labels)")
         return np.asarray(images), np.asarray(labels)
 
-    def train(self, data: Any = None, *, steps: int = 1000, callbacks: Iterable[Callback] = (),
-              **options: Any) -> History:
-        """Train with Adam and cross-entropy on the glyph training split (or ``data``)."""
-        from zoo_core.weights import load_tensors, save_tensors
+    def training_session(self, data: Any, steps: int, ctx: Any) -> "GlyphCNNSession":
+        """glyph-cnn's algorithm for :func:`zoo_core.runtime.fit`: AdamW, one-cycle schedule,
+        cross-entropy plus ``sparsity`` times the L1 activation penalty, on the glyph training
+        split (or ``data``). History keys: ``loss``, ``acc``."""
+        return GlyphCNNSession(self, data, steps, ctx)
 
-        callbacks = list(callbacks)
-        cfg = self.config
-        images, labels = self._data(data, "train", int(cfg["train_size"]) if data is None else None,
-                                    int(cfg["seed"]))
-        x_all = torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
-        y_all = torch.as_tensor(labels, dtype=torch.long)
-        ckpt_dir = options.get("checkpoint_dir")
-        every = int(options.get("checkpoint_every") or 0)
-        start = 0
-        if options.get("resume") and ckpt_dir and (Path(ckpt_dir) / "model.safetensors").is_file():
-            tensors = load_tensors(Path(ckpt_dir) / "model.safetensors")
-            start = int(tensors.pop("_step")[0])
-            self.load_state_dict(tensors)
-        opt = torch.optim.AdamW(self.net.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
-        sparsity = float(cfg["sparsity"])
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(cfg["lr"]), total_steps=max(steps, 1))
-        for _ in range(start):
-            sched.step()
-        gen = torch.Generator().manual_seed(int(cfg["seed"]) + start)
-        history = History()
-        batch = int(cfg["batch_size"])
-        self.net.train()
-        for step in range(start + 1, steps + 1):
-            idx = torch.randint(0, len(x_all), (batch,), generator=gen)
-            logits, penalty = self._forward_with_penalty(x_all[idx])
-            loss = nn.functional.cross_entropy(logits, y_all[idx])
-            if sparsity:
-                loss = loss + sparsity * penalty
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            logs = {"loss": loss.item(), "acc": (logits.argmax(1) == y_all[idx]).float().mean().item()}
-            if step % 10 == 0 or step == steps:
-                history.append(step, logs)
-            for cb in callbacks:
-                cb(step, logs)
-            if ckpt_dir and every and step % every == 0:
-                state = self.state_dict()
-                state["_step"] = np.array([step], dtype=np.int64)
-                Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
-                save_tensors(state, Path(ckpt_dir) / "model.safetensors")
-        self.net.eval()
-        return history
+    def to(self, device: str) -> "GlyphCNN":
+        """Move the network to a resolved torch device."""
+        self.net.to(device)
+        self.device = device
+        return self
 
-    def _forward_with_penalty(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits, and the L1 activation penalty: sum over conv layers of the mean post-ReLU activation."""
+    def _forward_with_penalty(self, x: torch.Tensor, net: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits, and the L1 activation penalty: sum over conv layers of the mean post-ReLU activation.
+
+        ``net`` is the module to call (the DistributedDataParallel wrapper when training in a
+        world of several ranks); the activations are collected by forward hooks on its layers.
+        """
+        means: list[torch.Tensor] = []
+        hooks = [module.register_forward_hook(lambda _m, _i, out: means.append(out.mean()))
+                 for name, module in self.net.named_children() if name.startswith("relu_") and name != "relu_h"]
+        try:
+            logits = (net or self.net)(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
         penalty = x.new_zeros(())
-        for name, module in self.net.named_children():
-            x = module(x)
-            if name.startswith("relu_") and name != "relu_h":
-                penalty = penalty + x.mean()
-        return x, penalty
+        for mean in means:
+            penalty = penalty + mean
+        return logits, penalty
 
     def evaluate(self, data: Any = None, *, seed: int = 0) -> dict[str, Any]:
         """Accuracy and cross-entropy on the held-out test split (disjoint from training draws)."""
@@ -180,3 +155,82 @@ class GlyphCNN(ZooModel):
         """Set weights from numpy arrays."""
         self.net.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in tensors.items()})
         self.net.eval()
+
+
+class GlyphCNNSession:
+    """One glyph-cnn training run. Step ``k``'s batch comes from :class:`zoo_core.runtime.BatchSampler`
+    and its dropout from torch's generator seeded by (seed, k, rank), so a resumed run is exact."""
+
+    steps_per_call = 1
+    DROPOUT_STREAM = 0x64726F70  # "drop"
+
+    def __init__(self, model: GlyphCNN, data: Any, steps: int, ctx: TrainContext) -> None:
+        cfg = model.config
+        self.model, self.world, self.total = model, ctx.world, max(int(steps), 1)
+        self.world.init_torch(model.device)
+        images, labels = model._data(data, "train", int(cfg["train_size"]) if data is None else None, int(cfg["seed"]))
+        self.examples = int(len(labels))
+        self.x = torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
+        self.y = torch.as_tensor(labels, dtype=torch.long)
+        self.sampler = BatchSampler(self.examples, int(cfg["batch_size"]), int(cfg["seed"]), self.world)
+        self.optimizer = torch.optim.AdamW(model.net.parameters(), lr=float(cfg["lr"]),
+                                           weight_decay=float(cfg["weight_decay"]))
+        self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=float(cfg["lr"]),
+                                                            total_steps=self.total)
+        self.net = model.net
+        if self.world.distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            device = torch.device(model.device)
+            self.net = DDP(model.net, device_ids=[device.index] if device.type == "cuda" else None)
+        self.device = torch.device(model.device)
+        model.net.train()
+
+    def run(self, first: int, last: int) -> list[dict[str, float]]:
+        """Train steps ``first..last``; ``{"loss", "acc"}`` per step (this rank's shard)."""
+        out = []
+        sparsity = float(self.model.config["sparsity"])
+        for step in range(first, last + 1):
+            idx = torch.from_numpy(self.sampler.indices(step))
+            x, y = self.x[idx].to(self.device), self.y[idx].to(self.device)
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                torch.manual_seed(step_seed(int(self.model.config["seed"]), step,
+                                            self.DROPOUT_STREAM + self.world.rank))
+                logits, penalty = self.model._forward_with_penalty(x, self.net)
+            loss = nn.functional.cross_entropy(logits, y)
+            if sparsity:
+                loss = loss + sparsity * penalty
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            if self.schedule.last_epoch + 1 < self.total:
+                self.schedule.step()
+            out.append({"loss": float(loss.detach()), "acc": float((logits.argmax(1) == y).float().mean())})
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Weights, AdamW's slots, the schedule's position and torch's RNG."""
+        return {**{f"model.{k}": v for k, v in self.model.state_dict().items()}, **optimizer_state(self.optimizer),
+                **rng_state(), "schedule.step": np.asarray([self.schedule.last_epoch], dtype=np.int64)}
+
+    def load_state(self, tensors: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`state` returned; the one-cycle schedule is replayed to its step."""
+        self.model.load_state_dict(model_tensors(tensors))
+        self.model.net.train()
+        load_optimizer_state(self.optimizer, tensors)
+        load_rng_state(tensors)
+        target = int(np.asarray(tensors["schedule.step"]).reshape(-1)[0])
+        if not 0 <= target <= self.total:
+            from zoo_core.errors import WeightsError
+
+            raise WeightsError(f"checkpoint schedule step {target} is outside this run's {self.total} steps")
+        import warnings
+
+        with warnings.catch_warnings():  # replaying the schedule without optimizer steps is intended
+            warnings.simplefilter("ignore", UserWarning)
+            while self.schedule.last_epoch < target:
+                self.schedule.step()
+
+    def close(self) -> None:
+        """Back to eval mode."""
+        self.model.net.eval()

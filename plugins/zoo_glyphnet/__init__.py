@@ -114,6 +114,8 @@ FAMILY = Family(
     description="inverted auto-encoder: glyphs that carry a message through a noisy channel",
     latent=True,
     count_parameters=count_parameters,
+    distributed=True,
+    resume_safe=("lr", "steps"),
 )
 
 

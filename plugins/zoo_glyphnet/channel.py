@@ -77,11 +77,11 @@ class NoiseChannel(nn.Module):
         out = images
         if self.blur and self.blur_sigma > 0:
             draw = torch.rand(out.shape[0], generator=generator, dtype=torch.float64)
-            sigmas = self.blur_sigma * out.shape[-1] * (0.5 + 0.5 * draw)
+            sigmas = (self.blur_sigma * out.shape[-1] * (0.5 + 0.5 * draw)).to(out.device)
             out = gaussian_blur(out, sigmas)
         if self.noise and self.noise_sigma > 0:
-            out = out + self.noise_sigma * torch.randn(out.shape, generator=generator, dtype=out.dtype,
-                                                       device=out.device)
+            # drawn on the CPU (where the step's generator lives) and moved: the same noise on every device
+            out = out + self.noise_sigma * torch.randn(out.shape, generator=generator, dtype=out.dtype).to(out.device)
         inverse = self.warp_inverse(out.shape[0], generator=generator, dtype=out.dtype, device=out.device)
         if inverse is not None:
             out = warp(out, inverse)

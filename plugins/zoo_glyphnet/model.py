@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 # torch is imported here, not in the package __init__, so that `zoo list` never loads it; this
@@ -11,10 +10,10 @@ import numpy as np
 import torch
 
 from zoo_core.errors import ZooError
-from zoo_core.model import History, LatentModel
+from zoo_core.model import LatentModel
 from zoo_glyphnet.channel import NoiseChannel
 from zoo_glyphnet.networks import build_networks
-from zoo_glyphnet.training import run_training, splitmix64
+from zoo_glyphnet.training import GlyphNetSession, check_no_data, splitmix64
 
 #: numpy seed-sequence word that keeps evaluation messages apart from training ones
 EVAL_STREAM = 0x6576616C  # "eval"
@@ -70,36 +69,32 @@ class GlyphNet(LatentModel):
         out = np.empty((latents.shape[0], s, s, c), dtype=np.uint8)
         with torch.inference_mode():
             for i in range(0, latents.shape[0], _DECODE_BATCH):
-                images = self.generator(torch.from_numpy(latents[i:i + _DECODE_BATCH]))
+                images = self.generator(torch.from_numpy(latents[i:i + _DECODE_BATCH]).to(self.device))
                 # to_uint8 in torch, in place: the same float32 arithmetic (x * 255, round half to
                 # even, clip), but threaded and without numpy's temporary copies of the batch
                 pixels = images.mul_(255.0).round_().clamp_(0.0, 255.0).to(torch.uint8)
-                out[i:i + _DECODE_BATCH] = pixels.permute(0, 2, 3, 1).numpy()
+                out[i:i + _DECODE_BATCH] = pixels.permute(0, 2, 3, 1).cpu().numpy()
         return out
 
-    def train(self, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Any] = (),
-              checkpoint_dir: str | Path | None = None, checkpoint_every: int = 200, resume: bool = False,
-              **options: Any) -> History:
-        """Train until step ``steps`` (default ``config["steps"]``) and return the full loss history.
+    def training_session(self, data: Any, steps: int, ctx: Any) -> "GlyphNetSession":
+        """glyphnet's algorithm for :func:`zoo_core.runtime.fit` (``model.train`` / ``zoo train``).
 
         :param data: must be None: glyphnet makes up its own messages.
-        :param callbacks: each is called as ``callback(step, {"loss": loss})`` after every step.
-        :param checkpoint_dir: where ``checkpoint.safetensors`` is written every
-            ``checkpoint_every`` steps, at the end, and on Ctrl-C (before re-raising it).
-        :param resume: continue from the checkpoint in ``checkpoint_dir`` if there is one; a
-            corrupt or mismatched checkpoint raises :class:`zoo_core.WeightsError`.
 
-        ``steps`` is the run's total: resuming a run checkpointed at step 600 with ``steps=1000``
-        trains 400 more steps. Without ``resume`` the run starts at step 1 from the current weights
-        with a fresh optimizer.
+        Each step draws ``batch_size`` messages from N(0, 1) and channel randomness from a
+        generator seeded by (seed, step); the loss is the MSE between message and decoded
+        message; Adam, learning rate ``lr`` with the config's ``schedule`` over the run's steps.
+        History key: ``loss``.
         """
-        if data is not None:
-            raise ZooError("glyphnet trains on random messages and takes no --data")
-        if options:
-            raise ZooError(f"glyphnet train: unknown option(s) {', '.join(sorted(options))}")
-        total = int(self.config["steps"] if steps is None else steps)
-        return run_training(self, total, callbacks, checkpoint_dir=checkpoint_dir,
-                            checkpoint_every=checkpoint_every, resume=resume)
+        check_no_data(data)
+        return GlyphNetSession(self, steps, ctx)
+
+    def to(self, device: str) -> "GlyphNet":
+        """Move generator and decoder to a resolved torch device (``cpu``, ``cuda:N``, ``mps``)."""
+        self.generator.to(device)
+        self.decoder.to(device)
+        self.device = device
+        return self
 
     def evaluate(self, data: Any = None, *, seed: int = 0, messages: int = 1000) -> dict[str, Any]:
         """Message recovery on held-out messages, through the full channel and with it off.
@@ -124,7 +119,7 @@ class GlyphNet(LatentModel):
         sums = {"mse_channel": 0.0, "cosine_channel": 0.0, "mse_clean": 0.0, "cosine_clean": 0.0}
         with torch.inference_mode():
             for i in range(0, messages, 250):
-                m = torch.from_numpy(msgs[i:i + 250])
+                m = torch.from_numpy(msgs[i:i + 250]).to(self.device)
                 images = self.generator(m)
                 for key, received in (("channel", self.decoder(self.channel(images, generator=gen))),
                                       ("clean", self.decoder(images))):

@@ -135,12 +135,14 @@ def count_ae_parameters(config: dict) -> int:
 VAE_FAMILY = Family(
     name="vae", framework="keras", factory="zoo_vae.model:ConvVAE", config=VAE_CONFIG,
     requires=("keras", "tensorflow"), extra="keras", latent=True, count_parameters=count_vae_parameters,
+    distributed=True, resume_safe=("lr", "steps", "jit_compile"),
     description="convolutional VAE (TF2 GradientTape train_step, BCE/MSE + fact * KL)",
 )
 
 AE_FAMILY = Family(
     name="ae", framework="keras", factory="zoo_vae.model:DenseAE", config=AE_CONFIG,
     requires=("keras", "tensorflow"), extra="keras", latent=True, count_parameters=count_ae_parameters,
+    distributed=True, resume_safe=("lr", "steps", "jit_compile"),
     description="dense autoencoder 784 -> 30 -> 784 (MSE): the contrast; random codes decode to garbage",
 )
 

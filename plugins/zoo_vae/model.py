@@ -12,23 +12,19 @@ results are returned under exactly those names (the keras.io example returns its
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any, Iterable, Mapping
+from contextlib import nullcontext
+from typing import Any, Mapping
 
 import numpy as np
 
 from zoo_core.datasets import load_dataset
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.interrupt import DeferredInterrupt
-from zoo_core.model import History, LatentModel, to_uint8
-from zoo_core.weights import load_tensors, save_tensors
+from zoo_core.distributed import current_world
+from zoo_core.model import LatentModel, to_uint8
 from zoo_vae import stage_strides
 from zoo_vae._backend import keras, tf
+from zoo_vae.training import STEPS_PER_CALL, AutoencoderSession, compile_chunk, strategy_for  # noqa: F401
 
-CHECKPOINT_FILE = "checkpoint.safetensors"
-#: training steps per compiled call (losses of every step still come back)
-STEPS_PER_CALL = 25
 EVAL_IMAGES = 2000
 
 
@@ -240,6 +236,15 @@ class _KerasAutoencoder(LatentModel):
     def __init__(self, config: Mapping[str, Any], family=None) -> None:
         super().__init__(config, family)
         self.latent_size = int(self.config["z_dim"])
+        self.strategy = strategy_for(current_world())
+        with self.strategy.scope() if self.strategy is not None else nullcontext():
+            self._build_trainer()
+        self._train_fn = None
+        self._train_images = None
+        self._decode_fn = None
+        self._encode_fn = None
+
+    def _build_trainer(self) -> None:
         encoder, decoder = self._build_networks()
         self.trainer = AutoencoderTrainer(encoder, decoder, variational=self.variational,
                                           fact=float(self.config.get("fact", 0.0)), loss=self.config["loss"],
@@ -248,10 +253,6 @@ class _KerasAutoencoder(LatentModel):
                              jit_compile=bool(self.config["jit_compile"]))
         # Create Adam's slots now: variables must not first appear inside the compiled step.
         self.trainer.optimizer.build(self.trainer.trainable_variables)
-        self.step = 0
-        self._train_fn = None
-        self._decode_fn = None
-        self._encode_fn = None
 
     def _build_networks(self):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -337,135 +338,40 @@ class _KerasAutoencoder(LatentModel):
 
     # -- training --------------------------------------------------------------------------------
 
-    def train(self, data: Any = None, *, steps: int | None = None, callbacks: Iterable = (),
-              checkpoint_dir: str | Path | None = None, resume: bool = False,
-              checkpoint_every: int | None = None, log_every: int = 1) -> History:
-        """Train in place with Adam on the trainer's compiled ``train_step``; return the History.
+    def training_session(self, data: Any, steps: int, ctx: Any) -> AutoencoderSession:
+        """The VAE / AE algorithm for :func:`zoo_core.runtime.fit` (``model.train`` / ``zoo train``).
 
         :param data: a dataset spec or path (``zoo_core.datasets.load_dataset``), a uint8/float
             image array, or None for the config's ``dataset``; its ``train`` split is used.
-        :param steps: the step to train up to (default: config ``steps``). A resumed run
-            continues from its checkpoint's step up to ``steps``.
-        :param callbacks: ``cb(step, logs)`` with logs ``{"total_loss", "reco_loss", "kl_loss"}``
-            (batch means of that step; total is exactly reco + kl in float32).
-        :param checkpoint_dir: folder for ``checkpoint.safetensors`` (weights, Adam state, step,
-            sampling-noise state), written atomically every ``checkpoint_every`` steps, at the end,
-            and on Ctrl-C (after the steps in flight, before re-raising it).
-        :param resume: continue from the checkpoint in ``checkpoint_dir``.
-        :param log_every: report every n-th step (and the last one) to History and callbacks.
+
+        Adam at ``lr``; each step's logs are ``total_loss``, ``reco_loss``, ``kl_loss`` (batch
+        means; total is exactly reco + kl in float32).
         """
-        target = int(self.config["steps"] if steps is None else steps)
-        ckpt = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
-        if resume:
-            if ckpt is None or not ckpt.is_file():
-                raise ZooError(f"nothing to resume: no {CHECKPOINT_FILE} in {checkpoint_dir}")
-            self._load_checkpoint(ckpt)
-        every = checkpoint_every or max(100, target // 10)
-        images = self.images_for(data, "train")
-        batch = int(self.config["batch_size"])
-        seed = int(self.config["seed"])
-        # tf.data: shuffle (reseeded with the start step, so a resumed run draws fresh orders),
-        # repeat, batch, scale to [0, 1] and prefetch while the previous step runs.
-        dataset = (tf.data.Dataset.from_tensor_slices(images)
-                   .shuffle(min(len(images), 20000), seed=seed * 1_000_003 + self.step, reshuffle_each_iteration=True)
-                   .repeat()
-                   .batch(batch, drop_remainder=len(images) >= batch)
-                   .map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
-                   .prefetch(tf.data.AUTOTUNE))
+        return AutoencoderSession(self, data, steps, ctx)
+
+    def training_images(self, data: Any) -> np.ndarray:
+        """The ``train`` split of ``data`` as uint8 images of the model's shape, cached per source."""
+        key = ("array", id(data)) if isinstance(data, np.ndarray) else ("spec", str(data))
+        if self._train_images is None or self._train_images[0] != key:
+            self._train_images = (key, self.images_for(data, "train"))
+        return self._train_images[1]
+
+    def compiled_chunk(self):
+        """The compiled multi-step training loop (built once per model, reused by every run)."""
         if self._train_fn is None:
-            self._train_fn = self._compile_train_chunk()
-        history = History()
-        callbacks = list(callbacks)
-        iterator = iter(dataset)
-        with DeferredInterrupt() as interrupt:
-            while self.step < target:
-                # One compiled call runs up to STEPS_PER_CALL steps and hands back every step's
-                # losses at once: no per-step Python round trip or device sync (what keras' fit
-                # calls steps_per_execution). Chunks end on checkpoint steps.
-                until_ckpt = every - self.step % every if ckpt is not None else STEPS_PER_CALL
-                n = min(STEPS_PER_CALL, target - self.step, until_ckpt)
-                chunk = [t.numpy() for t in self._train_fn(iterator, tf.constant(n, tf.int32))]
-                self._report(chunk, target, log_every, history, callbacks)
-                if ckpt is not None and (self.step % every == 0 or self.step == target or interrupt.raised):
-                    self._save_checkpoint(ckpt)
-                if interrupt.raised:  # Ctrl-C: the chunk in flight finished and is checkpointed
-                    raise KeyboardInterrupt
-        return history
+            self._train_fn = compile_chunk(self.trainer, self.strategy, bool(self.config["jit_compile"]))
+        return self._train_fn
 
-    def _report(self, chunk, target: int, log_every: int, history: History, callbacks: list) -> None:
-        """Advance ``self.step`` over one chunk's ``(total, reco, kl)`` arrays; log and call back."""
-        for total, reco, kl in zip(*chunk):
-            self.step += 1
-            if not np.isfinite(total):
-                raise ZooError(f"training diverged at step {self.step} (total_loss {float(total)}); "
-                               "lower lr or fact")
-            if self.step % log_every == 0 or self.step == target:
-                values = {"total_loss": float(total), "reco_loss": float(reco), "kl_loss": float(kl)}
-                history.append(self.step, values)
-                for callback in callbacks:
-                    callback(self.step, values)
+    def device_scope(self):
+        """TensorFlow device placement for this model's device."""
+        from zoo_core.devices import tf_device_name
 
-    def _compile_train_chunk(self):
-        """A ``tf.function(iterator, n)`` running ``n`` train steps; returns (total, reco, kl) per step.
+        return tf.device(tf_device_name(self.device))
 
-        Each step resets the trackers, so each step's ``total_loss`` / ``reco_loss`` / ``kl_loss``
-        are the values of exactly that batch, and ``total_loss == reco_loss + kl_loss``.
-        """
-        trainer = self.trainer
-        step_fn = trainer.train_step
-        if self.config["jit_compile"]:  # XLA compiles the step; the loop around it stays a tf graph
-            step_fn = tf.function(trainer.train_step, jit_compile=True)
-
-        def run(iterator, n):
-            names = ("total_loss", "reco_loss", "kl_loss")
-            arrays = [tf.TensorArray(tf.float32, size=n) for _ in names]
-            for i in tf.range(n):
-                for tracker in trainer.metrics:
-                    tracker.reset_state()
-                logs = step_fn(next(iterator))
-                arrays = [a.write(i, tf.cast(logs[k], tf.float32)) for a, k in zip(arrays, names)]
-            return tuple(a.stack() for a in arrays)
-
-        return tf.function(run, reduce_retracing=True)
-
-    def _checkpoint_tensors(self) -> dict[str, np.ndarray]:
-        tensors = {f"model/{k}": v for k, v in self.state_dict().items()}
-        optimizer = self.trainer.optimizer
-        if not optimizer.built:
-            optimizer.build(self.trainer.trainable_variables)
-        for var in optimizer.variables:
-            # 1-d even for scalars (the step counter): zoo_core.weights.save_tensors stores
-            # 0-d arrays as shape (1,), so the expected shapes must match what it writes.
-            tensors[_optimizer_key(var)] = np.atleast_1d(np.array(var.numpy()))
-        tensors["rng/noise"] = np.atleast_1d(np.array(self.trainer.noise.state.numpy()))
-        return tensors
-
-    def _save_checkpoint(self, path: Path) -> None:
-        meta = {"step": str(self.step), "family": self.family_name, "config": json.dumps(self.config, sort_keys=True)}
-        save_tensors(self._checkpoint_tensors(), path, metadata=meta)
-
-    def _load_checkpoint(self, path: Path) -> None:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata() or {}
-        saved = json.loads(meta.get("config", "{}"))
-        arch = [k for k in self.config if k not in ("steps", "dataset", "jit_compile", "lr", "batch_size")]
-        changed = [k for k in arch if saved.get(k) != self.config[k]]
-        if meta.get("family") != self.family_name or changed:
-            raise ZooError(f"checkpoint {path} was written by another model "
-                           f"({meta.get('family')}; differs in {', '.join(changed) or 'family'}); "
-                           "use --force to start afresh")
-        tensors = load_tensors(path)
-        expected = self._checkpoint_tensors()
-        from zoo_core.weights import check_state
-
-        check_state(expected, tensors, str(path))
-        self.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
-        for var in self.trainer.optimizer.variables:
-            var.assign(tensors[_optimizer_key(var)].reshape(var.shape))
-        self.trainer.noise.state.assign(tensors["rng/noise"].reshape(self.trainer.noise.state.shape))
-        self.step = int(meta.get("step", "0"))
+    def to(self, device: str) -> "_KerasAutoencoder":
+        """Run on a resolved device (``cpu`` or ``cuda:N``) through TensorFlow's device placement."""
+        self.device = device
+        return self
 
     # -- evaluation ------------------------------------------------------------------------------
 
@@ -517,12 +423,6 @@ class _KerasAutoencoder(LatentModel):
         if half:
             out["heldout_nn_mse"] = float(_nearest_sq(flat[:min(half, 256)], flat[half:]).mean() / pixels)
         return out
-
-
-def _optimizer_key(var) -> str:
-    """Checkpoint key of an optimizer variable: its path without the optimizer's own name,
-    which Keras numbers per process (``adam``, ``adam_1``, ...)."""
-    return "optimizer/" + var.path.split("/", 1)[-1]
 
 
 def _nearest_sq(queries: np.ndarray, pool: np.ndarray) -> np.ndarray:

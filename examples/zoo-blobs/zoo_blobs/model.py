@@ -9,12 +9,11 @@ towards it (stochastic EM).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
-from zoo_core import History, ZooModel
+from zoo_core import ZooModel
 from zoo_core.errors import ZooError
 from zoo_core.model import to_uint8
 from zoo_blobs.data import blob_images
@@ -68,54 +67,41 @@ class BlobsGMM(ZooModel):
         joint = self._log_joint(x.reshape(len(x), -1).astype(np.float64))
         return float(-_logsumexp(joint).mean() / self.dims)
 
-    def train(self, data: Any = None, *, steps: int = 1000, callbacks: Iterable = (),
-              checkpoint_dir: str | Path | None = None, checkpoint_every: int | None = None,
-              resume: bool = False, **options: Any) -> History:
-        """Run ``steps`` stochastic EM steps on generated blob images (or on ``data``).
+    def training_session(self, data: Any, steps: int, ctx: Any) -> "BlobsSession":
+        """Stochastic EM on generated blob images (or on ``data``), driven by zoo's runtime.
 
         :param data: ``None`` (blob images drawn from the seed), a ``(N, H, W, C)`` array (uint8
             or floats in [0, 1]) or a ``.npy``/``.npz`` file of one.
-        :param checkpoint_dir: where to save the model every ``checkpoint_every`` steps and at the
-            end; with ``resume=True`` training continues from the model saved there.
+
+        ``model.train(steps=N, run_dir=...)`` and ``zoo train blobs -o RUN`` then checkpoint,
+        resume exactly and write ``run.json`` with no code here. History key: ``nll``.
         """
-        if options:
-            raise ZooError(f"blobs: unknown training options {sorted(options)}")
+        return BlobsSession(self, None if data is None else _as_images(data, self.image_shape))
+
+    def em_step(self, step: int, images: np.ndarray | None) -> float:
+        """One stochastic EM step (batch drawn from (seed, step)); returns the batch's NLL per pixel."""
         c = self.config
-        images = None if data is None else _as_images(data, self.image_shape)
-        if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / "model.safetensors").is_file():
-            self.load_weights(Path(checkpoint_dir) / "model.safetensors")
-        history = History()
         lr, min_log_std = c["lr"], float(np.log(c["min_std"]))
-        for _ in range(steps):
-            step = int(self.step[0]) + 1
-            rng = np.random.default_rng([c["seed"], 1, step])
-            if images is None:
-                batch = blob_images(c["batch_size"], c["size"], c["channels"], c["blobs"], rng)
-            else:
-                batch = images[rng.integers(0, len(images), size=c["batch_size"])]
-            x = batch.reshape(len(batch), self.dims).astype(np.float64)
-            joint = self._log_joint(x)
-            total = _logsumexp(joint)
-            resp = np.exp(joint - total[:, None])  # E-step, (B, K)
-            counts = resp.sum(0)  # (K,)
-            used = counts > 1e-3
-            mean_b = (resp.T @ x)[used] / counts[used, None]
-            var_b = (resp.T @ (x * x))[used] / counts[used, None] - mean_b ** 2
-            log_std_b = np.maximum(0.5 * np.log(np.maximum(var_b, 1e-12)), min_log_std)
-            self.means[used] = ((1 - lr) * self.means[used] + lr * mean_b).astype(np.float32)
-            self.log_std[used] = ((1 - lr) * self.log_std[used] + lr * log_std_b).astype(np.float32)
-            weights = (1 - lr) * _softmax(self.logits.astype(np.float64)) + lr * counts / counts.sum()
-            self.logits = np.log(np.maximum(weights, 1e-12)).astype(np.float32)
-            self.step[0] = step
-            logs = {"nll": float(-total.mean() / self.dims)}
-            history.append(step, logs)
-            for callback in callbacks:
-                callback(step, logs)
-            if checkpoint_dir is not None and checkpoint_every and step % checkpoint_every == 0:
-                self.save(checkpoint_dir)
-        if checkpoint_dir is not None:
-            self.save(checkpoint_dir)
-        return history
+        rng = np.random.default_rng([c["seed"], 1, step])
+        if images is None:
+            batch = blob_images(c["batch_size"], c["size"], c["channels"], c["blobs"], rng)
+        else:
+            batch = images[rng.integers(0, len(images), size=c["batch_size"])]
+        x = batch.reshape(len(batch), self.dims).astype(np.float64)
+        joint = self._log_joint(x)
+        total = _logsumexp(joint)
+        resp = np.exp(joint - total[:, None])  # E-step, (B, K)
+        counts = resp.sum(0)  # (K,)
+        used = counts > 1e-3
+        mean_b = (resp.T @ x)[used] / counts[used, None]
+        var_b = (resp.T @ (x * x))[used] / counts[used, None] - mean_b ** 2
+        log_std_b = np.maximum(0.5 * np.log(np.maximum(var_b, 1e-12)), min_log_std)
+        self.means[used] = ((1 - lr) * self.means[used] + lr * mean_b).astype(np.float32)
+        self.log_std[used] = ((1 - lr) * self.log_std[used] + lr * log_std_b).astype(np.float32)
+        weights = (1 - lr) * _softmax(self.logits.astype(np.float64)) + lr * counts / counts.sum()
+        self.logits = np.log(np.maximum(weights, 1e-12)).astype(np.float32)
+        self.step[0] = step
+        return float(-total.mean() / self.dims)
 
     def evaluate(self, data: Any = None, *, seed: int = 0) -> dict[str, Any]:
         """Per-pixel NLL (nats and bits) on 512 held-out blob images (or on ``data``)."""
@@ -164,3 +150,28 @@ def _as_images(data: Any, shape: tuple[int, int, int]) -> np.ndarray:
     if array.ndim != 4 or tuple(array.shape[1:]) != tuple(shape):
         raise ZooError(f"blobs: data must be N x {shape[0]} x {shape[1]} x {shape[2]} images, got {array.shape}")
     return array.astype(np.float32) / 255.0 if array.dtype == np.uint8 else array.astype(np.float32)
+
+
+class BlobsSession:
+    """A blobs training run for :func:`zoo_core.runtime.fit`: the model's arrays are its whole state."""
+
+    steps_per_call = 1
+
+    def __init__(self, model: BlobsGMM, images: np.ndarray | None) -> None:
+        self.model, self.images = model, images
+        self.examples = None if images is None else int(len(images))
+
+    def run(self, first: int, last: int) -> list[dict[str, float]]:
+        """EM steps ``first..last``."""
+        return [{"nll": self.model.em_step(step, self.images)} for step in range(first, last + 1)]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The model's arrays (each step's randomness is a function of (seed, step): no RNG state)."""
+        return {k: np.array(v) for k, v in self.model.state_dict().items()}
+
+    def load_state(self, tensors: Mapping[str, np.ndarray]) -> None:
+        """Restore the arrays."""
+        self.model.load_state_dict(tensors)
+
+    def close(self) -> None:
+        """Nothing to release."""

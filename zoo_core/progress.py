@@ -1,4 +1,8 @@
-"""A small training progress line: step, metrics and steps/s, redrawn in place on a terminal."""
+"""Training progress, drawn by the core and rendered by whoever passes a stream: step, metrics, steps/s.
+
+A :class:`Progress` is an ordinary training callback (``callback(step, logs)``), so plugins and
+the CLI use the same one; plugins never import the CLI to report progress.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ class Progress:
     printed every 10% of the run.
     """
 
-    def __init__(self, total: int, start: int = 0, stream: TextIO | None = None, width: int = 24) -> None:
+    def __init__(self, total: int, start: int | None = None, stream: TextIO | None = None, width: int = 24) -> None:
         self.total, self.start, self.width = total, start, width
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
@@ -24,6 +28,8 @@ class Progress:
 
     def __call__(self, step: int, logs: Mapping[str, float]) -> None:
         now = time.perf_counter()
+        if self.start is None:  # the first step reported (a resumed run starts past 0)
+            self.start, self.t0 = step - 1, now - 1e-9
         done = step - self.start
         rate = done / max(now - self.t0, 1e-9)
         metrics = " ".join(f"{k} {v:.4g}" for k, v in logs.items())

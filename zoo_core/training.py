@@ -1,0 +1,131 @@
+"""``zoo train`` as an API: from a name or a run folder to a trained run, fresh or resumed.
+
+:func:`plan_training` decides what a ``zoo train NAME -o RUN [--resume] [--force]`` call means
+(which family and config, which run folder, which data) and refuses what would lose or mix
+runs; :func:`run_training` builds the model and hands it to :func:`zoo_core.runtime.fit`.
+The CLI only parses its options and renders progress and results.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from zoo_core.errors import ConfigError, ZooError
+from zoo_core.runtime import CHECKPOINT_DIR, MANIFEST, RunFolder, is_run_folder
+
+
+@dataclass
+class TrainPlan:
+    """What one ``zoo train`` call will do."""
+
+    family: Any
+    run: Path
+    resume: bool
+    config: dict = field(default_factory=dict)   # the run's config (resume) or the entry's (fresh)
+    source: str = ""                              # catalog or family name it starts from
+    data: str | None = None
+    steps: int | None = None
+    base_model: str | None = None
+
+    @property
+    def spec(self) -> Any:
+        """The family's config spec (parses ``--set`` text)."""
+        return self.family.config
+
+
+def plan_training(name: str, output: str | None, *, resume: bool = False, force: bool = False,
+                  data: str | None = None, is_main: bool = True) -> TrainPlan:
+    """Resolve ``zoo train NAME [-o RUN]``: a catalog/family name starts a run, a run folder resumes one.
+
+    Errors (one line each): a fresh run without ``-o``; a non-empty folder without ``--resume``
+    or ``--force``; ``--resume`` on a folder with no ``run.json``; ``--data`` that is not the
+    run's own on a resume.
+    """
+    from zoo_core import api
+
+    if is_run_folder(name) and not resume:
+        raise ZooError(f"'{name}' is a run folder; pass --resume to continue it")
+    if resume:
+        run = Path(output if output is not None else name)
+        if output is not None and is_run_folder(name) and Path(name).resolve() != run.resolve():
+            raise ZooError(f"--resume continues run '{name}' in place; -o '{output}' names another folder")
+        if not is_run_folder(run):
+            hint = "" if run.exists() else " (no such folder)"
+            raise ZooError(f"nothing to resume: '{run}' has no {MANIFEST}{hint}; start a run with zoo train NAME -o RUN")
+        manifest = RunFolder(run).read_manifest()
+        family = api.get_family(manifest["family"])
+        recorded = manifest.get("data") or None
+        source = recorded.get("source") if isinstance(recorded, dict) else None
+        if data is not None and (source is None or Path(data).resolve() != Path(source)):
+            raise ZooError(f"run '{run}' trains on {source or 'its family default'}; a resume takes no other --data")
+        if source == "array":
+            raise ZooError(f"run '{run}' was trained on an in-memory array; resume it from Python")
+        return TrainPlan(family=family, run=run, resume=True, config=dict(manifest["config"]),
+                         source=manifest["family"], data=source, steps=manifest.get("steps"),
+                         base_model=manifest.get("base_model"))
+    if output is None:
+        raise ZooError("zoo train NAME needs -o RUN (the run folder to write)")
+    run = Path(output)
+    if is_main and run.exists():
+        if not run.is_dir():
+            raise ZooError(f"run folder '{run}' is a file")
+        if any(run.iterdir()):
+            if not force:
+                raise ZooError(f"run folder '{run}' is not empty; pass --resume to continue it or --force to "
+                               "start afresh (its checkpoints are deleted)")
+            shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
+            (run / MANIFEST).unlink(missing_ok=True)
+    from zoo_core.plugins import get_registry
+
+    registry = get_registry()
+    if name in registry.models:  # a catalog entry: its recipe (config), trained from fresh weights
+        entry = registry.models[name]
+        family, config = api.get_family(entry.family), dict(entry.config)
+    elif name in registry.families:
+        family, config = api.get_family(name), {}
+    else:
+        api.get_entry(name)  # raises the usual "unknown model ... did you mean"
+    return TrainPlan(family=family, run=run, resume=False, config=config, source=name, data=data)
+
+
+def check_overrides(plan: TrainPlan, overrides: dict) -> None:
+    """On a resume, only the family's resume-safe keys may change."""
+    if not plan.resume:
+        return
+    safe = set(plan.family.resume_safe)
+    fixed = sorted(k for k, v in overrides.items() if k not in safe and plan.config.get(k) != v)
+    if fixed:
+        raise ConfigError(f"--set {fixed[0]} cannot change on a resume (the run's checkpoint fixes it); "
+                          f"resume-safe keys of '{plan.family.name}': {', '.join(sorted(safe))}")
+
+
+def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int | None = None,
+                 callbacks: Iterable[Any] = (), device: str | None = None,
+                 checkpoint_every: int | None = None) -> tuple[Any, Any]:
+    """Build the model the plan describes and train it into the run folder; return (model, history).
+
+    ``steps`` is the run's total (default: the resumed run's target, else the config's ``steps``).
+    A fresh run from a catalog name trains that entry's recipe (its config) from fresh weights.
+    """
+    from zoo_core import api
+    from zoo_core.runtime import fit
+
+    overrides = dict(overrides or {})
+    check_overrides(plan, overrides)
+    if plan.resume:
+        config = plan.family.config.resolve(plan.config, overrides)
+        model = api._instantiate(plan.family, config, device)
+        model.name = str(plan.run)
+    else:
+        model = api.build(plan.source, device=device, **overrides)
+    total = steps if steps is not None else (plan.steps if plan.resume and plan.steps else None)
+    extra = {"base_model": plan.base_model} if plan.base_model else {}  # kept from the resumed manifest
+    history = fit(model, plan.data, steps=total, callbacks=callbacks, run_dir=plan.run, resume=plan.resume,
+                  checkpoint_every=checkpoint_every, extra=extra)
+    return model, history
+
+
+__all__ = ["TrainPlan", "check_overrides", "plan_training", "run_training"]
