@@ -67,6 +67,14 @@ class World:
             return [float(v) for v in values]
         return self._all_mean([float(v) for v in values])
 
+    def agree(self, digest: str) -> bool:
+        """Whether every rank passed the same hex ``digest`` (e.g. of its weights); True in one process."""
+        if not self.distributed:
+            return True
+        value = float(int(digest[:12], 16))  # 48 bits: exact in float64, and so is their mean over ranks
+        mine = self.mean([value])[0] == value
+        return self.mean([1.0 if mine else 0.0])[0] == 1.0
+
     def mean_array(self, array: Any) -> Any:
         """Element-wise mean of a numpy array over the ranks, through ``torch.distributed``.
 
@@ -161,18 +169,36 @@ def launch_local(workers: int, module_args: list[str]) -> None:
     import torch.distributed.run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
+    import signal
+
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torchrun's own default, without its warning
+    # Ctrl-C reaches every worker from the terminal: each finishes its steps, rank 0 checkpoints
+    # once, and they exit 130. The launcher itself must not shut them down on SIGINT, so it
+    # handles only the other death signals, and this process only notes the SIGINT.
+    os.environ["TORCHELASTIC_SIGNALS_TO_HANDLE"] = "SIGTERM,SIGHUP,SIGQUIT"
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
     args = torchrun.parse_args(["--standalone", f"--nproc-per-node={int(workers)}", "--max-restarts=0",
                                 "--monitor-interval=0.2", "-m", "zoo_cli", *module_args])
     try:
         torchrun.run(args)
     except ChildFailedError as exc:
+        codes = {f.exitcode for f in exc.failures.values()}
+        if codes <= {130, -signal.SIGINT, -signal.SIGTERM} and 130 in codes:
+            raise KeyboardInterrupt from None
         rank, failure = exc.get_first_failure()
         how = (f"was killed by {failure.signal_name()}" if failure.exitcode < 0
                else f"exited with status {failure.exitcode}")
         raise WorkerFailed(f"worker rank {rank} {how}; the job stopped (resume from the last checkpoint with "
                            "zoo train RUN --resume)", failure.exitcode) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class PeerLost(ZooError):
+    """This rank lost contact with the others (one of them died); the launcher reports which."""
+
+    exit_code = 1
 
 
 class WorkerFailed(ZooError):
@@ -209,4 +235,4 @@ def shard(batch: int, world: World) -> slice:
     return slice(world.rank * per, (world.rank + 1) * per)
 
 
-__all__ = ["World", "WorkerFailed", "current_world", "launch_local", "rendezvous_timeout", "shard"]
+__all__ = ["PeerLost", "World", "WorkerFailed", "current_world", "launch_local", "rendezvous_timeout", "shard"]

@@ -254,9 +254,18 @@ class RunFolder:
                 pass
             except OSError:
                 raise ZooError(f"run folder '{self.path}' is in use by another training process") from None
+            self._remove_stray_temporaries()
             yield
         finally:
             handle.close()
+
+
+    def _remove_stray_temporaries(self) -> None:
+        """Temporary files of writes killed midway (``.NAME.XXXX.tmp``); safe while the lock is held."""
+        for folder in (self.path, self.checkpoints):
+            if folder.is_dir():
+                for stray in folder.glob(".*.tmp"):
+                    stray.unlink(missing_ok=True)
 
 
 def is_run_folder(path: str | Path) -> bool:
@@ -398,6 +407,8 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
             "versions": versions(model), "started": started, "finished": finished,
             "metrics": metrics if metrics is not None else manifest.get("metrics", {}),
         }
+        if world.distributed and finished is not None:
+            record["replicas_agree"] = True  # checked before the run may finish (else an error)
         if "base_model" in extra or "base_model" in manifest:
             record["base_model"] = extra.get("base_model", manifest.get("base_model"))
         run.write_manifest(record)
@@ -421,10 +432,8 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
             while done < total:
                 until = every - done % every
                 last = min(total, done + until, done + max(int(getattr(session, "steps_per_call", 1)), 1))
-                chunk = session.run(done + 1, last)
+                chunk, flat = _collective(world, lambda: session.run(done + 1, last), interrupt)
                 keys = sorted(chunk[0]) if chunk else []
-                flat = [float(logs[k]) for logs in chunk for k in keys] + [1.0 if interrupt.raised else 0.0]
-                flat = world.mean(flat) if world.distributed else flat
                 stop = flat.pop() > 0
                 for i, step in enumerate(range(done + 1, last + 1)):
                     values = {k: flat[i * len(keys) + j] for j, k in enumerate(keys)}
@@ -442,6 +451,11 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
                     raise KeyboardInterrupt
     finally:
         session.close()
+    agree = True
+    if world.distributed:  # every rank must end with the same weights
+        agree = _collective(world, lambda: world.agree(_state_digest(model)))
+        if not agree:
+            raise ZooError("the workers ended with different weights; the run is not data-parallel")
     if run is not None and world.is_main:
         model.save(run.path)
         metrics = _evaluate(model, data) if evaluate else {}
@@ -451,6 +465,37 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
         history.metrics = _evaluate(model, data)
     world.barrier()
     return history
+
+
+def _collective(world: World, work: Any, interrupt: Any = None) -> Any:
+    """Run a step or collective; in a world of several ranks a lost peer becomes one line.
+
+    With ``interrupt``: returns ``(logs, flat)`` where ``flat`` is the logs' values in sorted-key
+    order plus the Ctrl-C flag, averaged over the ranks.
+    """
+    try:
+        if interrupt is None:
+            return work()
+        chunk = work()
+        keys = sorted(chunk[0]) if chunk else []
+        flat = [float(logs[k]) for logs in chunk for k in keys] + [1.0 if interrupt.raised else 0.0]
+        return chunk, (world.mean(flat) if world.distributed else flat)
+    except (ZooError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a collective failing because a peer died
+        if not world.distributed:
+            raise
+        from zoo_core.distributed import PeerLost
+
+        raise PeerLost(f"rank {world.rank} lost contact with the other workers "
+                       f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]})") from None
+
+
+def _state_digest(model: ZooModel) -> str:
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode() + b"\0" + value.tobytes())
+    return digest.hexdigest()
 
 
 def _evaluate(model: ZooModel, data: Any) -> dict:

@@ -66,9 +66,24 @@ def load_rng_state(tensors: Mapping[str, np.ndarray]) -> None:
             raise WeightsError(f"checkpoint RNG state is invalid ({str(exc).splitlines()[0]})") from None
 
 
+def broadcast_buffers(*modules: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (batch-norm statistics), as DDP does before each forward.
+
+    After the last step each rank's buffers hold its own shard's update; this makes the final
+    model what rank 0 checkpointed. A no-op unless ``torch.distributed`` is initialised.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    for module in modules:
+        for buffer in module.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+
 def model_tensors(tensors: Mapping[str, np.ndarray], prefix: str = "model.") -> dict[str, np.ndarray]:
     """The entries of ``tensors`` under ``prefix``, with the prefix removed."""
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-__all__ = ["load_optimizer_state", "load_rng_state", "model_tensors", "optimizer_state", "rng_state"]
+__all__ = ["broadcast_buffers", "load_optimizer_state", "load_rng_state", "model_tensors", "optimizer_state", "rng_state"]

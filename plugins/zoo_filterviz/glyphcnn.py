@@ -25,7 +25,8 @@ from torch import nn
 from zoo_core.layers import FeatureProbe, TorchProbe
 from zoo_core.model import ZooModel
 from zoo_core.runtime import BatchSampler, TrainContext, step_seed
-from zoo_core.torchstate import load_optimizer_state, load_rng_state, model_tensors, optimizer_state, rng_state
+from zoo_core.torchstate import (broadcast_buffers, load_optimizer_state, load_rng_state, model_tensors,
+                                 optimizer_state, rng_state)
 
 
 class Standardize(nn.Module):
@@ -232,5 +233,7 @@ class GlyphCNNSession:
                 self.schedule.step()
 
     def close(self) -> None:
-        """Back to eval mode."""
+        """Back to eval mode (every rank with rank 0's buffers)."""
+        if self.world.distributed:
+            broadcast_buffers(self.model.net)
         self.model.net.eval()

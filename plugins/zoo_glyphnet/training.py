@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from zoo_core.distributed import shard
 from zoo_core.errors import ZooError
 from zoo_core.runtime import TrainContext, splitmix64, step_seed
-from zoo_core.torchstate import load_optimizer_state, load_rng_state, model_tensors, optimizer_state, rng_state
+from zoo_core.torchstate import (broadcast_buffers, load_optimizer_state, load_rng_state, model_tensors,
+                                 optimizer_state, rng_state)
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_glyphnet.model import GlyphNet
@@ -120,7 +121,9 @@ class GlyphNetSession:
         load_rng_state(tensors)
 
     def close(self) -> None:
-        """Back to eval mode and the caller's thread count."""
+        """Back to eval mode and the caller's thread count; every rank gets rank 0's BatchNorm statistics."""
+        if self.world.distributed:
+            broadcast_buffers(self.model.generator, self.model.decoder)
         torch.set_num_threads(self._threads)
         self.model.generator.eval()
         self.model.decoder.eval()

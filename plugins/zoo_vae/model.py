@@ -174,6 +174,7 @@ class AutoencoderTrainer(keras.Model):
         self.fact = float(fact)
         self.loss_kind = loss
         self.noise = keras.random.SeedGenerator(seed, name="noise")
+        self.distribute_scale = tf.distribute.has_strategy()
         self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
         self.reco_loss_tracker = keras.metrics.Mean(name="reco_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
@@ -216,7 +217,10 @@ class AutoencoderTrainer(keras.Model):
         with tf.GradientTape() as tape:
             reco, kl = self.compute_losses(x, training=True)
             total = reco + kl
-        grads = tape.gradient(total, self.trainable_weights)
+            # Under a tf.distribute strategy the optimizer sums the replicas' gradients: scale each
+            # replica's loss by 1/replicas so the update is that of the global batch's mean.
+            scaled = total / tf.distribute.get_strategy().num_replicas_in_sync if self.distribute_scale else total
+        grads = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         self.total_loss_tracker.update_state(total)
         self.reco_loss_tracker.update_state(reco)
