@@ -260,6 +260,10 @@ cli.add_command(cache)
 from zoo_cli.plugin_commands import plugin  # noqa: E402
 
 cli.add_command(plugin)
+from zoo_cli.trust_commands import gallery, verify  # noqa: E402
+
+cli.add_command(verify)
+cli.add_command(gallery)
 # END extra commands
 
 _commands_added = False
