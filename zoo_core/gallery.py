@@ -26,6 +26,7 @@ figure { margin: 0; }
 figure img { width: 280px; height: auto; image-rendering: pixelated; border: 1px solid #ddd; }
 figcaption { font-size: 0.85em; color: #555; }
 table { border-collapse: collapse; font-size: 0.9em; margin-bottom: 0.8em; }
+caption { text-align: left; font-weight: bold; padding: 2px 8px; }
 td, th { border-bottom: 1px solid #eee; padding: 2px 8px; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: 0.9em; }

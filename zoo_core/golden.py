@@ -141,7 +141,7 @@ def write_hashes(checks: Iterable[Check], catalog: Path) -> list[str]:
     from zoo_core.weights import atomic_write_bytes
 
     catalog = Path(catalog)
-    read_catalog(catalog, str(catalog))  # valid before we touch it
+    read_catalog(catalog, str(catalog))  # exists and is valid before we touch it
     data = json.loads(catalog.read_text(encoding="utf-8"))
     by_name = {raw["name"]: raw for raw in data["models"]}
     checks = [c for c in checks if c.actual is not None]

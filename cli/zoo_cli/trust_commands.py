@@ -15,7 +15,7 @@ import click
 @click.argument("names", nargs=-1, metavar="[NAME...]")
 @click.option("--write", is_flag=True,
               help="Record the digests as sample_sha256 in registry.json of this source checkout (after retraining).")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False),
+@click.option("--catalog", type=click.Path(),
               help="With --write: the catalog file to update instead of the checkout's registry.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def verify(names: tuple[str, ...], write: bool, catalog: str | None, as_json: bool) -> None:
@@ -27,8 +27,14 @@ def verify(names: tuple[str, ...], write: bool, catalog: str | None, as_json: bo
     from zoo_core import golden
 
     if catalog and not write:
-        raise click.UsageError("--catalog only goes with --write")
-    target = Path(catalog) if catalog else (golden.source_catalog() if write else None)  # fail before sampling
+        from zoo_core.errors import ZooError
+
+        raise ZooError("--catalog names the file that --write updates; add --write")
+    target = Path(catalog) if catalog else (golden.source_catalog() if write else None)
+    if target is not None:
+        from zoo_core.catalog import read_catalog
+
+        read_catalog(target, str(target))  # a missing or invalid file fails before anything is sampled
     checks = []
     for check in golden.iter_verify(names):
         checks.append(check)
@@ -47,7 +53,7 @@ def verify(names: tuple[str, ...], write: bool, catalog: str | None, as_json: bo
 
 @click.command("gallery")
 @click.argument("patterns", nargs=-1, metavar="[PATTERN...]")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(),
               help="Folder for index.html, images/ and gallery.json.")
 @click.option("--eval/--no-eval", "evaluate", default=True, show_default=True,
               help="Run each model's evaluation for the eval figures.")
