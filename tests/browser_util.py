@@ -5,9 +5,10 @@ drives the system Chromium given by ``executable_path``. :func:`inspect_page` lo
 collects console errors, page errors and failed requests, checks every ``<img>`` decoded, and
 takes a full-page screenshot.
 
-Run as a script to screenshot a page, e.g. the gallery picture in docs/::
+Run as a script to screenshot a page, e.g. the gallery picture in docs/ (saved with a 256-colour
+palette to keep the repository small)::
 
-    python tests/browser_util.py GALLERY/index.html docs/gallery.png
+    zoo gallery -o /tmp/gallery && python tests/browser_util.py /tmp/gallery/index.html docs/gallery.png
 """
 
 from __future__ import annotations
@@ -83,5 +84,9 @@ if __name__ == "__main__":  # pragma: no cover
     if len(sys.argv) != 3:
         sys.exit("usage: python tests/browser_util.py PAGE.html SHOT.png")
     result = inspect_page(sys.argv[1], sys.argv[2])
+    from PIL import Image
+
+    shot = Image.open(sys.argv[2]).convert("RGB")
+    shot.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(sys.argv[2], optimize=True)
     print(f"{len(result.images)} images, broken {result.broken_images}, console errors {result.console_errors}, "
           f"page errors {result.page_errors}, failed requests {result.failed_requests}")

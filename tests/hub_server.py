@@ -14,7 +14,8 @@
 It also answers the Hub's model listing, ``GET /api/models`` (``HfApi.list_models``: ``filter``,
 ``search``, ``author``, ``sort``, ``direction``, ``limit``, ``expand``, ``cardData``, ``full``),
 from the ``README.md`` metadata of each repo's ``main``, and counts downloads as the Hub does for
-libraries without a download rule of their own: one per GET of a repo's ``config.json``.
+libraries without a download rule of their own: every GET or HEAD of a repo's ``config.json``
+(https://huggingface.co/docs/hub/models-download-stats).
 
 Files are stored as regular git blobs: the preupload answer is ``uploadMode: regular`` for every
 file (the Hub decides this per file; this server has no LFS/Xet storage).
@@ -221,7 +222,7 @@ class HubServer:
         self.tokens = set(tokens)
         self.lock = threading.Lock()
         self.commits: list[dict] = []  # what was committed, for tests
-        self.downloads: dict[str, int] = {}  # repo id -> GETs of its config.json
+        self.downloads: dict[str, int] = {}  # repo id -> GET/HEAD requests of its config.json
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -300,7 +301,7 @@ class HubServer:
             return self._error(handler, 403, "Access to this model is restricted; you must accept the conditions",
                                "GatedRepo")
         download = re.match(r"^/([^/]+/[^/]+)/resolve/[^/]+/config\.json$", path)
-        if method == "GET" and download:
+        if method in ("GET", "HEAD") and download:
             with self.lock:
                 self.downloads[download.group(1)] = self.downloads.get(download.group(1), 0) + 1
         self._forward(handler, method, body)
