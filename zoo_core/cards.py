@@ -117,7 +117,7 @@ def recipe(meta: dict, run: dict | None) -> dict:
     for key in _RECIPE_CONFIG_KEYS:
         if key in config:
             out["batch" if key == "batch_size" else key] = config[key]
-    for key in ("seed", "world_size", "device", "started", "finished"):
+    for key in ("base_model", "seed", "world_size", "device", "started", "finished"):
         if run.get(key) is not None:
             out[key] = run[key]
     if "seed" not in out and "seed" in config:
