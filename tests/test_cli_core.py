@@ -118,7 +118,8 @@ def test_version():
 
 
 @pytest.mark.parametrize("args", [("list",), ("list", "--json"), ("plugins",), ("--help",), ("info", "random-cnn-256"),
-                                  ("info", "glyphnet-64", "--options"), ("info", "vae-glyphs-28", "--options", "--json")])
+                                  ("info", "glyphnet-64", "--options"),
+                                  ("info", "vae-glyphs-28", "--options", "--json")])
 def test_listing_imports_no_framework(args):
     heavy, output = imported_frameworks(*args)
     assert heavy == [], f"zoo {' '.join(args)} imported {heavy}: {output[-500:]}"

@@ -542,8 +542,9 @@ def test_pushed_card_metadata_round_trips_through_the_hub(servers, tmp_path):
     # model-index: live --eval figures win over eval.json, which wins over the run's metrics
     model = zoo_hubtest_family.TinyDecoder(json.loads((run_dir / "config.json").read_text())["config"])
     live = model.evaluate(seed=0)
-    readme = subprocess.run(["git", "--git-dir", str(hub_server.mirror_path(servers.olah.mirrors, "cards/glyphs")),
-                             "show", f"{commit['commit']}:README.md"], capture_output=True, text=True, check=True).stdout
+    repo = hub_server.mirror_path(servers.olah.mirrors, "cards/glyphs")
+    readme = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit['commit']}:README.md"],
+                            capture_output=True, text=True, check=True).stdout
     card = ModelCard(readme)
     figures = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert figures == {"mean_intensity": live["mean_intensity"], "pixel_std": live["pixel_std"], "images": 64,
@@ -558,7 +559,6 @@ def test_pushed_card_metadata_round_trips_through_the_hub(servers, tmp_path):
 
     from zoo_core.images import tile
 
-    repo = hub_server.mirror_path(servers.olah.mirrors, "cards/glyphs")
     png = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit['commit']}:samples/seed-2.png"],
                          capture_output=True, check=True).stdout
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), tile(model.sample(16, seed=2))[..., 0])

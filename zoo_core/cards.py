@@ -1,4 +1,7 @@
-"""Model cards of pushed models, built and validated by huggingface_hub (``ModelCard``, ``ModelCardData``, ``EvalResult``).
+"""Model cards of pushed models, built and validated by huggingface_hub.
+
+``ModelCardData`` and ``EvalResult`` write the metadata, ``ModelCard`` parses it back, and the
+Hub's ``/api/validate-yaml`` checks it before a push.
 
 What a card says, and where it comes from (all optional except the config):
 

@@ -107,8 +107,8 @@ def _section(facts: dict, image: str, width: int) -> str:
               "drift": '<span class="drift">DRIFT from the catalog</span>',
               "unrecorded": '<span class="muted">not recorded in the catalog</span>'}[facts["golden"]]
     rows.append(("golden sample", f"<code>{e(facts['sample_sha256'][:16])}...</code> {golden}"))
-    fact_html = "".join(f"<tr><th>{e(k)}</th><td>{v if k in ('weights sha256', 'golden sample') else e(str(v))}</td></tr>"
-                        for k, v in rows)
+    markup = ("weights sha256", "golden sample")  # rows already written as HTML
+    fact_html = "".join(f"<tr><th>{e(k)}</th><td>{v if k in markup else e(str(v))}</td></tr>" for k, v in rows)
     if facts["eval"]:
         evals = "".join(f'<tr><th>{e(k)}</th><td class="num">{e(_fmt(v))}</td></tr>' for k, v in facts["eval"].items())
         eval_html = f"<table class=\"eval\"><caption>evaluation: {e(facts['eval_note'])}</caption>{evals}</table>"

@@ -34,7 +34,8 @@ def pull(ref: str, quiet: bool) -> None:
 @click.option("--private", is_flag=True, help="Create the repository as private.")
 @click.option("--revision", metavar="BRANCH", help="Branch to commit to (created if missing). Default: main.")
 @click.option("-m", "--message", help="Commit message.")
-@click.option("--eval", "evaluate", is_flag=True, help="Run the model's evaluation now and put the figures in the card.")
+@click.option("--eval", "evaluate", is_flag=True,
+              help="Run the model's evaluation now and put the figures in the card.")
 def push(directory: str, repo_id: str, private: bool, revision: str | None, message: str | None,
          evaluate: bool) -> None:
     """Publish a saved model DIRECTORY: config.json, model.safetensors, a model card and sample grids.
