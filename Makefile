@@ -34,6 +34,7 @@ bench: $(VENV)/.test-deps
 	$(VENV)/bin/python benchmarks/bench_filterviz.py --recipes seed,default --markdown docs/benchmarks.md
 	$(VENV)/bin/python benchmarks/bench_glyphnet.py --steps 1000 --append docs/benchmarks.md
 	$(VENV)/bin/python benchmarks/bench_vae.py -n 6400 -k 6
+	$(VENV)/bin/python benchmarks/bench_golden.py --write
 
 clean:
 	rm -rf $(VENV) build dist

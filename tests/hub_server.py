@@ -11,6 +11,12 @@
   like the Hub (401 "Invalid credentials in Authorization header") and forwards every other
   request to olah, so one ``HF_ENDPOINT`` serves pulls and pushes.
 
+It also answers the Hub's model listing, ``GET /api/models`` (``HfApi.list_models``: ``filter``,
+``search``, ``author``, ``sort``, ``direction``, ``limit``, ``expand``, ``cardData``, ``full``),
+from the ``README.md`` metadata of each repo's ``main``, and counts downloads as the Hub does for
+libraries without a download rule of their own: every GET or HEAD of a repo's ``config.json``
+(https://huggingface.co/docs/hub/models-download-stats).
+
 Files are stored as regular git blobs: the preupload answer is ``uploadMode: regular`` for every
 file (the Hub decides this per file; this server has no LFS/Xet storage).
 
@@ -216,6 +222,7 @@ class HubServer:
         self.tokens = set(tokens)
         self.lock = threading.Lock()
         self.commits: list[dict] = []  # what was committed, for tests
+        self.downloads: dict[str, int] = {}  # repo id -> GET/HEAD requests of its config.json
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -277,6 +284,8 @@ class HubServer:
         if token is not None and token not in self.tokens:
             return self._error(handler, 401, "Invalid credentials in Authorization header")
         path = urllib.parse.urlsplit(handler.path).path
+        if method == "GET" and path == "/api/models":
+            return self.list_models(handler, urllib.parse.urlsplit(handler.path).query)
         for route_method, pattern, name in _ROUTES:
             match = pattern.match(path)
             if match and route_method == method:
@@ -291,6 +300,10 @@ class HubServer:
         if any(f"/{repo}/" in path + "/" for repo in self.gated):
             return self._error(handler, 403, "Access to this model is restricted; you must accept the conditions",
                                "GatedRepo")
+        download = re.match(r"^/([^/]+/[^/]+)/resolve/[^/]+/config\.json$", path)
+        if method in ("GET", "HEAD") and download:
+            with self.lock:
+                self.downloads[download.group(1)] = self.downloads.get(download.group(1), 0) + 1
         self._forward(handler, method, body)
 
     def _forward(self, handler, method: str, body: bytes) -> None:
@@ -354,6 +367,70 @@ class HubServer:
             return self._reply(handler, 400, {"errors": [{"message": p} for p in problems]})
         warnings = [] if meta else [{"message": "empty or missing yaml metadata in repo card"}]
         self._reply(handler, 200, {"errors": [], "warnings": warnings})
+
+    def _model_item(self, repo: Path, repo_id: str) -> dict | None:
+        """What the Hub's listing says about one repo (all fields), from its ``main`` branch."""
+        import yaml  # PyYAML, a dependency of olah
+
+        commit = head(repo, "main")
+        if commit is None:
+            return None
+        try:
+            readme = _git(repo, "show", f"{commit}:README.md")
+        except RuntimeError:
+            readme = ""
+        match = re.match(r"^---\n(.*?)\n---\n", readme + "\n", flags=re.S)
+        try:
+            meta = yaml.safe_load(match.group(1)) if match else {}
+        except yaml.YAMLError:
+            meta = {}
+        meta = meta if isinstance(meta, dict) else {}
+        library = meta.get("library_name")
+        tags = ([library] if library else []) + [str(t) for t in meta.get("tags") or [] if t != library]
+        if meta.get("license"):
+            tags.append(f"license:{meta['license']}")
+        datasets = meta.get("datasets") or []
+        tags += [f"dataset:{d}" for d in ([datasets] if isinstance(datasets, str) else datasets)]
+        if meta.get("base_model"):
+            tags.append(f"base_model:{meta['base_model']}")
+        stamp = {"TZ": "UTC"}
+        fmt = "--date=format-local:%Y-%m-%dT%H:%M:%S.000Z"
+        return {"_id": commit[:24], "id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0],
+                "sha": commit, "private": False, "likes": 0, "downloads": self.downloads.get(repo_id, 0),
+                "lastModified": _git(repo, "log", "-1", fmt, "--format=%cd", commit, env=stamp),
+                "createdAt": _git(repo, "log", "--reverse", fmt, "--format=%cd", commit, env=stamp).splitlines()[0],
+                "library_name": library, "tags": tags, "pipeline_tag": meta.get("pipeline_tag"), "cardData": meta}
+
+    def list_models(self, handler, query: str) -> None:
+        """``GET /api/models``: filter (every value a tag), search (substring of the id), author, sort, limit."""
+        params = urllib.parse.parse_qs(query)
+        one = lambda key, default=None: params.get(key, [default])[0]  # noqa: E731
+        root = self.mirrors / "models"
+        items = []
+        with self.lock:
+            for repo in sorted(root.glob("*/*")) if root.is_dir() else []:
+                item = self._model_item(repo, f"{repo.parent.name}/{repo.name}")
+                if item is not None:
+                    items.append(item)
+        filters = [f for value in params.get("filter", []) for f in value.split(",") if f]
+        items = [i for i in items if all(f in i["tags"] for f in filters)]
+        if one("search"):
+            items = [i for i in items if one("search").lower() in i["id"].lower()]
+        if one("author"):
+            items = [i for i in items if i["author"] == one("author")]
+        sort = one("sort")
+        if sort:
+            if sort not in ("downloads", "likes", "lastModified", "createdAt", "id"):
+                return self._error(handler, 400, f"invalid sort '{sort}'")
+            items.sort(key=lambda i: i[sort], reverse=one("direction", "-1") == "-1")
+        if one("limit"):
+            items = items[:int(one("limit"))]
+        expand = params.get("expand")
+        if expand:
+            items = [{"_id": i["_id"], "id": i["id"], **{k: i[k] for k in expand if k in i}} for i in items]
+        elif not (one("cardData") or one("full")):
+            items = [{k: v for k, v in i.items() if k != "cardData"} for i in items]
+        self._reply(handler, 200, items)
 
     def branch(self, handler, body: bytes, repo: str, rev: str) -> None:
         path = self._repo(repo)

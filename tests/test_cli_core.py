@@ -34,6 +34,23 @@ def test_info_json(runner, toy_registry):
     assert info["installed"] == "yes"
 
 
+def test_info_options_from_the_family_spec(runner, toy_registry):
+    info = json.loads(invoke(runner, "info", "toy-16", "--options", "--json").output)
+    options = {o["key"]: o for o in info["options"]}
+    assert list(options) == ["size", "latent", "seed", "mode"]
+    size = options["size"]
+    assert (size["type"], size["default"], size["value"], size["min"], size["max"], size["help"], size["bounds"]) == \
+        ("int", 8, 16, 2, 64, "image side", "2..64")
+    assert options["mode"]["choices"] == ["a", "b"] and options["mode"]["bounds"] == 'one of "a", "b"'
+    assert options["seed"]["bounds"] == "-"
+    table = invoke(runner, "info", "toy-16", "--options").output.splitlines()
+    assert table[0].startswith("toy-16 (toy): 4 config keys")
+    assert table[1].split() == ["KEY", "TYPE", "VALUE", "DEFAULT", "BOUNDS", "HELP"]
+    assert table[2].split() == ["size", "int", "16", "8", "2..64", "image", "side"]
+    family = json.loads(invoke(runner, "info", "toy", "--options", "--json").output)  # a family name works too
+    assert [o["value"] for o in family["options"]] == [8, 4, 0, "a"]
+
+
 def test_sample_writes_deterministic_png_and_npy(runner, toy_registry, tmp_path):
     a, b, c = (tmp_path / n for n in ("a.png", "b.png", "c.png"))
     assert invoke(runner, "sample", "toy-8", "-n", "4", "--seed", "1", "-o", str(a)).exit_code == 0
@@ -100,7 +117,9 @@ def test_version():
     assert proc.returncode == 0 and __version__ in proc.stdout
 
 
-@pytest.mark.parametrize("args", [("list",), ("list", "--json"), ("plugins",), ("--help",), ("info", "random-cnn-256")])
+@pytest.mark.parametrize("args", [("list",), ("list", "--json"), ("plugins",), ("--help",), ("info", "random-cnn-256"),
+                                  ("info", "glyphnet-64", "--options"),
+                                  ("info", "vae-glyphs-28", "--options", "--json")])
 def test_listing_imports_no_framework(args):
     heavy, output = imported_frameworks(*args)
     assert heavy == [], f"zoo {' '.join(args)} imported {heavy}: {output[-500:]}"

@@ -131,6 +131,8 @@ def test_missing_framework_says_what_to_install(monkeypatch):
      "field 'weights.sha256'"),
     ({"name": "m", "family": "toy", "tags": "x"}, "field 'tags'"),
     ({"name": "m", "family": "toy", "colour": "red"}, "field 'colour': unknown field"),
+    ({"name": "m", "family": "toy", "sample_sha256": "ABC"}, "field 'sample_sha256'"),
+    ({"name": "m", "family": "toy", "sample_sha256": 12}, "field 'sample_sha256'"),
 ])
 def test_entry_validation_names_entry_and_field(raw, fragment):
     with pytest.raises(RegistryError) as err:

@@ -72,7 +72,8 @@ class Servers:
         """Environment for a CLI subprocess with its own Hugging Face cache and zoo state."""
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("HF_", "HUGGINGFACE_", "ZOO_", "XDG_"))}
-        env.update(PYTHONPATH=str(self.site), ZOO_PLUGINS="hubtest", HF_ENDPOINT=self.hub.url,
+        path = os.pathsep.join([str(self.site)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))
+        env.update(PYTHONPATH=path, ZOO_PLUGINS="hubtest", HF_ENDPOINT=self.hub.url,
                    HF_HOME=str(home / "hf"), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
                    HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_IMPLICIT_TOKEN="1")
         env.update(extra)
@@ -250,7 +251,8 @@ def test_push_then_pull_then_sample_gives_identical_images(servers, tmp_path):
     out = zoo(env, "push", str(mine), "--repo", "me/glyphs", "-m", "first model").stdout
     commit = servers.hub.commits[-1]["commit"]
     assert f"/me/glyphs/commit/{commit}" in out
-    assert servers.hub.commits[-1]["files"] == ["README.md", "config.json", "model.safetensors", "sample.png"]
+    assert servers.hub.commits[-1]["files"] == ["README.md", "config.json", "model.safetensors", "sample.png",
+                                                "samples/seed-1.png", "samples/seed-2.png", "samples/seed-3.png"]
 
     other = tmp_path / "other"  # another machine: fresh cache and state, anonymous
     pulled = zoo(servers.env(other), "pull", "hf://me/glyphs").stdout
@@ -261,7 +263,7 @@ def test_push_then_pull_then_sample_gives_identical_images(servers, tmp_path):
 
     snapshot = other / "hf" / "hub" / "models--me--glyphs" / "snapshots" / commit
     card = (snapshot / "README.md").read_text()
-    for needle in ("library_name: zoo", 'family: "hubtest"', '"seed": 11', "| nll | 1.25 |", "sample.png"):
+    for needle in ("library_name: zoo", "family: hubtest", '"seed": 11', "| nll | 1.25 |", "sample.png"):
         assert needle in card
     repo = hub_server.mirror_path(servers.olah.mirrors, "me/glyphs")
     png = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit}:sample.png"], capture_output=True,
@@ -442,3 +444,129 @@ def test_builtin_glyphnet_round_trip_in_process(servers, tmp_path, monkeypatch):
     assert pulled == commit and "library_name: zoo" in (folder / "README.md").read_text()
     again = zoo_core.load("hf://me/glyphnet")
     np.testing.assert_array_equal(again.sample(4, seed=3), zoo_core.load_directory(saved).sample(4, seed=3))
+
+
+# -- discovery: zoo list --hub ----------------------------------------------------------------------
+
+
+def test_list_hub_finds_zoo_models_with_family_downloads_and_last_change(servers, tmp_path, monkeypatch):
+    env = servers.env(tmp_path, HF_TOKEN=TOKEN)
+    for name, seed in (("finder/glyphs-a", 21), ("finder/glyphs-b", 22)):
+        zoo(env, "push", str(make_model(tmp_path / name, seed=seed)), "--repo", name)
+    mirrors = servers.olah.mirrors
+    other_card = b"---\nlibrary_name: diffusers\ntags:\n- glyphs\n---\n# not a zoo model\n"
+    hub_server.make_model_repo(mirrors, "finder/glyphs-diffusers", {"README.md": other_card})
+    for i in range(2):  # two machines pull glyphs-b; nobody pulls glyphs-a
+        zoo(servers.env(tmp_path / f"machine{i}"), "pull", "-q", "hf://finder/glyphs-b")
+    pulls = servers.hub.downloads["finder/glyphs-b"]  # requests of config.json, as the Hub counts downloads
+    assert pulls >= 2 and "finder/glyphs-a" not in servers.hub.downloads
+
+    rows = json.loads(zoo(env, "list", "--hub", "finder/*", "--json").stdout)
+    assert [r["ref"] for r in rows] == ["hf://finder/glyphs-b", "hf://finder/glyphs-a"]  # most downloaded first
+    assert [r["downloads"] for r in rows] == [pulls, 0] and {r["family"] for r in rows} == {"hubtest"}
+    repo = hub_server.mirror_path(mirrors, "finder/glyphs-b")
+    committed = subprocess.run(["git", "--git-dir", str(repo), "log", "-1", "--format=%ct", "main"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    from datetime import datetime, timezone
+
+    stamp = datetime.fromtimestamp(int(committed), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert rows[0]["last_modified"] == stamp
+
+    table = zoo(env, "list", "--hub", "*-a").stdout.splitlines()  # the pattern matches the name part too
+    assert table[0].split() == ["REF", "FAMILY", "DOWNLOADS", "LAST", "CHANGE", "(UTC)"]
+    assert [line.split()[:3] for line in table[1:]] == [["hf://finder/glyphs-a", "hubtest", "0"]]
+    assert "no zoo models on" in zoo(env, "list", "--hub", "nothing-like-this*").stdout
+
+    # in-process, HF_ENDPOINT set after huggingface_hub was imported still applies
+    import zoo_core
+
+    for key, value in servers.env(tmp_path).items():
+        if key.startswith(("HF_", "XDG_")):
+            monkeypatch.setenv(key, value)
+    found = zoo_core.list_models("finder/glyphs-?", hub=True)
+    assert [(m.repo_id, m.family, m.downloads) for m in found] == [("finder/glyphs-b", "hubtest", pulls),
+                                                                   ("finder/glyphs-a", "hubtest", 0)]
+    assert "zoo" in found[0].tags and "license:mit" in found[0].tags
+
+
+def test_list_hub_offline_is_one_line(servers, tmp_path):
+    offline = zoo(servers.env(tmp_path, HF_HUB_OFFLINE="1"), "list", "--hub", check=False)
+    assert_one_line_error(offline, "HF_HUB_OFFLINE=1", "'zoo list' shows the catalog")
+    dead = servers.env(tmp_path, HF_ENDPOINT=f"http://127.0.0.1:{hub_server.free_port()}")
+    assert_one_line_error(zoo(dead, "list", "--hub", check=False), "cannot reach", "HF_ENDPOINT")
+
+
+# -- cards: model-index, datasets, base_model, recipe, gallery -----------------------------------------
+
+
+def write_run_manifest(directory: Path, **extra) -> dict:
+    """A run manifest as the training runtime writes it (RUN/run.json), written by hand."""
+    config = json.loads((directory / "config.json").read_text())["config"]
+    run = {"family": "hubtest", "config": {**config, "lr": 0.002, "batch_size": 64}, "step": 1200, "steps": 1200,
+           "data": {"source": "/home/someone/data/glyph-strokes.npz", "sha256": "c0ffee" + "0" * 58,
+                    "examples": 50000},
+           "seed": 7, "device": "cuda:0", "world_size": 2,
+           "versions": {"zoo": "0.1.0", "plugin": "0.0.0", "python": "3.11.7", "torch": "2.3.1"},
+           "started": "2026-11-30T10:00:00Z", "finished": "2026-11-30T10:42:00Z",
+           "metrics": {"mean_intensity": 0.25, "heldout_nll": 1.5}, **extra}
+    (directory / "run.json").write_text(json.dumps(run, indent=2))
+    return run
+
+
+def test_pushed_card_metadata_round_trips_through_the_hub(servers, tmp_path):
+    from huggingface_hub import HfApi, ModelCard
+
+    run_dir = make_model(tmp_path / "run", seed=31)
+    run = write_run_manifest(run_dir, base_model="hf://someone/glyphs@v1")
+    (run_dir / "eval.json").write_text(json.dumps({"model": str(run_dir), "pixel_std": 0.125}))
+    env = servers.env(tmp_path, HF_TOKEN=TOKEN)
+    zoo(env, "push", str(run_dir), "--repo", "cards/glyphs", "--eval")
+    commit = servers.hub.commits[-1]
+    assert {"samples/seed-1.png", "samples/seed-2.png", "samples/seed-3.png", "sample.png"} <= set(commit["files"])
+
+    # what the Hub's listing returns as the card's metadata (parsed by the server from README.md)
+    api = HfApi(endpoint=servers.hub.url)
+    info = next(iter(api.list_models(search="cards/glyphs", cardData=True)))
+    meta = info.card_data.to_dict()
+    (tmp_path / "card-metadata.json").write_text(json.dumps(meta, indent=2))  # shown in the issue's closing note
+    assert meta["library_name"] == "zoo" and meta["family"] == "hubtest"
+    assert meta["datasets"] == ["glyph-strokes.npz"] and meta["base_model"] == "someone/glyphs"
+    assert "/home/someone" not in json.dumps(meta)  # a local path is published by its name only
+    recipe = meta["recipe"]
+    assert (recipe["steps"], recipe["lr"], recipe["batch"], recipe["world_size"], recipe["device"]) == \
+        (1200, 0.002, 64, 2, "cuda:0")
+    assert recipe["versions"] == run["versions"] and recipe["data"]["examples"] == 50000
+    assert [w["output"]["url"] for w in meta["widget"]] == ["sample.png", "samples/seed-1.png", "samples/seed-2.png",
+                                                            "samples/seed-3.png"]
+
+    # model-index: live --eval figures win over eval.json, which wins over the run's metrics
+    model = zoo_hubtest_family.TinyDecoder(json.loads((run_dir / "config.json").read_text())["config"])
+    live = model.evaluate(seed=0)
+    repo = hub_server.mirror_path(servers.olah.mirrors, "cards/glyphs")
+    readme = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit['commit']}:README.md"],
+                            capture_output=True, text=True, check=True).stdout
+    card = ModelCard(readme)
+    figures = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert figures == {"mean_intensity": live["mean_intensity"], "pixel_std": live["pixel_std"], "images": 64,
+                       "heldout_nll": 1.5}
+    result = card.data.eval_results[0]
+    assert (result.task_type, result.dataset_name, result.dataset_split) == (
+        "unconditional-image-generation", "held-out split of glyph-strokes.npz", "test")
+    assert "| world_size | 2 |" in readme and "Trained from [someone/glyphs]" in readme
+
+    # each gallery image is the grid of its seed
+    from PIL import Image
+
+    from zoo_core.images import tile
+
+    png = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit['commit']}:samples/seed-2.png"],
+                         capture_output=True, check=True).stdout
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), tile(model.sample(16, seed=2))[..., 0])
+
+
+def test_bad_run_manifest_is_one_line(servers, tmp_path):
+    run_dir = make_model(tmp_path / "run", seed=32)
+    (run_dir / "run.json").write_text("{not json")
+    env = servers.env(tmp_path, HF_TOKEN=TOKEN)
+    assert_one_line_error(zoo(env, "push", str(run_dir), "--repo", "cards/bad", check=False), "run.json",
+                          "not valid JSON")

@@ -30,6 +30,11 @@ class TinyDecoder(LatentModel):
         logits = np.asarray(latents, np.float32) @ self.weight + self.bias
         return to_uint8(1.0 / (1.0 + np.exp(-logits))).reshape(-1, size, size, 1)
 
+    def evaluate(self, data=None, *, seed: int = 0) -> dict:
+        """Statistics of 64 samples (what ``zoo eval`` prints; a real, cheap figure for card tests)."""
+        images = self.sample(64, seed=seed).astype(np.float64) / 255.0
+        return {"mean_intensity": float(images.mean()), "pixel_std": float(images.std()), "images": 64}
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """The decoder's weight and bias."""
         return {"decoder.weight": self.weight, "decoder.bias": self.bias}

@@ -18,8 +18,17 @@ if TYPE_CHECKING:  # pragma: no cover
 # zoo_core.model imports numpy; it is imported inside functions so that listing stays light.
 
 
-def list_models(pattern: str | None = None) -> list[ModelEntry]:
-    """Catalog entries whose family is loaded, filtered by an fnmatch ``pattern``, naturally sorted."""
+def list_models(pattern: str | None = None, *, hub: bool = False, limit: int | None = None) -> list:
+    """Catalog entries whose family is loaded, filtered by an fnmatch ``pattern``, naturally sorted.
+
+    With ``hub=True``: the models on the Hugging Face Hub (``HF_ENDPOINT``) whose card says
+    ``library_name: zoo``, as :class:`zoo_core.hub.HubModel` (family, downloads, last change),
+    most downloaded first, at most ``limit``; offline raises :class:`zoo_core.hub.HubOfflineError`.
+    """
+    if hub:
+        from zoo_core.hub import list_hub_models  # imported here: huggingface_hub is slow to import
+
+        return list_hub_models(pattern, limit=limit)
     models = get_registry().models.values()
     chosen = [m for m in models if pattern is None or fnmatch.fnmatchcase(m.name, pattern)]
     return sorted(chosen, key=lambda m: natural_key(m.name))

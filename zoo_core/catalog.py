@@ -17,7 +17,7 @@ from zoo_core.errors import RegistryError
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SOURCE = re.compile(r"^(pkg://[A-Za-z0-9_.]+/.+|hf://[^/@\s]+/[^/@\s]+(@[^\s]+)?|file://.+)$")
-_FIELDS = {"name", "family", "config", "weights", "description", "license", "tags"}
+_FIELDS = {"name", "family", "config", "weights", "description", "license", "tags", "sample_sha256"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class ModelEntry:
     tags: tuple[str, ...] = ()
     plugin: str = ""  # the plugin that owns the family (or registered the entry)
     origin: str = ""  # where the entry was defined: "registry.json", a plugin name, a path
+    #: sha256 of ``sample(4, seed=0)``'s uint8 bytes (the golden sample ``zoo verify`` recomputes)
+    sample_sha256: str | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (what ``zoo list --json`` prints)."""
@@ -96,9 +98,12 @@ def parse_entry(raw: Any, where: str, index: int | None = None) -> ModelEntry:
     tags = raw.get("tags", [])
     if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) for t in tags):
         raise _fail(where, name, "tags", "expected a list of strings")
+    golden = raw.get("sample_sha256")
+    if golden is not None and (not isinstance(golden, str) or not _SHA256.match(golden)):
+        raise _fail(where, name, "sample_sha256", "expected 64 lowercase hex characters (sha256 of sample(4, seed=0))")
     return ModelEntry(name=name, family=family, config=dict(config), weights=ref,
                       description=raw.get("description", ""), license=raw.get("license", "MIT"),
-                      tags=tuple(tags), origin=where)
+                      tags=tuple(tags), origin=where, sample_sha256=golden)
 
 
 def read_catalog(path: Path, where: str | None = None) -> list[ModelEntry]:

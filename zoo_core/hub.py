@@ -645,73 +645,48 @@ def clear(ref: str | HubRef | None = None) -> list[str]:
 # -- pushing -----------------------------------------------------------------------------------
 
 
-def _yaml_str(value: Any) -> str:
-    return json.dumps(str(value))  # a JSON string is a valid YAML scalar
+def model_card(meta: dict, repo_id: str, has_sample: bool = True, run: dict | None = None,
+               evals: dict | None = None) -> str:
+    """The ``README.md`` of a pushed model, built by huggingface_hub's ModelCard (see :mod:`zoo_core.cards`)."""
+    from zoo_core.cards import GALLERY_SEEDS, build_card, eval_figures
+
+    figures = eval_figures(meta, run, live=evals)
+    return str(build_card(meta, repo_id, run=run, evals=figures, gallery=GALLERY_SEEDS if has_sample else ()))
 
 
-def model_card(meta: dict, repo_id: str, has_sample: bool = True) -> str:
-    """The ``README.md`` of a pushed model: YAML metadata, usage, training config, eval numbers."""
-    family = str(meta.get("family", "unknown"))
-    framework = str(meta.get("framework") or "")
-    license_ = str(meta.get("license") or "mit").lower()
-    tags = ["zoo", "image-generation", family] + ([framework] if framework else [])
-    lines = ["---", "library_name: zoo", f"license: {_yaml_str(license_)}", "tags:"]
-    lines += [f"- {_yaml_str(t)}" for t in dict.fromkeys(tags)]
-    lines += [f"family: {_yaml_str(family)}", "pipeline_tag: unconditional-image-generation", "---", ""]
-    name = repo_id.split("/")[-1]
-    lines += [f"# {name}", "", f"A `{family}` model from [zoo](https://pypi.org/project/zoo/)"
-              + (f" ({framework})" if framework else "") + ", a zoo of small generative image models.", ""]
-    if has_sample:
-        lines += [f"![16 samples, seed 0]({SAMPLE_FILE})", ""]
-    lines += ["## Use", "", "```bash", f"zoo pull hf://{repo_id}", f"zoo sample hf://{repo_id} -n 16 -o samples.png",
-              "```", "", "```python", "import zoo_core", "",
-              f'model = zoo_core.load("hf://{repo_id}")', "images = model.sample(16, seed=0)  # uint8 (N, H, W, C)",
-              "```", "", "## Training config", "", "```json", json.dumps(meta.get("config", {}), indent=2), "```", ""]
-    evals = _eval_numbers(meta)
-    if evals:
-        lines += ["## Evaluation", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in evals.items()]
-        lines.append("")
-    lines += ["## Weights", "", f"- `{WEIGHTS_FILE}` sha256 `{meta.get('weights_sha256', 'unknown')}`",
-              f"- format `{meta.get('format', 'unknown')}`, zoo {meta.get('zoo_version', 'unknown')}", ""]
-    return "\n".join(lines)
-
-
-def _eval_numbers(meta: dict) -> dict:
-    """Flat eval metrics found in config.json under ``eval``, ``evaluation`` or ``metrics``."""
-    out: dict = {}
-    for key in ("eval", "evaluation", "metrics"):
-        value = meta.get(key)
-        if isinstance(value, dict):
-            out.update({str(k): v for k, v in value.items()
-                        if isinstance(v, (int, float, str)) and not isinstance(v, bool)})
-    return out
-
-
-def _stage(directory: Path, repo_id: str, folder: Path) -> None:
-    """Write the files to publish into ``folder``: config, weights, card and a sample grid."""
+def _stage(directory: Path, repo_id: str, folder: Path, evaluate: bool = False) -> Any:
+    """Write the files to publish into ``folder``: config, weights, card and sample grids; return the card."""
     import shutil
 
     from zoo_core.api import load_directory
+    from zoo_core.cards import GALLERY_SEEDS, build_card, eval_figures, gallery_file, read_eval, read_run
     from zoo_core.images import save_images
     from zoo_core.model import read_saved_config
 
     meta = read_saved_config(directory)
     if not (directory / WEIGHTS_FILE).is_file():
         raise HubFileMissingError(f"{directory} has no {WEIGHTS_FILE}; save the model first (ZooModel.save)")
+    run = read_run(directory)
     model = load_directory(directory)  # also verifies the weights' sha256
-    save_images(model.sample(16, seed=0), folder / SAMPLE_FILE)
+    for seed in GALLERY_SEEDS:
+        save_images(model.sample(16, seed=seed), folder / gallery_file(seed))
+    live = model.evaluate(seed=0) if evaluate else None
+    figures = eval_figures(meta, run, saved=read_eval(directory), live=live)
+    card = build_card(meta, repo_id, run=run, evals=figures, gallery=GALLERY_SEEDS)
     shutil.copyfile(directory / CONFIG_FILE, folder / CONFIG_FILE)
     shutil.copyfile(directory / WEIGHTS_FILE, folder / WEIGHTS_FILE)
-    (folder / CARD_FILE).write_text(model_card(meta, repo_id), encoding="utf-8")
+    (folder / CARD_FILE).write_text(str(card), encoding="utf-8")
+    return card
 
 
 def push(directory: str | Path, repo_id: str, private: bool = False, revision: str | None = None,
-         message: str | None = None) -> str:
+         message: str | None = None, evaluate: bool = False) -> str:
     """Publish a saved model directory to the Hub; return the commit URL.
 
-    Uploads ``config.json``, ``model.safetensors``, a generated ``README.md`` model card and a
-    ``sample.png`` grid made with the model's ``sample()``. Creates the repo (and the branch
+    Uploads ``config.json``, ``model.safetensors``, a generated ``README.md`` model card (see
+    :mod:`zoo_core.cards`: eval results, datasets, base model and recipe from the folder's
+    ``run.json`` and ``eval.json``; ``evaluate`` runs the model's evaluation now), and sample grids
+    of several seeds (``sample.png``, ``samples/seed-N.png``). Creates the repo (and the branch
     ``revision``) when missing.
     """
     ref = parse_ref(repo_id)
@@ -726,16 +701,128 @@ def push(directory: str | Path, repo_id: str, private: bool = False, revision: s
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
-        _stage(directory, ref.repo_id, Path(tmp))
+        card = _stage(directory, ref.repo_id, Path(tmp), evaluate=evaluate)
         shown = HubRef(ref.repo_id, revision)
+        try:
+            from zoo_core.cards import validate_on_hub
+
+            validate_on_hub(card, endpoint(), _token())
+        except ValueError as exc:
+            raise HubError(f"{shown}: the Hub rejected the model card's metadata: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - mapped to one ZooError
+            raise _translate(exc, shown, action="push") from None
         try:
             api.create_repo(ref.repo_id, repo_type="model", private=private, exist_ok=True)
             if revision:
                 api.create_branch(ref.repo_id, branch=revision, repo_type="model", exist_ok=True)
             info = api.upload_folder(repo_id=ref.repo_id, folder_path=tmp, repo_type="model", revision=revision,
                                      commit_message=message or f"zoo push {directory.name}",
-                                     allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, SAMPLE_FILE])
+                                     allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, SAMPLE_FILE,
+                                                     "samples/*.png"])
         except Exception as exc:  # noqa: BLE001 - mapped to one ZooError
             raise _translate(exc, shown, action="push") from None
     return str(getattr(info, "commit_url", info))
 
+
+
+# -- discovery -----------------------------------------------------------------------------------
+
+LIBRARY = "zoo"  # the card's library_name, which the Hub also lists among a model's tags
+
+
+class HubModel(NamedTuple):
+    """A zoo model on the Hub, as ``zoo list --hub`` shows it."""
+
+    repo_id: str
+    family: str | None
+    downloads: int | None
+    last_modified: str | None  # ISO 8601, UTC
+    tags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {"ref": f"{PREFIX}{self.repo_id}", "repo_id": self.repo_id, "family": self.family,
+                "downloads": self.downloads, "last_modified": self.last_modified, "tags": list(self.tags)}
+
+
+def _search_term(pattern: str) -> str | None:
+    """The longest literal run of an fnmatch pattern: what the Hub's substring ``search`` can use."""
+    parts = [p for p in re.split(r"[*?]|\[[^\]]*\]", pattern) if p]
+    return max(parts, key=len) if parts else None
+
+
+def _family_of(info: Any) -> str | None:
+    card = getattr(info, "card_data", None) or getattr(info, "cardData", None)
+    family = card.get("family") if card is not None else None
+    return str(family) if family else None
+
+
+def _probe_endpoint(timeout: float = 5.0) -> None:
+    """Fail at once, in one line, when nothing listens at ``HF_ENDPOINT``.
+
+    huggingface_hub's listing retries a refused connection with backoff for ~30 s, printing a
+    warning per try; one TCP connect tells "offline" apart first. Skipped behind a proxy.
+    """
+    import socket
+    import urllib.parse
+
+    url = urllib.parse.urlsplit(endpoint())
+    proxies = ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+    if not url.hostname or any(os.environ.get(v) for v in proxies):
+        return
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise HubOfflineError(f"cannot reach {endpoint()} to list models ({exc.strerror or exc}); check the network "
+                              "(or HF_ENDPOINT); 'zoo list' shows the catalog without the Hub") from None
+
+
+def list_hub_models(pattern: str | None = None, limit: int | None = None) -> list[HubModel]:
+    """Models on the Hub whose card says ``library_name: zoo``, most downloaded first.
+
+    Asks ``HfApi.list_models`` (at ``HF_ENDPOINT``) for models tagged with the library ``zoo``,
+    with their card data, downloads and last change; ``pattern`` (fnmatch, on ``org/name`` or
+    ``name``) is narrowed on the Hub by its longest literal part and matched exactly here.
+    Offline (``HF_HUB_OFFLINE=1`` or no network) raises :class:`HubOfflineError`.
+    """
+    import fnmatch
+
+    if offline():
+        raise HubOfflineError("cannot list models on the Hub: HF_HUB_OFFLINE=1 is set ('zoo list' shows the catalog, "
+                              "'zoo cache list' what you pulled)")
+    _probe_endpoint()
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=endpoint(), token=_token(), library_name="zoo")
+    search = _search_term(pattern) if pattern else None
+    out = []
+    try:
+        infos = api.list_models(filter=LIBRARY, search=search, sort="downloads",
+                                expand=["cardData", "downloads", "lastModified", "library_name", "tags"])
+        for info in infos:
+            if getattr(info, "library_name", None) not in (None, LIBRARY):
+                continue
+            repo_id = str(info.id)
+            if pattern and not (fnmatch.fnmatchcase(repo_id, pattern)
+                                or fnmatch.fnmatchcase(repo_id.split("/")[-1], pattern)):
+                continue
+            changed = getattr(info, "last_modified", None)
+            stamp = changed.strftime("%Y-%m-%dT%H:%M:%SZ") if changed is not None else None
+            out.append(HubModel(repo_id, _family_of(info), getattr(info, "downloads", None), stamp,
+                                tuple(getattr(info, "tags", None) or ())))
+            if limit is not None and len(out) >= limit:
+                break
+    except Exception as exc:  # noqa: BLE001 - mapped to one ZooError
+        if isinstance(exc, ZooError):
+            raise
+        if _is_network_error(exc) or isinstance(exc, getattr(_hf_errors(), "OfflineModeIsEnabled", ())):
+            raise HubOfflineError(f"cannot reach {endpoint()} to list models (offline?); check the network "
+                                  "(or HF_ENDPOINT); 'zoo list' shows the catalog without the Hub") from None
+        status = _status(exc)
+        if status in (401, 403):
+            raise _token_error(endpoint(), status, "list models") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HubError(f"listing models on {endpoint()} failed: {first}") from None
+    out.sort(key=lambda m: (-(m.downloads or 0), m.repo_id))
+    return out

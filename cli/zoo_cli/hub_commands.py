@@ -34,14 +34,20 @@ def pull(ref: str, quiet: bool) -> None:
 @click.option("--private", is_flag=True, help="Create the repository as private.")
 @click.option("--revision", metavar="BRANCH", help="Branch to commit to (created if missing). Default: main.")
 @click.option("-m", "--message", help="Commit message.")
-def push(directory: str, repo_id: str, private: bool, revision: str | None, message: str | None) -> None:
-    """Publish a saved model DIRECTORY: config.json, model.safetensors, a model card and sample.png.
+@click.option("--eval", "evaluate", is_flag=True,
+              help="Run the model's evaluation now and put the figures in the card.")
+def push(directory: str, repo_id: str, private: bool, revision: str | None, message: str | None,
+         evaluate: bool) -> None:
+    """Publish a saved model DIRECTORY: config.json, model.safetensors, a model card and sample grids.
 
-    Needs a token with write access: HF_TOKEN or 'hf auth login'.
+    The card's metadata carries eval results (model-index: --eval, DIRECTORY/eval.json from
+    'zoo eval NAME --json', or the run's metrics), the training recipe, datasets and base_model
+    from DIRECTORY/run.json, and a gallery of four seeds. Needs a token with write access:
+    HF_TOKEN or 'hf auth login'.
     """
     from zoo_core import hub
 
-    url = hub.push(directory, repo_id, private=private, revision=revision, message=message)
+    url = hub.push(directory, repo_id, private=private, revision=revision, message=message, evaluate=evaluate)
     click.echo(f"pushed {directory} to hf://{hub.parse_ref(repo_id).repo_id}: {url}")
 
 

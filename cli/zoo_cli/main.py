@@ -66,10 +66,15 @@ def cli() -> None:
 @cli.command("list")
 @click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_cmd(pattern: str | None, as_json: bool) -> None:
+@click.option("--hub", "on_hub", is_flag=True, help="Models on the Hugging Face Hub (library_name: zoo), "
+              "community uploads included; honours HF_ENDPOINT.")
+@click.option("--limit", type=click.IntRange(1), help="With --hub: at most this many models.")
+def list_cmd(pattern: str | None, as_json: bool, on_hub: bool, limit: int | None) -> None:
     """List models, optionally filtered by an fnmatch PATTERN such as 'glyph*'."""
     from zoo_cli.present import model_rows
 
+    if on_hub:
+        return _list_hub(pattern, as_json, limit)
     entries = zoo_core.list_models(pattern)
     if as_json:
         _json_out(model_rows(entries))
@@ -82,16 +87,41 @@ def list_cmd(pattern: str | None, as_json: bool) -> None:
     _table(("NAME", "FAMILY", "FRAMEWORK", "PLUGIN", "LOCAL", "DESCRIPTION"), rows)
 
 
+def _list_hub(pattern: str | None, as_json: bool, limit: int | None) -> None:
+    from zoo_core import hub
+
+    models = zoo_core.list_models(pattern, hub=True, limit=limit)
+    if as_json:
+        _json_out([m.to_dict() for m in models])
+        return
+    if not models:
+        click.echo(f"no zoo models on {hub.endpoint()}" + (f" match '{pattern}'" if pattern else ""))
+        return
+    rows = [(f"hf://{m.repo_id}", m.family or "?", "?" if m.downloads is None else m.downloads,
+             (m.last_modified or "?").replace("T", " ")[:16]) for m in models]
+    _table(("REF", "FAMILY", "DOWNLOADS", "LAST CHANGE (UTC)"), rows)
+
+
 @cli.command("info")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def info_cmd(name: str, as_json: bool) -> None:
+@click.option("--options", "with_options", is_flag=True,
+              help="Each config key with its type, default, bounds and help (from the family's spec).")
+def info_cmd(name: str, as_json: bool, with_options: bool) -> None:
     """Show a model's family, config, parameters, weights source and sha256."""
-    from zoo_cli.present import model_info
+    from zoo_cli.present import config_options, model_info
 
     info = model_info(name)
+    if with_options:
+        info["options"] = config_options(info["family"], info["config"])
     if as_json:
         _json_out(info)
+        return
+    if with_options:
+        rows = [(o["key"], o["type"], json.dumps(o["value"]), json.dumps(o["default"]), o["bounds"], o["help"])
+                for o in info["options"]]
+        click.echo(f"{info['name']} ({info['family']}): {len(rows)} config keys; change one with --set KEY=VALUE")
+        _table(("KEY", "TYPE", "VALUE", "DEFAULT", "BOUNDS", "HELP"), rows)
         return
     for key in ("name", "family", "framework", "plugin", "description", "license", "tags", "weights_source",
                 "sha256", "weights_local", "installed", "parameters"):
@@ -307,6 +337,10 @@ cli.add_command(cache)
 from zoo_cli.plugin_commands import plugin  # noqa: E402
 
 cli.add_command(plugin)
+from zoo_cli.trust_commands import gallery, verify  # noqa: E402
+
+cli.add_command(verify)
+cli.add_command(gallery)
 # END extra commands
 
 _commands_added = False

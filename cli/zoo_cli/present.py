@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import zoo_core
@@ -98,3 +99,25 @@ def model_info(name: str) -> dict[str, Any]:
     info["installed"] = "yes" if not missing else f"no: needs {', '.join(missing)} ({family.install_hint()})"
     info["parameters"] = family.count_parameters(config) if family.count_parameters else None
     return info
+
+
+def config_options(family_name: str, values: dict | None = None) -> list[dict]:
+    """Each config key of a family's spec: type, default, bounds (min/max/choices/nullable) and help."""
+    family = zoo_core.get_family(family_name)
+    rows = []
+    for key, param in family.config.params.items():
+        bounds = []
+        if param.min is not None or param.max is not None:
+            low = "-inf" if param.min is None else f"{param.min:g}"
+            high = "inf" if param.max is None else f"{param.max:g}"
+            bounds.append(f"{'each ' if param.type == 'list' else ''}{low}..{high}")
+        if param.choices is not None:
+            bounds.append("one of " + ", ".join(json.dumps(c) for c in param.choices))
+        if param.nullable:
+            bounds.append("or null")
+        rows.append({"key": key, "type": "list of int" if param.type == "list" else param.type,
+                     "default": param.default, "value": (values or {}).get(key, param.default),
+                     "min": param.min, "max": param.max,
+                     "choices": list(param.choices) if param.choices is not None else None,
+                     "nullable": param.nullable, "bounds": "; ".join(bounds) or "-", "help": param.help})
+    return rows
