@@ -163,36 +163,34 @@ def launch_local(workers: int, module_args: list[str]) -> None:
     """
     import importlib.util
     import logging
+    import signal
 
     if importlib.util.find_spec("torch") is None:
         raise ZooError("--workers needs torch's launcher (torchrun): pip install 'zoo[torch]'")
     import torch.distributed.run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-
-    import signal
 
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torchrun's own default, without its warning
-    # Ctrl-C reaches every worker from the terminal: each finishes its steps, rank 0 checkpoints
-    # once, and they exit 130. The launcher itself must not shut them down on SIGINT, so it
-    # handles only the other death signals, and this process only notes the SIGINT.
-    os.environ["TORCHELASTIC_SIGNALS_TO_HANDLE"] = "SIGTERM,SIGHUP,SIGQUIT"
-    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    # The workers run in sessions of their own: Ctrl-C reaches this process only, and the
+    # launcher forwards it (one SIGINT each). Each worker finishes its steps, rank 0 checkpoints
+    # once, and they exit 130; the launcher waits for that (up to the shutdown timeout).
     args = torchrun.parse_args(["--standalone", f"--nproc-per-node={int(workers)}", "--max-restarts=0",
-                                "--monitor-interval=0.2", "-m", "zoo_cli", *module_args])
+                                "--monitor-interval=0.2", f"--shutdown-timeout={rendezvous_timeout()}",
+                                "-m", "zoo_cli", *module_args])
     try:
         torchrun.run(args)
-    except ChildFailedError as exc:
-        codes = {f.exitcode for f in exc.failures.values()}
-        if codes <= {130, -signal.SIGINT, -signal.SIGTERM} and 130 in codes:
+    except SignalException as exc:
+        if exc.sigval == signal.SIGINT:
             raise KeyboardInterrupt from None
+        raise WorkerFailed(f"the job was stopped by {signal.Signals(exc.sigval).name}", 1) from None
+    except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         how = (f"was killed by {failure.signal_name()}" if failure.exitcode < 0
                else f"exited with status {failure.exitcode}")
         raise WorkerFailed(f"worker rank {rank} {how}; the job stopped (resume from the last checkpoint with "
                            "zoo train RUN --resume)", failure.exitcode) from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class PeerLost(ZooError):

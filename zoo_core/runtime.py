@@ -119,7 +119,9 @@ class TrainingSession(Protocol):
     ``run(first, last)`` trains global steps ``first..last`` (inclusive, 1-based) and returns one
     logs dict (metric -> float) per step; it is called with at most :attr:`steps_per_call` steps.
     ``state()`` returns every array needed to continue exactly (weights, optimizer slots, RNG
-    states); ``load_state`` restores it. ``close()`` ends training (e.g. back to eval mode).
+    states); ``load_state`` restores it. ``close()`` ends training (e.g. back to eval mode), also
+    after an error; an optional ``finish()`` runs first when every step is done (it may use
+    collectives, e.g. to give every rank the same batch-norm statistics).
     """
 
     steps_per_call: int
@@ -449,9 +451,10 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
                     checkpoint(done)
                 if stop:  # Ctrl-C: the steps in flight finished and are checkpointed
                     raise KeyboardInterrupt
+        if hasattr(session, "finish"):  # the run is complete: e.g. synchronise buffers across ranks
+            _collective(world, session.finish)
     finally:
         session.close()
-    agree = True
     if world.distributed:  # every rank must end with the same weights
         agree = _collective(world, lambda: world.agree(_state_digest(model)))
         if not agree:

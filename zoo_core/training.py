@@ -102,6 +102,17 @@ def check_overrides(plan: TrainPlan, overrides: dict) -> None:
                           f"resume-safe keys of '{plan.family.name}': {', '.join(sorted(safe))}")
 
 
+def check_parallel(plan: TrainPlan, overrides: dict, workers: int) -> None:
+    """Before starting ``workers`` processes: the family trains data-parallel and its batch splits evenly."""
+    from zoo_core.distributed import World, shard
+
+    if not plan.family.trainable or not plan.family.distributed:
+        raise ZooError(f"family '{plan.family.name}' does not train data-parallel; drop --workers")
+    config = plan.family.config.resolve(plan.config, overrides)
+    if "batch_size" in config:
+        shard(int(config["batch_size"]), World(rank=0, size=int(workers)))
+
+
 def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int | None = None,
                  callbacks: Iterable[Any] = (), device: str | None = None,
                  checkpoint_every: int | None = None) -> tuple[Any, Any]:
@@ -128,4 +139,4 @@ def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int |
     return model, history
 
 
-__all__ = ["TrainPlan", "check_overrides", "plan_training", "run_training"]
+__all__ = ["TrainPlan", "check_overrides", "check_parallel", "plan_training", "run_training"]

@@ -224,6 +224,9 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
     plan = plan_training(name, out_dir, resume=resume, force=force, data=data, is_main=world.is_main)
     overrides = plan.spec.parse_overrides(pairs)
     if workers > 1:
+        from zoo_core.training import check_parallel
+
+        check_parallel(plan, overrides, workers)
         _launch_workers(plan, workers)
         return
     if world.distributed and not plan.family.distributed:
@@ -249,8 +252,6 @@ def _launch_workers(plan: Any, workers: int) -> None:
     """Re-run this very command in ``workers`` processes through torchrun (without --workers)."""
     from zoo_core.distributed import launch_local
 
-    if not plan.family.trainable or not plan.family.distributed:
-        _fail(f"family '{plan.family.name}' does not train data-parallel; drop --workers")
     argv = list(sys.argv[1:])
     cleaned, skip = [], False
     for arg in argv:

@@ -232,8 +232,11 @@ class GlyphCNNSession:
             while self.schedule.last_epoch < target:
                 self.schedule.step()
 
-    def close(self) -> None:
-        """Back to eval mode (every rank with rank 0's buffers)."""
+    def finish(self) -> None:
+        """Every step done: every rank gets rank 0's buffers."""
         if self.world.distributed:
             broadcast_buffers(self.model.net)
+
+    def close(self) -> None:
+        """Back to eval mode."""
         self.model.net.eval()

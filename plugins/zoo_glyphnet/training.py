@@ -120,10 +120,13 @@ class GlyphNetSession:
         load_optimizer_state(self.optimizer, tensors)
         load_rng_state(tensors)
 
-    def close(self) -> None:
-        """Back to eval mode and the caller's thread count; every rank gets rank 0's BatchNorm statistics."""
+    def finish(self) -> None:
+        """Every step done: every rank gets rank 0's BatchNorm statistics (what it checkpointed)."""
         if self.world.distributed:
             broadcast_buffers(self.model.generator, self.model.decoder)
+
+    def close(self) -> None:
+        """Back to eval mode and the caller's thread count."""
         torch.set_num_threads(self._threads)
         self.model.generator.eval()
         self.model.decoder.eval()
