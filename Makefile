@@ -35,6 +35,8 @@ bench: $(VENV)/.test-deps
 	$(VENV)/bin/python benchmarks/bench_glyphnet.py --steps 1000 --append docs/benchmarks.md
 	$(VENV)/bin/python benchmarks/bench_vae.py -n 6400 -k 6
 	$(VENV)/bin/python benchmarks/bench_golden.py --write
+	$(VENV)/bin/python benchmarks/bench_devices.py
+	$(VENV)/bin/python benchmarks/bench_distributed.py
 
 clean:
 	rm -rf $(VENV) build dist

@@ -41,15 +41,16 @@ def _torch_device(text: str) -> str:
 
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    default = _local_rank()  # one process per GPU under a launcher: rank r's own device
     if text == "auto":
-        return "cuda:0" if cuda else "mps" if mps else "cpu"
+        return f"cuda:{default % max(torch.cuda.device_count(), 1)}" if cuda else "mps" if mps else "cpu"
     if text == "cpu":
         return "cpu"
     if text == "mps":
         if not mps:
             raise ZooError("device 'mps' is not available: torch sees no Apple GPU")
         return "mps"
-    index = int(text.partition(":")[2] or 0)
+    index = int(text.partition(":")[2] or default)
     if not cuda:
         raise ZooError(f"device '{text}' is not available: torch sees no CUDA device")
     if index >= torch.cuda.device_count():
@@ -57,15 +58,21 @@ def _torch_device(text: str) -> str:
     return f"cuda:{index}"
 
 
+def _local_rank() -> int:
+    from zoo_core.distributed import current_world
+
+    return current_world().local_rank
+
+
 def _tf_device(text: str) -> str:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     if text == "auto":
-        return "cuda:0" if gpus else "cpu"
+        return f"cuda:{_local_rank() % len(gpus)}" if gpus else "cpu"
     if text == "cpu":
         return "cpu"
-    index = 0 if text == "mps" else int(text.partition(":")[2] or 0)
+    index = 0 if text == "mps" else int(text.partition(":")[2] or _local_rank())
     if index >= len(gpus):
         raise ZooError(f"device '{text}' is not available: TensorFlow sees {len(gpus)} GPU(s)")
     return f"cuda:{index}"

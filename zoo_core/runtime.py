@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -409,6 +410,10 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
             "versions": versions(model), "started": started, "finished": finished,
             "metrics": metrics if metrics is not None else manifest.get("metrics", {}),
         }
+        if finished is not None and done > clock["from"]:  # this session's speed, warm-up excluded
+            seconds, timed = clock["end"] - clock["start"], done - clock["from"]
+            record["timing"] = {"steps": timed, "seconds": round(seconds, 3),
+                                "steps_per_second": round(timed / max(seconds, 1e-9), 3)}
         if world.distributed and finished is not None:
             record["replicas_agree"] = True  # checked before the run may finish (else an error)
         if "base_model" in extra or "base_model" in manifest:
@@ -429,6 +434,8 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
 
     write_manifest(start)
     done = start
+    # timing excludes the first call (tracing, compilation, caches warming up)
+    clock = {"start": time.perf_counter(), "end": time.perf_counter(), "from": start, "warm": False}
     try:
         with DeferredInterrupt() as interrupt:
             while done < total:
@@ -445,12 +452,15 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
                     for callback in callbacks:
                         callback(step, values)
                 done = last
+                if not clock["warm"] and done < total:
+                    clock.update(start=time.perf_counter(), warm=True, **{"from": done})
                 if not world.distributed:  # one process: a Ctrl-C during the callbacks counts now
                     stop = interrupt.raised
                 if done % every == 0 or done == total or stop:
                     checkpoint(done)
                 if stop:  # Ctrl-C: the steps in flight finished and are checkpointed
                     raise KeyboardInterrupt
+        clock["end"] = time.perf_counter()
         if hasattr(session, "finish"):  # the run is complete: e.g. synchronise buffers across ranks
             _collective(world, session.finish)
     finally:
