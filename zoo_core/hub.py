@@ -638,6 +638,9 @@ def pull(ref: str | HubRef, progress: bool = True) -> tuple[Path, str]:
     commit = _resolve(hub_ref)
     folder = _fetch(hub_ref, MODEL_FILES, progress=progress, use_pin=False, revision=commit)
     expected, where = _expected_sha(hub_ref, folder)
+    if expected is None:
+        raise HubChecksumError(f"{hub_ref}: config.json records no weights_sha256, so the weights cannot be "
+                               "checked; is this a zoo model repo (published with 'zoo push')?")
     sha = _verify(folder / WEIGHTS_FILE, expected, hub_ref, where)
     _record_ref(hub_ref, commit)
     pin = {"commit": commit, "revision": hub_ref.revision, "endpoint": endpoint(), "weights_sha256": sha}

@@ -94,9 +94,11 @@ def read_bytes(path: str | os.PathLike, max_bytes: int, what: str, error: type[Z
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):  # swapped between the check and the open
             raise error(f"{what} {path} is {_kind_of(st.st_mode)}, not a regular file; refusing to read it")
-        data = fh.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise error(f"{what} {path} is more than the limit of {_human(max_bytes)}")
+        if st.st_size > max_bytes:
+            raise error(f"{what} {path} is {_human(st.st_size)}, more than the limit of {_human(max_bytes)}")
+        data = fh.read(st.st_size + 1)  # never a buffer larger than the file said it was
+    if len(data) > st.st_size:
+        raise error(f"{what} {path} grew while it was read; refusing it")
     return data
 
 

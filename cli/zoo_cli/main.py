@@ -194,6 +194,8 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
     """Generate N images from model NAME and write them to a file."""
     from zoo_core.images import save_images
 
+    if output is not None and not output.strip():
+        _fail("-o/--output is empty; give a FILE.png, .npy or .npz")
     output = output or f"{Path(name.rstrip('/')).name.replace('hf:', '').replace('@', '-')}.png"
     _check_suffix(output, (".png", ".npy", ".npz"))
     model = zoo_core.load(name, **_overrides(name, pairs))
