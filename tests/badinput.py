@@ -436,7 +436,7 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
         add("hub", f"pull-{name}", ["pull", ref], env=hub_env, outputs=[escape])
         add("hub", f"sample-{name}", ["sample", ref, "-o", out / "hub.png"], env=hub_env,
             outputs=[escape, out / "hub.png"])
-    add("hub", "push-bad-revision", ["push", template, "evil/any", "--revision", f"{rel}/pushed"], env=hub_env,
+    add("hub", "push-bad-revision", ["push", template, "--repo", "evil/any", "--revision", f"{rel}/pushed"], env=hub_env,
         outputs=[escape])
     add("hub", "cache-clear-bad", ["cache", "clear", "hf://../..@x"], env=hub_env)
     if hub_url:
