@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 LIGHT_AS = 2 << 30
 HEAVY_AS = 12 << 30
-CASE_TIMEOUT = int(os.environ.get("ZOO_CASE_TIMEOUT", "60"))  # seconds per case before it counts as a hang
+CASE_TIMEOUT = int(os.environ.get("BADINPUT_CASE_TIMEOUT", "60"))  # seconds per case before it counts as a hang
 
 # -- building the corpus -----------------------------------------------------------------------
 
