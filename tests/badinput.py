@@ -417,6 +417,10 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
         target = out / f"rec-{name}.png"
         add("data", f"cli-reconstruct-{name}", ["reconstruct", "vae-glyphs-28", "--data", files / name,
                                                 "-o", target], outputs=[target], heavy=True)
+    for name in ("img-bomb/bomb.png", "zero.png", "img-fifo/a.png", "img-broken/a.png"):
+        target = out / "act.png"
+        add("data", f"cli-activations-{name}", ["activations", "glyph-cnn", "--image", files / name, "-l", "conv_1",
+                                                "-o", target], outputs=[target], heavy=True)
     for name in ("bomb.npz", "lying.npz", "img-bomb"):
         add("data", f"cli-train-{name}", ["train", "ae", "--steps", "1", "--data", files / name,
                                           "-o", out / f"run-{name}"], outputs=[out / f"run-{name}"], heavy=True)

@@ -160,14 +160,13 @@ def activations_cmd(name: str, image_path: str, layer: str, output: str, size: i
     import numpy as np
     from PIL import Image
 
-    from zoo_core.images import save_images, upscale
+    from zoo_core.images import read_image, save_images, upscale
 
     probe = _probe(name, threads)
     probe.layer(layer)
     h, w, c = probe.input_shape
-    with Image.open(image_path) as pic:
-        pic = pic.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
-        pixels = np.asarray(pic, dtype=np.uint8).reshape(1, h, w, c)
+    pic = read_image(image_path).convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+    pixels = np.asarray(pic, dtype=np.uint8).reshape(1, h, w, c)
     maps = probe.activations(probe.prepare(pixels), layer)[0]  # (h, w, C)
     lo, hi = float(min(maps.min(), 0.0)), float(maps.max())
     tiles = np.clip(np.rint((maps - lo) / max(hi - lo, 1e-12) * 255), 0, 255).astype(np.uint8)
