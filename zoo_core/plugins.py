@@ -152,22 +152,19 @@ class Registry:
 
         Each plugin is called through its own pluggy subset caller, so that the ``register``
         callback knows who is registering and pluggy's tracing (``ZOO_TRACE_HOOKS``) sees the call.
-        What a plugin registers is kept only if its hook returns normally; a plugin that fails is
-        withdrawn as a whole (see :meth:`_withdraw`).
+        A plugin whose hook raises is withdrawn as a whole (see :meth:`_withdraw`): nothing it
+        registered before raising stays usable.
         """
         for impl in self._impls(hook_name):
             info = self.plugins.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
             if info.errors:
                 continue
-            staged: list[Any] = []
 
-            def register(obj: Any = None, _staged: list = staged, **fields: Any) -> None:
-                _staged.append(obj if obj is not None else fields)
+            def register(obj: Any = None, _plugin: str = impl.plugin_name, **fields: Any) -> None:
+                add(_plugin, obj if obj is not None else fields)
 
             try:
                 self._only(hook_name, impl.plugin)(register=register)
-                for item in staged:
-                    add(impl.plugin_name, item)
             except BaseException as exc:  # noqa: BLE001 - isolate a broken plugin, SystemExit too
                 if isinstance(exc, KeyboardInterrupt):
                     raise
