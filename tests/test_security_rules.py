@@ -106,3 +106,15 @@ def test_every_seed_option_is_a_non_negative_int_checked_by_click():
     assert {"sample", "eval", "interpolate"} <= {name for name, _ in seeds}
     for name, kind in seeds:
         assert isinstance(kind, click.IntRange) and kind.min == 0 and kind.max is not None, name
+
+
+def test_pins_with_a_repo_id_that_is_a_path_are_ignored(tmp_path, monkeypatch):
+    import json
+
+    from zoo_core import hub
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "hub-pins.json").write_text(json.dumps(
+        {"pins": {"../../x": {"commit": "a" * 40}, "org/repo": {"commit": "b" * 40}}}))
+    assert list(hub.read_pins()) == ["org/repo"]  # 'zoo cache clear' can never delete outside the cache

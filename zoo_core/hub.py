@@ -210,8 +210,9 @@ def read_pins() -> dict[str, dict]:
     except HubError as exc:
         raise HubError(f"{exc}; delete it and pull again") from None
     pins = data.get("pins") if isinstance(data, dict) else None
-    return {k: v for k, v in pins.items() if isinstance(v, dict) and _COMMIT.match(str(v.get("commit", "")))} \
-        if isinstance(pins, dict) else {}
+    # a key becomes a path in the cache (and 'zoo cache clear' deletes it): only well-formed repo ids count
+    return {k: v for k, v in pins.items() if valid_repo_id(k) and isinstance(v, dict)
+            and _COMMIT.match(str(v.get("commit", "")))} if isinstance(pins, dict) else {}
 
 
 def _update_pins(change: Any) -> None:
