@@ -456,8 +456,13 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
 # -- running cases in a child ----------------------------------------------------------------------
 
 
-def _child(cases_file: str, results_file: str, start: int) -> None:
-    """Run cases from index ``start``; append a result line per case (a 'start' line first)."""
+def _child(cases_file: str, results_file: str, start: int, light: bool = False) -> None:
+    """Run cases from index ``start``; append a result line per case (a 'start' line first).
+
+    ``light``: the child returns after a case that imported torch or TensorFlow, so that each
+    case of the light group starts without a framework's memory (only matters for a zoo that
+    loads a model before refusing the input).
+    """
     import io
     import signal
     import traceback
@@ -526,6 +531,8 @@ def _child(cases_file: str, results_file: str, start: int) -> None:
             result["seconds"] = round(time.time() - began, 3)
             log.write(json.dumps(result) + "\n")
             log.flush()
+            if light and any(name in sys.modules for name in ("torch", "tensorflow")):
+                return  # a framework came in (an old zoo that did not refuse early): start afresh
 
 
 def _limit_memory(limit: int):
@@ -569,7 +576,7 @@ def run_cases(cases: list[dict], zoo_path: list[str], work: Path, limit: int) ->
             deadline = CASE_TIMEOUT * (len(inproc) - start) + 120
             try:
                 proc = subprocess.run([sys.executable, __file__, "child", str(cases_file), str(results_file),
-                                       str(start)], env=env, capture_output=True, text=True, timeout=deadline,
+                                       str(start), "light" if limit == LIGHT_AS else "heavy"], env=env, capture_output=True, text=True, timeout=deadline,
                                       preexec_fn=_limit_memory(limit), cwd=tempfile.gettempdir())
                 died = proc.returncode != 0
                 tail = (proc.stderr or "")[-2000:]
@@ -586,8 +593,8 @@ def run_cases(cases: list[dict], zoo_path: list[str], work: Path, limit: int) ->
             if last is not None and last not in done:  # the child died or hung inside this case
                 done[last] = {"index": last, "rc": None, "stdout": "", "stderr": "child died: " + tail,
                               "traceback": True, "hang": False, "crash": True}
-            elif died and len(done) < len(inproc) and (max(done) + 1 if done else 0) == start:
-                raise RuntimeError(f"the case runner failed to start:\n{tail}")
+            elif (max(done) + 1 if done else 0) == start:
+                raise RuntimeError(f"the case runner failed to start (died: {died}):\n{tail}")
             start = max(done) + 1 if done else len(inproc)
         by_id = {c["id"]: done[i] for i, c in enumerate(inproc)}
         for i, case in enumerate(cases):
@@ -663,7 +670,7 @@ def counts(cases: list[dict], verdicts: list[str]) -> dict[str, tuple[int, int]]
 
 def main(argv: list[str]) -> None:
     if argv[:1] == ["child"]:
-        _child(argv[1], argv[2], int(argv[3]))
+        _child(argv[1], argv[2], int(argv[3]), argv[4:5] == ["light"])
         return
     if argv[:1] == ["count"]:
         sys.path.insert(0, str(HERE))
