@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LIGHT_AS = 2 << 30
-HEAVY_AS = 12 << 30
+LIGHT_AS = int(os.environ.get("BADINPUT_LIGHT_AS", 2 << 30))  # bytes of address space, no framework
+HEAVY_AS = int(os.environ.get("BADINPUT_HEAVY_AS", 12 << 30))  # with torch and TensorFlow
 CASE_TIMEOUT = int(os.environ.get("BADINPUT_CASE_TIMEOUT", "60"))  # seconds per case before it counts as a hang
 
 # -- building the corpus -----------------------------------------------------------------------
@@ -531,8 +531,9 @@ def _child(cases_file: str, results_file: str, start: int, light: bool = False) 
             result["seconds"] = round(time.time() - began, 3)
             log.write(json.dumps(result) + "\n")
             log.flush()
-            if light and any(name in sys.modules for name in ("torch", "tensorflow")):
-                return  # a framework came in (an old zoo that did not refuse early): start afresh
+            if light and (result["traceback"] or any(name.split(".")[0] in ("torch", "tensorflow", "keras")
+                                                     for name in sys.modules)):
+                return  # a framework came in, or a case failed (an old zoo): start afresh
 
 
 def _limit_memory(limit: int):
@@ -557,7 +558,7 @@ def _proc_case(case: dict, zoo_path: list[str], limit: int) -> dict:
             "traceback": "Traceback" in proc.stderr, "hang": False}
 
 
-def run_cases(cases: list[dict], zoo_path: list[str], work: Path, limit: int) -> list[dict]:
+def run_cases(cases: list[dict], zoo_path: list[str], work: Path, limit: int, light: bool = False) -> list[dict]:
     """Run ``cases`` in child interpreters (restarted after a case that kills them); one result per case."""
     results: list[dict | None] = [None] * len(cases)
     inproc = [c for c in cases if c["kind"] != "proc"]
@@ -565,7 +566,8 @@ def run_cases(cases: list[dict], zoo_path: list[str], work: Path, limit: int) ->
         if case["kind"] == "proc":
             results[i] = _proc_case(case, zoo_path, limit)
     if inproc:
-        cases_file, results_file = work / f"cases-{limit}.json", work / f"results-{limit}.jsonl"
+        tag = "light" if light else "heavy"
+        cases_file, results_file = work / f"cases-{tag}.json", work / f"results-{tag}.jsonl"
         cases_file.write_text(json.dumps(inproc))
         results_file.write_text("")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOO_", "HF_", "XDG_"))}
@@ -576,7 +578,7 @@ def run_cases(cases: list[dict], zoo_path: list[str], work: Path, limit: int) ->
             deadline = CASE_TIMEOUT * (len(inproc) - start) + 120
             try:
                 proc = subprocess.run([sys.executable, __file__, "child", str(cases_file), str(results_file),
-                                       str(start), "light" if limit == LIGHT_AS else "heavy"], env=env, capture_output=True, text=True, timeout=deadline,
+                                       str(start), "light" if light else "heavy"], env=env, capture_output=True, text=True, timeout=deadline,
                                       preexec_fn=_limit_memory(limit), cwd=tempfile.gettempdir())
                 died = proc.returncode != 0
                 tail = (proc.stderr or "")[-2000:]
@@ -645,7 +647,7 @@ def run_corpus(zoo_root: Path, work: Path, hub_url: str | None = None) -> tuple[
     verdicts = [""] * len(cases)
     for heavy, limit in ((False, LIGHT_AS), (True, HEAVY_AS)):
         chosen = [i for i, c in enumerate(cases) if c["heavy"] == heavy]
-        results = run_cases([cases[i] for i in chosen], zoo_path, work, limit)
+        results = run_cases([cases[i] for i in chosen], zoo_path, work, limit, light=not heavy)
         for i, result in zip(chosen, results):
             verdicts[i] = judge(cases[i], result)
             for path in cases[i]["outputs"]:  # keep the next cases' checks independent
