@@ -72,7 +72,7 @@ class Servers:
         """Environment for a CLI subprocess with its own Hugging Face cache and zoo state."""
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("HF_", "HUGGINGFACE_", "ZOO_", "XDG_"))}
-        env.update(PYTHONPATH=os.pathsep.join([str(self.site), os.environ.get("PYTHONPATH", "")]), ZOO_PLUGINS="hubtest", HF_ENDPOINT=self.hub.url,
+        env.update(PYTHONPATH=str(self.site), ZOO_PLUGINS="hubtest", HF_ENDPOINT=self.hub.url,
                    HF_HOME=str(home / "hf"), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
                    HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_IMPLICIT_TOKEN="1")
         env.update(extra)
