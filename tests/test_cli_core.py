@@ -163,7 +163,9 @@ def test_damaged_weights_are_one_line_exit_2(runner, toy_registry, tmp_path, dam
         save_tensors({"w": np.zeros((4, 10), np.float32)}, weights)
     else:
         weights.write_bytes(pickle.dumps({"w": [0.0] * 4}))
-    meta.pop("weights_sha256")  # no recorded hash: the file itself must be judged
+    from zoo_core.weights import sha256_file
+
+    meta["weights_sha256"] = sha256_file(weights)  # the hash matches: the file itself must be judged
     (saved / "config.json").write_text(json.dumps(meta))
     result = runner.invoke(cli, ["sample", str(saved), "-o", str(tmp_path / "x.png")])
     assert result.exit_code == 2, result.output

@@ -48,7 +48,8 @@ def test_zoo_list_and_plugins_show_it(site):
     (blobs,) = [p for p in json.loads(plugins.stdout) if p["name"] == "blobs"]
     assert blobs == {"name": "blobs", "module": "zoo_blobs", "distribution": "zoo-blobs", "version": "0.1.0",
                      "hooks": ["register_families", "register_models"], "families": ["blobs"],
-                     "models": ["blobs-16"], "error": None, "missing": {}}
+                     "models": ["blobs-16"], "builtin": False, "commands": [], "error": None,
+                     "missing": {}}
     text = zoo("plugins", path=[site]).stdout
     assert "blobs [ok] (zoo-blobs 0.1.0)" in text
 

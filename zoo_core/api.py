@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,8 @@ from zoo_core.suggest import did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.model import ZooModel
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 # zoo_core.model imports numpy; it is imported inside functions so that listing stays light.
 
@@ -133,8 +136,12 @@ def load_directory(directory: str | Path, *, device: str | None = None, **overri
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise WeightsError(f"{directory} has no {WEIGHTS_FILE}")
-    if isinstance(meta.get("weights_sha256"), str):
-        verify_sha256(weights, meta["weights_sha256"])
+    sha = meta.get("weights_sha256")
+    if not isinstance(sha, str) or not _SHA256.match(sha):
+        shown = repr(sha) if len(repr(sha)) <= 80 else repr(sha)[:80] + "..."
+        raise WeightsError(f"{directory / 'config.json'}: weights_sha256 must be 64 lowercase hex characters, "
+                           f"not {shown}; refusing weights that cannot be checked")
+    verify_sha256(weights, sha)
     model.load_weights(weights)
     return _place(model, device)
 

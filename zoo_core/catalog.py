@@ -16,7 +16,12 @@ from zoo_core.errors import RegistryError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_SOURCE = re.compile(r"^(pkg://[A-Za-z0-9_.]+/.+|hf://[^/@\s]+/[^/@\s]+(@[^\s]+)?|file://.+)$")
+_PKG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+_LICENSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,63}$")
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
+_MAX_TAGS = 32
+_MAX_DESCRIPTION = 1000
 _FIELDS = {"name", "family", "config", "weights", "description", "license", "tags", "sample_sha256"}
 
 
@@ -74,8 +79,8 @@ def parse_entry(raw: Any, where: str, index: int | None = None) -> ModelEntry:
     if unknown:
         raise _fail(where, name, sorted(unknown)[0], f"unknown field (allowed: {', '.join(sorted(_FIELDS))})")
     family = raw.get("family")
-    if not isinstance(family, str) or not family:
-        raise _fail(where, name, "family", "required string")
+    if not isinstance(family, str) or not _NAME.match(family):
+        raise _fail(where, name, "family", "required; lowercase letters, digits, '.', '_' and '-'")
     config = raw.get("config", {})
     if not isinstance(config, Mapping):
         raise _fail(where, name, "config", "expected an object")
@@ -85,8 +90,9 @@ def parse_entry(raw: Any, where: str, index: int | None = None) -> ModelEntry:
         if not isinstance(weights, Mapping):
             raise _fail(where, name, "weights", "expected an object with 'source' and 'sha256', or null")
         source, sha = weights.get("source"), weights.get("sha256")
-        if not isinstance(source, str) or not _SOURCE.match(source):
-            raise _fail(where, name, "weights.source", "expected pkg://package/path, hf://org/repo[@rev] or file://path")
+        problem = source_problem(source)
+        if problem:
+            raise _fail(where, name, "weights.source", problem)
         if not isinstance(sha, str) or not _SHA256.match(sha):
             raise _fail(where, name, "weights.sha256", "expected 64 lowercase hex characters")
         if set(weights) - {"source", "sha256"}:
@@ -95,9 +101,16 @@ def parse_entry(raw: Any, where: str, index: int | None = None) -> ModelEntry:
     for fld in ("description", "license"):
         if not isinstance(raw.get(fld, ""), str):
             raise _fail(where, name, fld, "expected a string")
+    description = raw.get("description", "")
+    if len(description) > _MAX_DESCRIPTION or not description.isprintable():
+        raise _fail(where, name, "description", f"one line of printable text, at most {_MAX_DESCRIPTION} characters")
+    if not _LICENSE.match(raw.get("license", "MIT")):
+        raise _fail(where, name, "license", "a license identifier such as MIT or cc-by-4.0")
     tags = raw.get("tags", [])
     if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) for t in tags):
         raise _fail(where, name, "tags", "expected a list of strings")
+    if len(tags) > _MAX_TAGS or not all(_TAG.match(t) for t in tags):
+        raise _fail(where, name, "tags", f"at most {_MAX_TAGS} tags of letters, digits, '.', '_', ':', '+', '-'")
     golden = raw.get("sample_sha256")
     if golden is not None and (not isinstance(golden, str) or not _SHA256.match(golden)):
         raise _fail(where, name, "sample_sha256", "expected 64 lowercase hex characters (sha256 of sample(4, seed=0))")
@@ -106,15 +119,51 @@ def parse_entry(raw: Any, where: str, index: int | None = None) -> ModelEntry:
                       tags=tuple(tags), origin=where, sample_sha256=golden)
 
 
+def source_problem(source: Any) -> str | None:
+    """Why ``source`` is not a valid weights source, or None if it is.
+
+    ``pkg://package/path``: a dotted package name, then relative path parts (no '..', nothing
+    hidden or absolute); ``hf://org/repo[@revision]`` in the Hub's grammar; ``file:///abs/path``
+    (an absolute path without '..' parts).
+    """
+    expected = "expected pkg://package/path, hf://org/repo[@rev] or file:///absolute/path"
+    if not isinstance(source, str) or not source.isprintable() or len(source) > 1024:
+        return expected
+    if source.startswith("pkg://"):
+        package, _, rel = source[len("pkg://"):].partition("/")
+        if not _PKG.match(package) or not rel or not all(_PATH_PART.match(p) for p in rel.split("/")):
+            return (f"{source!r}: expected pkg://package/path/inside/it (a package name, then path parts of "
+                    "letters, digits, '_', '.', '+', '-'; no '..', no hidden or empty parts)")
+        return None
+    if source.startswith("hf://"):
+        from zoo_core.hub import HubRefError, parse_ref  # stdlib-only at import time
+
+        try:
+            parse_ref(source)
+        except HubRefError as exc:
+            return str(exc)
+        return None
+    if source.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        url = urlparse(source)
+        path = unquote(url.path)
+        if url.netloc not in ("", "localhost") or not path.startswith("/") or not path.isprintable() or any(
+                p == ".." for p in path.split("/")):
+            return f"{source!r}: expected file:///absolute/path without '..' parts"
+        return None
+    return expected
+
+
 def read_catalog(path: Path, where: str | None = None) -> list[ModelEntry]:
     """Read and validate a catalog file (``{"models": [...]}``); duplicate names are an error."""
+    from zoo_core.safeio import load_json
+
     where = where or path.name
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path, "catalog", RegistryError)
     except FileNotFoundError:
         raise RegistryError(f"{where}: file not found ({path})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RegistryError(f"{where}: not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         raise RegistryError(f"{where}: expected an object with a 'models' list")
     entries: list[ModelEntry] = []

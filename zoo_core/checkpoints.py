@@ -24,8 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FORMAT = "zoo-checkpoint/2"
 _NAME = re.compile(r"^step-(\d{8,})\.safetensors$")
-#: largest checkpoint read (a guard against a /dev/zero or a runaway file, not a model limit)
-MAX_BYTES = 4 << 30
 
 
 def checkpoint_name(step: int) -> str:
@@ -79,13 +77,11 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """The tensors and header of a checkpoint; anything malformed is one-line :class:`WeightsError`."""
     from safetensors.numpy import load
 
+    from zoo_core.safeio import limit, read_bytes
+
     path = Path(path)
     try:
-        if not path.is_file():
-            raise WeightsError(f"checkpoint {path} is not a regular file")
-        if path.stat().st_size > MAX_BYTES:
-            raise WeightsError(f"checkpoint {path} is larger than {MAX_BYTES >> 30} GiB; refusing to read it")
-        blob = path.read_bytes()
+        blob = read_bytes(path, limit("weights"), "checkpoint", WeightsError)  # a regular file, bounded
     except OSError as exc:
         raise WeightsError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
     try:

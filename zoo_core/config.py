@@ -7,11 +7,16 @@ needs no deep-learning framework, so ``zoo info`` and ``--set`` errors stay fast
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from zoo_core.errors import ConfigError
 
+#: the largest seed a command accepts (``--seed``): numpy, torch and TensorFlow all take it
+MAX_SEED = 2**32 - 1
+#: the most items a ``list`` param may hold (per-layer sizes: far more than any model here uses)
+MAX_LIST = 64
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list}
 
 
@@ -24,7 +29,8 @@ class Param:
     :param help: one line shown by ``zoo info``.
     :param choices: allowed values, if the set is closed.
     :param min: inclusive lower bound for numbers (for lists: for each item).
-    :param max: inclusive upper bound for numbers (for lists: for each item).
+    :param max: inclusive upper bound for numbers (for lists: for each item). Built-in families
+        give every numeric key both bounds, chosen so that the machine can run the extremes.
     :param nullable: whether ``None`` is allowed.
     """
 
@@ -62,8 +68,8 @@ class Param:
                 value = json.loads(text) if text.startswith("[") else [int(t) for t in text.split(",") if t]
             else:
                 value = text
-        except ValueError:
-            raise ConfigError(f"config key '{key}': cannot read {text!r} as {self.type}") from None
+        except (ValueError, RecursionError):
+            raise ConfigError(f"config key '{key}': cannot read {_short(text)} as {self.type}") from None
         return self.check(key, value)
 
     def check(self, key: str, value: Any) -> Any:
@@ -78,11 +84,15 @@ class Param:
         if self.type == "list" and isinstance(value, tuple):
             value = list(value)
         if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
-            raise ConfigError(f"config key '{key}': expected {self.type}, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"config key '{key}': expected {self.type}, got {type(value).__name__} {_short(value)}")
+        if self.type == "float" and not math.isfinite(value):
+            raise ConfigError(f"config key '{key}': {value!r} is not a finite number")
+        if self.type == "list" and len(value) > MAX_LIST:
+            raise ConfigError(f"config key '{key}': a list of {len(value)} items is longer than {MAX_LIST}")
         items = value if self.type == "list" else [value]
         for item in items:
             if self.type == "list" and (not isinstance(item, int) or isinstance(item, bool)):
-                raise ConfigError(f"config key '{key}': expected a list of ints, got {value!r}")
+                raise ConfigError(f"config key '{key}': expected a list of ints, got {_short(value)}")
             if self.min is not None and item < self.min:
                 raise ConfigError(f"config key '{key}': {item!r} is below the minimum {self.min}")
             if self.max is not None and item > self.max:
@@ -91,6 +101,12 @@ class Param:
             allowed = ", ".join(repr(c) for c in self.choices)
             raise ConfigError(f"config key '{key}': {value!r} is not one of {allowed}")
         return value
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to 80 characters, for one-line messages."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)

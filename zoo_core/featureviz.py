@@ -81,6 +81,39 @@ class Recipe:
     fourier: bool = False
     fourier_decay: float = 1.0
 
+    def __post_init__(self) -> None:
+        """Every knob finite and inside the range the ascent can run; :class:`ConfigError` names it."""
+        import math
+
+        from zoo_core.errors import ConfigError
+
+        def number(name: str, value: Any, low: float, high: float, integer: bool = False, low_open: bool = False):
+            kind = (int,) if integer else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or \
+                    value < low or value > high or (low_open and value == low):
+                bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
+                raise ConfigError(f"recipe field '{name}': {value!r} is not a finite "
+                                  f"{'integer' if integer else 'number'} in {bound}")
+
+        number("steps", self.steps, 1, 100_000, integer=True)
+        number("epsilon", self.epsilon, 0.0, 10.0, low_open=True)
+        number("conv_criterion", self.conv_criterion, 0.0, 1.0)
+        number("patience", self.patience, 1, 100_000, integer=True)
+        number("max_zero_steps", self.max_zero_steps, 1, 100_000, integer=True)
+        number("retries", self.retries, 0, 16, integer=True)
+        number("jitter", self.jitter, 0, 64, integer=True)
+        number("rotate", self.rotate, 0.0, 180.0)
+        number("scale_jitter", self.scale_jitter, 0.0, 0.9)
+        number("tv_weight", self.tv_weight, 0.0, 1000.0)
+        number("fourier_decay", self.fourier_decay, 0.0, 4.0)
+        if not self.scales or len(self.scales) != len(self.scale_weights) or len(self.scales) > 16:
+            raise ConfigError("recipe fields 'scales' and 'scale_weights': 1 to 16 values each, as many of one "
+                              "as of the other")
+        for value in self.scales:
+            number("scales", value, 0.0, 4.0, low_open=True)
+        for value in self.scale_weights:
+            number("scale_weights", value, 0.0, 100.0)
+
     @classmethod
     def seed(cls, **changes: Any) -> "Recipe":
         """The seed article's recipe: pixels, no transforms, no regulariser."""

@@ -44,8 +44,19 @@ REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 DEFAULT_ENDPOINT = "https://huggingface.co"
 PINS_FILE = "hub-pins.json"
 
-_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+# The grammar of huggingface_hub's ``validate_repo_id`` (ASCII word characters, '-', '.'; 1-96
+# each; no '--' or '..'; not ending in '.git'), restricted to ``org/repo``: checked here without
+# importing huggingface_hub (slow), and by huggingface_hub itself before any download
+# (:func:`_validate_with_hf`); a test checks that the two agree.
+_REPO_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
+_REPO_ID = re.compile(rf"^{_REPO_PART}/{_REPO_PART}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# A branch, tag or commit: git ref-name rules, restricted to a safe character set. The revision
+# becomes a path in the cache (``refs/<revision>``), so no component may be '.', '..' or hidden,
+# and nothing may be absolute, empty or end in '.lock'.
+_REVISION_PART = r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*"
+_REVISION = re.compile(rf"^{_REVISION_PART}(?:/{_REVISION_PART})*$")
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -104,11 +115,43 @@ def parse_ref(ref: str | HubRef) -> HubRef:
     body = text[len(PREFIX):] if text.startswith(PREFIX) else text
     repo_id, at, revision = body.partition("@")
     repo_id = repo_id.rstrip("/")
-    if not _REPO_ID.match(repo_id) or ".." in repo_id or "--" in repo_id:
-        raise HubRefError(f"'{text}' is not a Hub reference: expected hf://org/repo or hf://org/repo@revision")
-    if at and (not revision or any(c.isspace() for c in revision)):
-        raise HubRefError(f"'{text}': empty or malformed revision after '@'")
+    if not valid_repo_id(repo_id):
+        raise HubRefError(f"'{_shown(text)}' is not a Hub reference: expected hf://org/repo or hf://org/repo@revision "
+                          "(letters, digits, '-', '_', '.'; no '--' or '..')")
+    if at and not valid_revision(revision):
+        raise HubRefError(f"'{_shown(text)}': malformed revision after '@' (a branch, tag or commit: letters, digits, "
+                          "'-', '_', '.', '+', '/'; no '..', no part starting with '.', not ending in '.lock')")
     return HubRef(repo_id, revision or None)
+
+
+def valid_repo_id(repo_id: Any) -> bool:
+    """Whether ``repo_id`` is ``org/repo`` in the Hub's grammar (huggingface_hub's ``validate_repo_id``)."""
+    return (isinstance(repo_id, str) and bool(_REPO_ID.match(repo_id)) and "--" not in repo_id
+            and ".." not in repo_id and not repo_id.endswith(".git"))
+
+
+def valid_revision(revision: Any) -> bool:
+    """Whether ``revision`` is a branch, tag or commit name that is safe to use as a path in the cache."""
+    return (isinstance(revision, str) and 0 < len(revision) <= 200 and bool(_REVISION.match(revision))
+            and ".." not in revision and not any(part.endswith(".lock") for part in revision.split("/")))
+
+
+def _shown(text: str) -> str:
+    """``text`` fit for a one-line message: control characters escaped, at most 200 characters."""
+    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _validate_with_hf(ref: HubRef) -> None:
+    """Let huggingface_hub's own validator check the repo id too (before any request or path)."""
+    try:
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+    except ImportError:  # pragma: no cover - very old huggingface_hub
+        return
+    try:
+        validate_repo_id(ref.repo_id)
+    except HFValidationError as exc:
+        raise HubRefError(f"'{ref}' is not a Hub reference: {str(exc).splitlines()[0]}") from None
 
 
 def _truthy(value: str | None) -> bool:
@@ -158,15 +201,18 @@ def _pins_path() -> Path:
 
 def read_pins() -> dict[str, dict]:
     """Every pin recorded by :func:`pull`: ``{repo_id: {"commit", "revision", "endpoint", "pulled_at"}}``."""
+    from zoo_core.safeio import load_json
+
     try:
-        data = json.loads(_pins_path().read_text(encoding="utf-8"))
+        data = load_json(_pins_path(), "zoo's pin file", HubError)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
-        raise HubError(f"zoo's pin file {_pins_path()} is unreadable ({exc}); delete it and pull again") from None
+    except HubError as exc:
+        raise HubError(f"{exc}; delete it and pull again") from None
     pins = data.get("pins") if isinstance(data, dict) else None
-    return {k: v for k, v in pins.items() if isinstance(v, dict) and _COMMIT.match(str(v.get("commit", "")))} \
-        if isinstance(pins, dict) else {}
+    # a key becomes a path in the cache (and 'zoo cache clear' deletes it): only well-formed repo ids count
+    return {k: v for k, v in pins.items() if valid_repo_id(k) and isinstance(v, dict)
+            and _COMMIT.match(str(v.get("commit", "")))} if isinstance(pins, dict) else {}
 
 
 def _update_pins(change: Any) -> None:
@@ -202,9 +248,12 @@ def _local_commit(ref: HubRef, use_pin: bool = True) -> str | None:
         pin = pinned_commit(ref.repo_id)
         if pin:
             return pin
+    from zoo_core.safeio import read_bytes
+
     try:
-        commit = (_repo_cache(ref.repo_id) / "refs" / (revision or "main")).read_text().strip()
-    except OSError:
+        commit = read_bytes(_repo_cache(ref.repo_id) / "refs" / (revision or "main"), 4096, "cache ref",
+                            HubError).decode("ascii", "replace").strip()
+    except (OSError, HubError):
         return None
     return commit if _COMMIT.match(commit) else None
 
@@ -338,6 +387,8 @@ def _repo_exists(ref: HubRef) -> bool:
 def _snapshot_download(ref: HubRef, revision: str | None, files: tuple[str, ...], progress: bool,
                        shown: HubRef) -> Path:
     from huggingface_hub import snapshot_download  # slow import: only when downloading
+
+    _validate_with_hf(ref)
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
     kwargs: dict[str, Any] = dict(repo_id=ref.repo_id, repo_type="model", revision=revision,
@@ -391,12 +442,19 @@ def _fetch(ref: HubRef, files: tuple[str, ...], *, progress: bool = True, use_pi
     if revision is None and use_pin:
         revision = pinned_commit(ref.repo_id)
     shown = ref if ref.revision or not revision else HubRef(ref.repo_id, revision)
-    if revision and _COMMIT.match(revision):
-        folder = _repo_cache(ref.repo_id) / "snapshots" / revision
-        if all((folder / f).is_file() for f in files if f in REQUIRED_FILES):
-            return folder  # a commit is immutable: no need to ask the Hub
-    folder = _snapshot_download(ref, revision, files, progress, shown)
-    _complete(ref, folder, files, shown)
+    if not (revision and _COMMIT.match(revision)):
+        # zoo asks which commit the branch or tag is and checks the answer's grammar itself, so that
+        # huggingface_hub only ever sees a 40-hex commit (it would use the server's answer as a path)
+        named = HubRef(ref.repo_id, revision)
+        revision = _resolve(named)
+    else:
+        named = None
+    folder = _repo_cache(ref.repo_id) / "snapshots" / revision
+    if not all((folder / f).is_file() for f in files if f in REQUIRED_FILES):  # a commit is immutable
+        folder = _snapshot_download(ref, revision, files, progress, shown)
+        _complete(ref, folder, files, shown)
+    if named is not None:
+        _record_ref(named, revision)
     return folder
 
 
@@ -441,12 +499,22 @@ def _expected_sha(ref: HubRef, folder: Path) -> tuple[str | None, str]:
                 return entry.weights.sha256, f"catalog entry '{entry.name}'"
     except HubRefError:
         pass
+    pin = read_pins().get(ref.repo_id)
+    if pin and pin.get("commit") == folder.name and _SHA256.match(str(pin.get("weights_sha256", ""))):
+        return pin["weights_sha256"], "zoo's pin, recorded when it was pulled"
+    from zoo_core.safeio import load_json
+
     try:
-        meta = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        meta = load_json(folder / CONFIG_FILE, "config.json", HubError)
+    except FileNotFoundError:
         return None, ""
     sha = meta.get("weights_sha256") if isinstance(meta, dict) else None
-    return (sha, "config.json") if isinstance(sha, str) else (None, "")
+    if sha is None:
+        return None, ""
+    if not isinstance(sha, str) or not _SHA256.match(sha):
+        raise HubChecksumError(f"{ref}: config.json has a malformed weights_sha256 ({_shown(repr(sha))}); "
+                               "expected 64 lowercase hex characters")
+    return sha, "config.json"
 
 
 # -- public API --------------------------------------------------------------------------------
@@ -488,12 +556,18 @@ def _resolve(ref: HubRef) -> str:
         return commit  # already cached: no need to import huggingface_hub at all
     from huggingface_hub import HfApi
 
+    _validate_with_hf(ref)
+
     try:
         info = HfApi(endpoint=endpoint(), token=_token(), library_name="zoo").model_info(
             ref.repo_id, revision=ref.revision or "main")
-        return str(info.sha)
     except Exception as exc:  # noqa: BLE001 - mapped to one ZooError
         error = _translate(exc, ref)
+    else:
+        if not isinstance(info.sha, str) or not _COMMIT.match(info.sha):  # it becomes a path in the cache
+            raise HubError(f"{ref}: {endpoint()} answered a malformed commit id ({_shown(repr(info.sha))}); "
+                           "is HF_ENDPOINT a Hugging Face Hub?")
+        return info.sha
     commit = _local_commit(ref, use_pin=False) if isinstance(error, HubOfflineError) else None
     if commit is None:
         raise error
@@ -565,6 +639,9 @@ def pull(ref: str | HubRef, progress: bool = True) -> tuple[Path, str]:
     commit = _resolve(hub_ref)
     folder = _fetch(hub_ref, MODEL_FILES, progress=progress, use_pin=False, revision=commit)
     expected, where = _expected_sha(hub_ref, folder)
+    if expected is None:
+        raise HubChecksumError(f"{hub_ref}: config.json records no weights_sha256, so the weights cannot be "
+                               "checked; is this a zoo model repo (published with 'zoo push')?")
     sha = _verify(folder / WEIGHTS_FILE, expected, hub_ref, where)
     _record_ref(hub_ref, commit)
     pin = {"commit": commit, "revision": hub_ref.revision, "endpoint": endpoint(), "weights_sha256": sha}
@@ -692,6 +769,9 @@ def push(directory: str | Path, repo_id: str, private: bool = False, revision: s
     ref = parse_ref(repo_id)
     if ref.revision:
         raise HubRefError(f"'{repo_id}': give the branch with --revision, not '@'")
+    if revision is not None and not valid_revision(revision):
+        raise HubRefError(f"--revision {_shown(repr(revision))}: not a valid branch name (letters, digits, '-', '_', "
+                          "'.', '+', '/'; no '..', no part starting with '.')")
     if offline():
         raise HubOfflineError(f"cannot push {ref} with HF_HUB_OFFLINE=1 set; unset it and try again")
     directory = Path(directory)

@@ -75,3 +75,28 @@ def save_animation(frames: np.ndarray, path: str | Path, fps: int = 20) -> Path:
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=max(1, round(1000 / fps)),
                      loop=0, **options)
     return path
+
+
+def read_image(path: str | Path):
+    """A decoded Pillow image from an untrusted file, or one :class:`~zoo_core.errors.ZooError` line.
+
+    The file must be a regular file under ``ZOO_MAX_DATA_BYTES``; Pillow's decompression-bomb
+    guard (its warning included) is an error, as is anything Pillow cannot decode.
+    """
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    from zoo_core.safeio import check_file, limit
+
+    check_file(path, limit("data"), "image", ZooError)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as pic:
+                pic.load()
+                return pic.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ZooError(f"{path}: refusing a possible decompression bomb ({exc})".splitlines()[0]) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ZooError(f"{path}: not a readable image ({type(exc).__name__})") from None

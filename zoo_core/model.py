@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 import numpy as np
 
 from zoo_core.errors import NotTrainableError, WeightsError, ZooError
-from zoo_core.weights import check_state, load_tensors, save_tensors
+from zoo_core.weights import check_state, load_tensors
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.families import Family
@@ -125,18 +125,17 @@ class ZooModel:
         :param extra: more JSON-ready metadata to store in ``config.json`` (e.g. eval numbers).
         """
         from zoo_core import __version__
-        from zoo_core.weights import atomic_write_bytes
+        from zoo_core.weights import replace_files, tensors_bytes
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        sha = save_tensors(self.state_dict(), directory / WEIGHTS_FILE, metadata={"format": FORMAT})
+        data, sha = tensors_bytes(self.state_dict(), metadata={"format": FORMAT})
         meta = {"format": FORMAT, "zoo_version": __version__, "family": self.family_name,
                 "plugin": self.family.plugin if self.family else "",
                 "framework": self.family.framework if self.family else "",
                 "config": self.config, "weights_sha256": sha}
         meta.update(extra or {})
-        atomic_write_bytes(directory / CONFIG_FILE, (json.dumps(meta, indent=2) + "\n").encode())
-        return directory
+        config = (json.dumps(meta, indent=2) + "\n").encode()
+        replace_files(directory, {WEIGHTS_FILE: data, CONFIG_FILE: config})
+        return Path(directory)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} family={self.family_name!r} params={self.num_parameters:,}>"
@@ -163,13 +162,13 @@ class LatentModel(ZooModel):
 
 def read_saved_config(directory: Path) -> dict:
     """Read and check ``config.json`` of a saved model directory."""
+    from zoo_core.safeio import load_json
+
     path = directory / CONFIG_FILE
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = load_json(path, "config file", WeightsError, max_bytes=1 << 20)
     except FileNotFoundError:
         raise WeightsError(f"{directory} is not a saved zoo model (no {CONFIG_FILE})") from None
-    except (OSError, ValueError) as exc:
-        raise WeightsError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("family"), str) or not isinstance(
             meta.get("config"), dict):
         raise WeightsError(f"{path} lacks 'family' and 'config'; is it a zoo model directory?")

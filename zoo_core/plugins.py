@@ -2,7 +2,14 @@
 
 Plugins are found through the ``zoo.plugins`` entry-point group, once per process, the first
 time anything asks for a family or a model (never at ``import zoo_core``). Loading is isolated:
-a plugin that raises while importing or registering is recorded with its error and skipped.
+a plugin that raises while importing or registering (any exception, ``SystemExit`` included;
+only ``KeyboardInterrupt`` goes through) is recorded with its error and skipped as a whole:
+nothing it registered before failing stays usable.
+
+Trust: the built-in plugins (:data:`BUILTIN_PLUGINS`, shipped in the ``zoo`` distribution)
+import and register first, whatever the entry-point order, so their family, model and command
+names cannot be taken by a third-party plugin; a clash is an error naming both plugins, and the
+third-party plugin is skipped. Core commands cannot be replaced either. See docs/security.md.
 
 Environment:
 
@@ -30,6 +37,11 @@ from zoo_core.errors import DuplicateNameError, PluginError, RegistryError, ZooE
 from zoo_core.families import Family
 
 ENTRY_POINT_GROUP = "zoo.plugins"
+#: The distribution that ships zoo_core and the built-in plugins.
+BUILTIN_DISTRIBUTION = "zoo"
+#: entry-point name -> module of each built-in plugin (as in pyproject.toml).
+BUILTIN_PLUGINS = {"glyphnet": "zoo_glyphnet", "random_cnn": "zoo_random_cnn", "vae": "zoo_vae",
+                   "filterviz": "zoo_filterviz"}
 hookimpl = pluggy.HookimplMarker("zoo")
 
 
@@ -45,6 +57,8 @@ class PluginInfo:
     families: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    builtin: bool = False
+    commands: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -55,7 +69,8 @@ class PluginInfo:
         """A JSON-ready dict."""
         return {"name": self.name, "module": self.module, "distribution": self.distribution,
                 "version": self.version, "hooks": self.hooks, "families": self.families,
-                "models": self.models, "error": "; ".join(self.errors) or None}
+                "models": self.models, "builtin": self.builtin, "commands": self.commands,
+                "error": "; ".join(self.errors) or None}
 
 
 class Registry:
@@ -75,16 +90,30 @@ class Registry:
     # -- loading -------------------------------------------------------------------------------
 
     def load(self) -> "Registry":
-        """Import the allowed entry points, then run the registration hooks."""
-        for ep in _allowed(metadata.entry_points(group=ENTRY_POINT_GROUP)):
-            info = self.plugins.setdefault(ep.name, PluginInfo(name=ep.name, module=ep.value))
+        """Import the allowed entry points (built-ins first), then run the registration hooks."""
+        for ep in sorted(_allowed(metadata.entry_points(group=ENTRY_POINT_GROUP)),
+                         key=lambda ep: (not _is_builtin(ep), ep.name)):
             dist = getattr(ep, "dist", None)
+            dist_name = dist.metadata["Name"] if dist is not None else None
+            key = ep.name
+            if key in self.plugins:  # two distributions claim one entry-point name
+                first = self.plugins[key]
+                key = f"{ep.name} ({dist_name or ep.value})"
+                info = self.plugins.setdefault(key, PluginInfo(name=key, module=ep.value, distribution=dist_name))
+                what = "the built-in plugin" if first.builtin else "plugin"
+                self._plugin_failed(info, "import", PluginError(
+                    f"entry point '{ep.name}' of {dist_name or ep.value} clashes with {what} '{first.name}' "
+                    f"({first.distribution or first.module}); not loaded"))
+                continue
+            info = self.plugins[key] = PluginInfo(name=key, module=ep.value, builtin=_is_builtin(ep))
             if dist is not None:
-                info.distribution, info.version = dist.metadata["Name"], dist.version
+                info.distribution, info.version = dist_name, dist.version
             try:
                 module = ep.load()
                 self.pm.register(module, name=ep.name)
-            except Exception as exc:  # noqa: BLE001 - any plugin failure is isolated
+            except BaseException as exc:  # noqa: BLE001 - any plugin failure is isolated, SystemExit too
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 self._plugin_failed(info, "import", exc)
                 continue
             info.hooks = sorted(h.name for h in self.pm.get_hookcallers(module) or [])
@@ -107,15 +136,28 @@ class Registry:
         self.plugins[name] = PluginInfo(name=name, module=getattr(plugin, "__name__", repr(plugin)),
                                         hooks=sorted(h.name for h in self.pm.get_hookcallers(plugin) or []))
 
+    def _impls(self, hook_name: str) -> list:
+        """The hook's implementations: built-in plugins first, then in loading order."""
+        order = {name: i for i, name in enumerate(self.plugins)}
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        return sorted(impls, key=lambda impl: (not self._builtin(impl.plugin_name),
+                                               order.get(impl.plugin_name, len(order))))
+
+    def _builtin(self, plugin: str) -> bool:
+        info = self.plugins.get(plugin)
+        return bool(info and info.builtin)
+
     def _run_hook(self, hook_name: str, add: Callable[[str, Any], None]) -> None:
         """Call ``hook_name(register=...)`` on each plugin in turn, isolating failures.
 
         Each plugin is called through its own pluggy subset caller, so that the ``register``
         callback knows who is registering and pluggy's tracing (``ZOO_TRACE_HOOKS``) sees the call.
+        A plugin whose hook raises is withdrawn as a whole (see :meth:`_withdraw`): nothing it
+        registered before raising stays usable.
         """
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # registration order
+        for impl in self._impls(hook_name):
             info = self.plugins.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
-            if info.errors and "import" in info.errors[0]:
+            if info.errors:
                 continue
 
             def register(obj: Any = None, _plugin: str = impl.plugin_name, **fields: Any) -> None:
@@ -123,17 +165,61 @@ class Registry:
 
             try:
                 self._only(hook_name, impl.plugin)(register=register)
-            except Exception as exc:  # noqa: BLE001 - isolate a broken plugin
+            except BaseException as exc:  # noqa: BLE001 - isolate a broken plugin, SystemExit too
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self._withdraw(impl.plugin_name)
                 self._plugin_failed(info, hook_name, exc)
 
+    def _withdraw(self, plugin: str) -> None:
+        """Forget every family, model and command ``plugin`` registered (it failed part-way)."""
+        info = self.plugins.get(plugin)
+        families = {name for name, fam in self.families.items() if fam.plugin == plugin}
+        for name in families:
+            del self.families[name]
+        for name, entry in list(self.models.items()):
+            if entry.family in families or (info is not None and name in info.models and entry.plugin == plugin) \
+                    or entry.origin == f"plugin '{plugin}'":
+                del self.models[name]
+                for other in self.plugins.values():
+                    if name in other.models:
+                        other.models.remove(name)
+        if info is not None:
+            info.families.clear()
+            info.models.clear()
+
     def run_command_hook(self, cli: Any) -> None:
-        """Call ``register_commands(cli)`` on every plugin, isolating failures."""
-        for impl in self.pm.hook.register_commands.get_hookimpls():
+        """Call ``register_commands(cli)`` on every plugin, isolating failures.
+
+        Built-in plugins go first. A plugin may only add commands under new names: replacing or
+        removing a core command, or a command another plugin added, is an error naming both; the
+        plugin's command changes are then undone and the plugin is withdrawn.
+        """
+        owners = {name: "zoo (core)" for name in getattr(cli, "commands", {})}
+        for impl in self._impls("register_commands"):
+            info = self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name))
+            if info.errors:
+                continue
+            before = dict(cli.commands)
             try:
                 self._only("register_commands", impl.plugin)(cli=cli)
-            except Exception as exc:  # noqa: BLE001
-                self._plugin_failed(self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name)),
-                                    "register_commands", exc)
+                clash = [name for name, cmd in before.items() if cli.commands.get(name) is not cmd]
+                if clash:
+                    name = clash[0]
+                    raise DuplicateNameError(f"command '{name}' belongs to {owners.get(name, 'zoo (core)')}; "
+                                             f"plugin '{impl.plugin_name}' may not replace or remove it")
+            except BaseException as exc:  # noqa: BLE001 - SystemExit too
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                cli.commands.clear()
+                cli.commands.update(before)
+                self._withdraw(impl.plugin_name)
+                self._plugin_failed(info, "register_commands", exc)
+                continue
+            for name in cli.commands:
+                if name not in before:
+                    owners[name] = f"plugin '{impl.plugin_name}'"
+                    info.commands.append(name)
 
     def _only(self, hook_name: str, plugin: Any) -> Any:
         others = [p for p in self.pm.get_plugins() if p is not plugin]
@@ -205,6 +291,13 @@ def user_catalog_path() -> Path | None:
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     default = Path(base) / "zoo" / "registry.json"
     return default if default.is_file() else None
+
+
+def _is_builtin(ep: Any) -> bool:
+    """Whether an entry point is one of zoo's own plugins, from zoo's own distribution."""
+    dist = getattr(ep, "dist", None)
+    dist_name = dist.metadata["Name"] if dist is not None else BUILTIN_DISTRIBUTION
+    return BUILTIN_PLUGINS.get(ep.name) == ep.value and dist_name == BUILTIN_DISTRIBUTION
 
 
 def _allowed(entry_points: Any) -> list:

@@ -226,9 +226,12 @@ class RunFolder:
 
     def read_manifest(self) -> dict:
         """``run.json`` as a dict; a missing or malformed one is a one-line error."""
-        from zoo_core.jsonio import read_json
+        from zoo_core.safeio import load_json
 
-        data = read_json(self.manifest_path, what="run manifest")
+        try:
+            data = load_json(self.manifest_path, "run manifest", WeightsError)
+        except FileNotFoundError:
+            raise WeightsError(f"{self.path} has no {MANIFEST}; it is not a zoo run folder") from None
         if not isinstance(data, dict) or not isinstance(data.get("family"), str) or not isinstance(
                 data.get("config"), dict):
             raise WeightsError(f"{self.manifest_path} is not a zoo run manifest (needs 'family' and 'config')")

@@ -11,7 +11,15 @@ from zoo_core.weights import verify_sha256
 
 
 def local_path(ref: WeightsRef) -> Path | None:
-    """The local file for ``ref`` if it needs no download (``pkg://``, ``file://``), else None."""
+    """The local file for ``ref`` if it needs no download (``pkg://``, ``file://``), else None.
+
+    The source's grammar is checked again here (a :class:`WeightsRef` may be built by hand).
+    """
+    from zoo_core.catalog import source_problem
+
+    problem = source_problem(ref.source)
+    if problem:
+        raise WeightsError(f"weights source: {problem}")
     if ref.source.startswith("pkg://"):
         package, _, rel = ref.source[len("pkg://"):].partition("/")
         from importlib.util import find_spec
@@ -19,7 +27,11 @@ def local_path(ref: WeightsRef) -> Path | None:
         spec = find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise WeightsError(f"weights source {ref.source}: package '{package}' is not installed")
-        return Path(list(spec.submodule_search_locations)[0]) / rel
+        root = Path(list(spec.submodule_search_locations)[0]).resolve()
+        path = (root / rel).resolve()
+        if root not in path.parents:  # a symlink inside the package pointing out of it
+            raise WeightsError(f"weights source {ref.source}: resolves outside package '{package}'; refusing it")
+        return path
     if ref.source.startswith("file://"):
         return Path(unquote(urlparse(ref.source).path))
     return None

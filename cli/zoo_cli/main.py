@@ -15,15 +15,54 @@ from typing import Any
 import click
 
 import zoo_core
+from zoo_core.config import MAX_SEED
 from zoo_core.errors import ZooError
+
+#: every --seed: a non-negative integer that every framework accepts
+SEED = click.IntRange(0, MAX_SEED)
+
+
+class OneLineError(click.ClickException):
+    """A usage error shown as one line, ``zoo: error: ...``, with exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"zoo: error: {self.message}", err=True)
+
+
+def _one_line(exc: click.ClickException) -> OneLineError:
+    """Click's multi-line usage error (usage, hint, message) as one line naming the command."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and isinstance(exc, click.UsageError):
+        message = f"{ctx.command_path}: {message[:1].lower()}{message[1:]} (see '{ctx.command_path} --help')"
+    return OneLineError(message)
+
+
+def _help_request(exc: click.ClickException) -> bool:
+    return type(exc).__name__ == "NoArgsIsHelpError"  # click >= 8.2: 'zoo' alone shows the help
 
 
 class ZooGroup(click.Group):
-    """Root group: turns every :class:`ZooError` into one line on stderr and exit status 2."""
+    """Root group: every user error (:class:`ZooError`, click's usage errors) is one line on stderr, exit 2."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            if isinstance(exc, OneLineError) or _help_request(exc):
+                raise
+            raise _one_line(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            if isinstance(exc, OneLineError) or _help_request(exc):
+                raise
+            raise _one_line(exc) from None
         except ZooError as exc:
             click.echo(f"zoo: error: {exc}", err=True)
             ctx.exit(getattr(exc, "exit_code", 2))
@@ -177,7 +216,7 @@ def _overrides(name: str, pairs: tuple[str, ...]) -> dict:
 @click.argument("name")
 @click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 4096),
               help="How many images.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed; same seed, same images.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed; same seed, same images.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png (grid), .npy or .npz. "
               "Default: NAME.png")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
@@ -187,6 +226,8 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
     """Generate N images from model NAME and write them to a file."""
     from zoo_core.images import save_images
 
+    if output is not None and not output.strip():
+        _fail("-o/--output is empty; give a FILE.png, .npy or .npz")
     output = output or f"{Path(name.rstrip('/')).name.replace('hf:', '').replace('@', '-')}.png"
     _check_suffix(output, (".png", ".npy", ".npz"))
     model = zoo_core.load(name, device=device, **_overrides(name, pairs))
@@ -275,7 +316,7 @@ def _launch_workers(plan: Any, workers: int) -> None:
 @click.argument("name")
 @click.option("--data", type=click.Path(exists=True), help="Held-out data (default: a run folder's own data).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the held-out draw.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the held-out draw.")
 @click.option("--device", default="cpu", show_default=True, help=_DEVICE_HELP)
 def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str) -> None:
     """Evaluate model NAME and print its metrics (a run folder: on its own data's held-out split)."""
@@ -300,7 +341,7 @@ def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str)
               help="Latent points visited in a loop.")
 @click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 256),
               help="Walks shown side by side in each frame.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--fps", default=20, show_default=True, type=click.IntRange(1, 100))
 def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points: int, n: int, seed: int,
                     fps: int) -> None:
@@ -356,7 +397,10 @@ def add_plugin_commands() -> None:
 
         try:
             get_registry().run_command_hook(cli)
-        except ZooError as exc:  # strict mode
+        except ZooError as exc:  # strict mode, or a broken user catalog (ZOO_REGISTRY)
+            if any(arg in ("-h", "--help", "--version") for arg in sys.argv[1:]):
+                click.echo(f"zoo: warning: {exc}; plugin commands are not shown", err=True)
+                return
             click.echo(f"zoo: error: {exc}", err=True)
             sys.exit(2)
 

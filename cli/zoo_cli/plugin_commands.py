@@ -119,6 +119,15 @@ def check_cmd(names: tuple[str, ...], pairs: tuple[str, ...], xfails: tuple[str,
     def overrides(target: str) -> dict:
         return family_of(target).config.parse_overrides(pairs) if pairs else {}
 
+    from zoo_core.plugins import get_registry
+    from zoo_core.suggest import did_you_mean
+
+    registry = get_registry()
+    known = list(registry.models) + list(registry.families) + list(registry.plugins)
+    for name in names:
+        if name not in known:
+            raise ZooError(f"nothing to check: '{name}' is neither a model, a family nor a plugin"
+                           f"{did_you_mean(name, known)} (see 'zoo list' and 'zoo plugins')")
     results = []
     for name in names:
         try:

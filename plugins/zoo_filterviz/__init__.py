@@ -18,15 +18,16 @@ GLYPHCNN_CONFIG = ConfigSpec({
                      choices=("glyphs-28", "glyphs-64", "glyphs-28-rgb", "glyphs-64-rgb")),
     "channels": Param([32, 64, 64], "list", "output channels of conv_1, conv_2, ...", min=1, max=512),
     "hidden": Param(128, "int", "units of the dense hidden layer", min=1, max=4096),
-    "lr": Param(2e-3, "float", "peak learning rate (one-cycle schedule, AdamW)", min=0.0),
-    "weight_decay": Param(0.05, "float", "AdamW weight decay", min=0.0),
+    "lr": Param(2e-3, "float", "peak learning rate (one-cycle schedule, AdamW)", min=0.0, max=1.0),
+    "weight_decay": Param(0.05, "float", "AdamW weight decay", min=0.0, max=1.0),
     "sparsity": Param(1.0, "float", "weight of the L1 penalty on conv activations (sparser, more selective maps)",
-                      min=0.0),
+                      min=0.0, max=100.0),
     "batch_size": Param(128, "int", "training batch size", min=1, max=4096),
-    "train_size": Param(24000, "int", "glyph images generated for training", min=100),
-    "steps": Param(1000, "int", "default training steps", min=1),
-    "sample_steps": Param(200, "int", "ascent steps of sample() (class-maximising inputs)", min=1),
-    "seed": Param(0, "int", "seed of the initial weights, the training data and batches"),
+    # 50 000 glyphs-64-rgb images are 2.5 GB as float32 (the training set is held as one tensor)
+    "train_size": Param(24000, "int", "glyph images generated for training", min=100, max=50_000),
+    "steps": Param(1000, "int", "default training steps", min=1, max=10_000_000),
+    "sample_steps": Param(200, "int", "ascent steps of sample() (class-maximising inputs)", min=1, max=10_000),
+    "seed": Param(0, "int", "seed of the initial weights, the training data and batches", min=0, max=2**31 - 1),
 })
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from zoo_core.config import MAX_SEED
 from zoo_core.errors import ZooError
 
 _OUTPUTS = (".png", ".npy", ".npz")
@@ -80,7 +81,8 @@ def layers_cmd(name: str, as_json: bool) -> None:
 @click.option("--channels", "-c", help="Channels: 0:16, 0:64:4, 3, 1,5,9 or all.  [default: the first 16]")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.png (grid), .npy or .npz.")
 @click.option("--steps", type=click.IntRange(1, 100000), help="Maximum ascent steps (default: the recipe's).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random start images.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED),
+              help="Seed of the random start images.")
 @click.option("--recipe", default="default", show_default=True, type=click.Choice(["default", "seed"]),
               help="'seed': the article's plain recipe (no transforms, no regulariser).")
 @click.option("--epsilon", type=float, help="Step size (standardised pixel units).")
@@ -103,11 +105,11 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
     from zoo_core.layers import parse_channels
     from zoo_core.featureviz import ascend, make_recipe
 
+    plan = make_recipe(recipe, steps=steps, epsilon=epsilon, jitter=jitter, rotate=rotate,
+                       scale_jitter=scale_jitter, tv_weight=tv_weight, fourier=fourier)  # checked before loading
     probe = _probe(name, threads)
     info = probe.layer(layer)
     chosen = probe.check_channels(layer, parse_channels(channels or f"0:{min(16, info.channels)}", info.channels))
-    plan = make_recipe(recipe, steps=steps, epsilon=epsilon, jitter=jitter, rotate=rotate,
-                       scale_jitter=scale_jitter, tv_weight=tv_weight, fourier=fourier)
     progress = Progress(plan.steps)
     try:
         result = ascend(probe, layer, chosen, plan, seed=seed, snapshots=snapshots,
@@ -158,14 +160,13 @@ def activations_cmd(name: str, image_path: str, layer: str, output: str, size: i
     import numpy as np
     from PIL import Image
 
-    from zoo_core.images import save_images, upscale
+    from zoo_core.images import read_image, save_images, upscale
 
     probe = _probe(name, threads)
     probe.layer(layer)
     h, w, c = probe.input_shape
-    with Image.open(image_path) as pic:
-        pic = pic.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
-        pixels = np.asarray(pic, dtype=np.uint8).reshape(1, h, w, c)
+    pic = read_image(image_path).convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+    pixels = np.asarray(pic, dtype=np.uint8).reshape(1, h, w, c)
     maps = probe.activations(probe.prepare(pixels), layer)[0]  # (h, w, C)
     lo, hi = float(min(maps.min(), 0.0)), float(maps.max())
     tiles = np.clip(np.rint((maps - lo) / max(hi - lo, 1e-12) * 255), 0, 255).astype(np.uint8)

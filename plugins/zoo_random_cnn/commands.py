@@ -11,7 +11,7 @@ import click
               help="Grid resolution: soph = s*step, noise = q*step bits, step = (H*W*4 - 2) // n.")
 @click.option("--height", default=64, show_default=True, type=click.IntRange(8, 1024),
               help="Side of each (square, grey) image.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**62),
               help="Seed of the weights and of the binary inputs.")
 def grid_command(output: str, n: int, height: int, seed: int) -> None:
     """Draw the random CNN's soph x noise triangle, as in the seed notebook.

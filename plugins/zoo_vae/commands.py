@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from zoo_core.config import MAX_SEED
 from zoo_core.errors import ZooError
 
 
@@ -23,7 +24,8 @@ def add_commands(cli: click.Group) -> None:
     @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.png (the grid).")
     @click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 256),
                   help="How many images.")
-    @click.option("--seed", default=0, show_default=True, type=int, help="Which images to pick (random draw).")
+    @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED),
+                  help="Which images to pick (random draw).")
     def reconstruct_cmd(name: str, data: str | None, output: str, n: int, seed: int) -> None:
         """Reconstruct images with autoencoder NAME: rows of originals above rows of reconstructions."""
         import numpy as np
