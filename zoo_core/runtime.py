@@ -345,11 +345,20 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
     if every < 1:
         raise ConfigError("checkpoint_every must be >= 1")
     callbacks = list(callbacks)
+    created = run is not None and world.is_main and not run.path.exists()
     lock = run.lock() if run is not None and world.is_main else _nothing()
-    with lock:
-        return _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, keep,
-                           evaluate if evaluate is not None else run is not None, world, dict(extra or {}),
-                           DeferredInterrupt, History)
+    try:
+        with lock:
+            return _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, keep,
+                               evaluate if evaluate is not None else run is not None, world, dict(extra or {}),
+                               DeferredInterrupt, History)
+    except BaseException:
+        # a run that failed before its first checkpoint (bad data, a bad config...) leaves nothing behind
+        if created and not (run.checkpoints.is_dir() and any(run.checkpoints.iterdir())):
+            import shutil
+
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
 
 
 @contextmanager
