@@ -65,35 +65,69 @@ from zoo_core.config import ConfigSpec, Param
 from zoo_core.errors import ConfigError
 from zoo_core.families import Family
 
-from zoo_random_cnn.architecture import NoArchitecture, search
+from zoo_random_cnn.architecture import Architecture, NoArchitecture, search_bits, uncompressed_bits
 
-__all__ = ["CONFIG", "check_config", "count_parameters", "register_families", "register_commands"]
+__all__ = ["CONFIG", "architecture_of", "budgets", "check_config", "count_parameters", "random_split",
+           "register_families", "register_commands"]
+
+
+def random_split(uncompressed: int, seed: int) -> tuple[int, int, int]:
+    """The notebook's random split of ``uncompressed`` bits: ``(soph, noise, redundancy)``.
+
+    Two distinct cut points are drawn uniformly from ``0 .. uncompressed - 2`` and sorted, ``a <
+    b``; then ``soph = a + 1``, ``noise = b - a`` and ``redundancy = uncompressed - 1 - b``: each is
+    at least 1 and they sum to ``uncompressed``. The draw is a pure function of ``seed`` (pure
+    python's ``random.Random``, seeded with ``("random-cnn split", seed)`` hashed to an int, so
+    config validation stays free of numpy).
+    """
+    import random
+
+    if uncompressed < 3:
+        raise ConfigError(f"cannot split {uncompressed} bits into three non-empty parts")
+    rng = random.Random(f"random-cnn split {seed}")
+    a, b = sorted(rng.sample(range(uncompressed - 1), 2))
+    return a + 1, b - a, uncompressed - 1 - b
+
+
+def budgets(config: dict) -> tuple[int, int]:
+    """``(soph_bits, noise_bits)`` of a config: its fractions of ``H*W*C*4`` bits, or with
+    ``split=random`` the notebook's random split drawn from the config's ``seed``."""
+    total = uncompressed_bits(config["height"], config["width"], config["channels"])
+    if config.get("split", "fixed") == "random":
+        soph, noise, _ = random_split(total, config["seed"])
+        return soph, noise
+    return round(config["soph"] * total), round(config["noise"] * total)
 
 
 def check_config(config: dict) -> None:
     """Cross-field check: ``soph + noise <= 1``, both > 0, odd kernel, and an architecture exists."""
     soph, noise = config["soph"], config["noise"]
-    if soph <= 0 or noise <= 0:
-        raise ConfigError(f"config keys 'soph' and 'noise' must be > 0 (got soph={soph}, noise={noise})")
-    if soph + noise > 1:
-        raise ConfigError(f"soph + noise = {soph + noise:g} exceeds 1: both are fractions of the "
-                          f"H*W*C*4 uncompressed bits")
+    if config["split"] == "fixed":
+        if soph <= 0 or noise <= 0:
+            raise ConfigError(f"config keys 'soph' and 'noise' must be > 0 (got soph={soph}, noise={noise})")
+        if soph + noise > 1:
+            raise ConfigError(f"soph + noise = {soph + noise:g} exceeds 1: both are fractions of the "
+                              f"H*W*C*4 uncompressed bits")
     if config["kernel_size"] % 2 == 0:
         raise ConfigError(f"config key 'kernel_size': {config['kernel_size']} is even; use an odd size")
-    _architecture(config)
+    architecture_of(config)
 
 
-def _architecture(config: dict):
+def architecture_of(config: dict) -> Architecture:
+    """The architecture a (validated) config describes; :class:`ConfigError` when none fits."""
+    soph_bits, noise_bits = budgets(config)
     try:
-        return search(config["height"], config["width"], config["channels"], config["soph"], config["noise"],
-                      config["bits_per_weight"], config["kernel_size"])
+        return search_bits(config["height"], config["width"], config["channels"], soph_bits, noise_bits,
+                           config["bits_per_weight"], config["kernel_size"])
     except NoArchitecture as exc:
-        raise ConfigError(str(exc)) from None
+        note = (f" (split=random with seed {config['seed']} drew soph={soph_bits}, noise={noise_bits} bits; "
+                f"try another seed)" if config.get("split") == "random" else "")
+        raise ConfigError(f"{exc}{note}") from None
 
 
 def count_parameters(config: dict) -> int:
     """Number of weights of the model ``config`` describes (pure python: no numpy, no keras)."""
-    return _architecture(config).parameters
+    return architecture_of(config).parameters
 
 
 CONFIG = ConfigSpec(
@@ -104,9 +138,17 @@ CONFIG = ConfigSpec(
         "soph": Param(0.25, "float", "sophistication: fraction of the H*W*C*4 bits spent on weights",
                       min=0.0, max=1.0),
         "noise": Param(0.25, "float", "fraction of the H*W*C*4 bits fed in as binary noise", min=0.0, max=1.0),
+        "split": Param("fixed", "str", "'fixed': soph and noise as given; 'random': the notebook's two uniform "
+                       "cut points, drawn from seed (soph and noise are then ignored)",
+                       choices=("fixed", "random")),
         "bits_per_weight": Param(5, "int", "quantized-Laplace bits per weight (2^bpw + 1 levels)", min=1, max=12),
         "kernel_size": Param(7, "int", "convolution kernel size (odd)", min=1, max=31),
-        "seed": Param(0, "int", "seed of the weights (numpy default_rng)", min=0),
+        "upsampling": Param("bilinear", "str", "2x upsampling between blocks (the notebook: nearest)",
+                            choices=("nearest", "bilinear")),
+        "smoothing": Param("conv", "str", "fixed 3x3 binomial low-pass after every conv ('conv'), after "
+                           "every upsampling ('upsample') or nowhere ('none', the notebook)",
+                           choices=("conv", "upsample", "none")),
+        "seed": Param(0, "int", "seed of the weights (numpy default_rng) and of a random split", min=0),
     },
     check=check_config,
 )
