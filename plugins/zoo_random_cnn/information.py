@@ -133,8 +133,8 @@ def image_information(images: np.ndarray, *, uncompressed: int, soph: int, noise
     ``noise_bits``, ``soph_plus_noise_bits`` and their fractions; ``<coder>_bits`` /
     ``<coder>_frac`` for every coder; ``best_coder_bits`` / ``best_coder_frac`` (the smallest coder,
     per image, averaged); ``model_bound_bits`` / ``model_bound_frac``; ``information_bound_bits`` /
-    ``information_bound_frac`` (the smaller of the best coder and the model bound); ``std8`` (mean
-    8-bit standard deviation of the images).
+    ``information_bound_frac`` (the smaller of the best coder and the model bound); ``std8`` and
+    ``std8_min`` (mean and smallest 8-bit standard deviation of the images).
     """
     images = np.asarray(images)
     coders = tuple(coders)
@@ -157,7 +157,8 @@ def image_information(images: np.ndarray, *, uncompressed: int, soph: int, noise
     out.update(best_coder_bits=best, best_coder_frac=best / uncompressed,
                model_bound_bits=bound, model_bound_frac=bound / uncompressed,
                information_bound_bits=min(best, bound), information_bound_frac=min(best, bound) / uncompressed,
-               std8=float(np.mean([im.astype(np.float64).std() for im in images])))
+               std8=float(np.mean([im.astype(np.float64).std() for im in images])),
+               std8_min=float(min(im.astype(np.float64).std() for im in images)))
     return out
 
 
@@ -185,8 +186,36 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def summarize(rows: Iterable[Mapping[str, float]], budget_key: str = "soph_plus_noise_bits",
-              size_key: str = "best_coder_bits") -> float:
-    """Rank correlation between the budget and the measured size over grid rows."""
+#: a grid cell is "low budget" when soph + noise is at most this fraction of the uncompressed bits
+#: (s + q <= 4 steps of the n = 16 grid).
+LOW_BUDGET = 0.25
+#: an image is flat when its 8-bit standard deviation is below this.
+FLAT_STD8 = 10.0
+
+
+def grid_statistics(rows: Iterable[Mapping[str, float]]) -> dict[str, float | int]:
+    """Summary of a grid's information rows (dicts from :func:`image_information`).
+
+    ``rank_budget`` is Spearman's correlation between ``soph + noise`` and the best coder's size
+    over the cells (``rank_soph`` / ``rank_noise`` against each budget alone, ``rank_bound``
+    between the model-class bound and the coder size); ``low_budget_max_frac`` the largest coder
+    fraction among cells whose budget is at most :data:`LOW_BUDGET` of the raw bits; ``flat``
+    the number of cells whose images have an 8-bit std below :data:`FLAT_STD8`.
+    """
     rows = list(rows)
-    return rank_correlation([r[budget_key] for r in rows], [r[size_key] for r in rows])
+    size = [r["best_coder_bits"] for r in rows]
+    low = [r["best_coder_frac"] for r in rows if r["soph_plus_noise_frac"] <= LOW_BUDGET]
+    fracs = sorted(r["best_coder_frac"] for r in rows)
+    return {
+        "cells": len(rows),
+        "rank_budget": rank_correlation([r["soph_plus_noise_bits"] for r in rows], size),
+        "rank_soph": rank_correlation([r["soph_bits"] for r in rows], size),
+        "rank_noise": rank_correlation([r["noise_bits"] for r in rows], size),
+        "rank_bound": rank_correlation([r["model_bound_bits"] for r in rows], size),
+        "median_frac": float(np.median(fracs)),
+        "min_frac": fracs[0],
+        "max_frac": fracs[-1],
+        "low_budget_cells": len(low),
+        "low_budget_max_frac": max(low) if low else float("nan"),
+        "flat": sum(r["std8_min"] < FLAT_STD8 for r in rows),
+    }
