@@ -36,10 +36,10 @@ PAGE = """<!doctype html>
 <body>
 <h1>random CNN: __SIZE__x__SIZE__x__CHANNELS__, __TOTAL__ uncompressed bits</h1>
 <label>compression (soph + noise) / uncompressed
- <input id="compression" type="range" min="0.001" max="1" step="0.001" value="__COMPRESSION__">
+ <input id="compression" type="range" min="0.0001" max="1" step="0.0001" value="__COMPRESSION__">
  <output id="compression-value">__COMPRESSION__</output></label>
 <label>sophistication share soph / (soph + noise)
- <input id="sophistication" type="range" min="0.001" max="0.999" step="0.001" value="__SOPHISTICATION__">
+ <input id="sophistication" type="range" min="0.0001" max="0.9999" step="0.0001" value="__SOPHISTICATION__">
  <output id="sophistication-value">__SOPHISTICATION__</output></label>
 <label>input seed <input id="seed" type="number" min="0" value="0" style="width:6em"></label>
 <div id="status">loading...</div>
