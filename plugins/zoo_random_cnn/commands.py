@@ -107,7 +107,7 @@ def _grid(output: str, n: int, size: int, channels: int, seed: int, pairs: tuple
     note = f"; {len(skipped)} cells fit no architecture: {skipped}" if skipped else ""
     click.echo(f"wrote {len(cells) - len(skipped)} images ({n - 1}x{n - 1} triangle of {size}x{size}x{channels}) "
                f"to {output}{note}")
-    if info_path:
+    if info_path and rows:
         from zoo_random_cnn.information import grid_statistics
 
         stats = grid_statistics(rows)

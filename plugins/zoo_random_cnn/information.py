@@ -203,15 +203,21 @@ def grid_statistics(rows: Iterable[Mapping[str, float]]) -> dict[str, float | in
     the number of cells whose images have an 8-bit std below :data:`FLAT_STD8`.
     """
     rows = list(rows)
+    if not rows:
+        raise ValueError("no grid cells to summarise")
     size = [r["best_coder_bits"] for r in rows]
+
+    def rank(key: str) -> float:
+        return rank_correlation([r[key] for r in rows], size) if len(rows) > 1 else float("nan")
+
     low = [r["best_coder_frac"] for r in rows if r["soph_plus_noise_frac"] <= LOW_BUDGET]
     fracs = sorted(r["best_coder_frac"] for r in rows)
     return {
         "cells": len(rows),
-        "rank_budget": rank_correlation([r["soph_plus_noise_bits"] for r in rows], size),
-        "rank_soph": rank_correlation([r["soph_bits"] for r in rows], size),
-        "rank_noise": rank_correlation([r["noise_bits"] for r in rows], size),
-        "rank_bound": rank_correlation([r["model_bound_bits"] for r in rows], size),
+        "rank_budget": rank("soph_plus_noise_bits"),
+        "rank_soph": rank("soph_bits"),
+        "rank_noise": rank("noise_bits"),
+        "rank_bound": rank("model_bound_bits"),
         "median_frac": float(np.median(fracs)),
         "min_frac": fracs[0],
         "max_frac": fracs[-1],
