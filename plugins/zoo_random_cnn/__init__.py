@@ -5,16 +5,21 @@ pixel channel (``H*W*C*4`` uncompressed bits) with a CNN whose weights take ``so
 weight is one of the ``2^bpw + 1`` equiprobable values of a quantized Laplace distribution
 (``bits_per_weight`` bits, 5 by default), drawn with ``numpy.random.default_rng(seed)``. ``soph``
 and ``noise`` are config fractions of the uncompressed bits. The network reverses a classifier:
-blocks of 7x7 ``same`` convolutions without bias, ReLU between them, 2x nearest upsampling
-between blocks, channel counts decaying by a constant factor toward the image, and a sigmoid
-output discretised to 16 levels (mapped to uint8 as ``level * 17``).
+blocks of 7x7 ``same`` convolutions without bias, ReLU between them, 2x upsampling between
+blocks (bilinear; the seed's nearest with ``upsampling=nearest``), a fixed 3x3 binomial low-pass
+after every convolution (``smoothing``; none in the seed), channel counts decaying by a constant
+factor toward the image, and a sigmoid output discretised to 16 levels (mapped to uint8 as
+``level * 17``). With ``split=random`` the budgets are the seed's random split of the
+uncompressed bits (:func:`random_split`, drawn from ``seed``) instead of ``soph`` and ``noise``.
 
 The hyper-parameter search is the seed notebook's (``possible_depths`` / ``depth_to_factor`` /
 ``adhoc_params``, see :mod:`zoo_random_cnn.architecture`): for each depth, bisect the depth factor
 that spends ``soph / bpw`` weights; the input is ``reshapesize x reshapesize x reshapedepth`` so
 that it holds ``noise`` values; keep the depth with the most blocks (smallest input), the deepest
 such. The Keras model is built in :mod:`zoo_random_cnn.model` (only building and sampling import
-Keras); ``zoo random-cnn-grid`` draws the seed's soph x noise triangle.
+Keras); ``zoo random-cnn-grid`` draws the seed's soph x noise triangle, measures its information
+(:mod:`zoo_random_cnn.information`) and serves the seed's sliders (:mod:`zoo_random_cnn.explorer`).
+docs/random-cnn.md has the measurements behind the choices below.
 
 What changed against the seed, and why
 --------------------------------------
@@ -54,6 +59,13 @@ What changed against the seed, and why
   contrast (8-bit std >= 0.22 on the 256x256 grid, see docs/benchmarks.md). The normalisation
   makes outputs invariant to each layer's scale; the fan-in scales keep pre-normalisation
   activations O(1).
+* **Images a generic coder can read.** Random 7x7 kernels have a flat expected spectrum, so a
+  chain of them (renormalised at every layer) ends on whatever band its product of spectra
+  peaks at, mostly high frequencies, and nearest upsampling adds block edges: the images were
+  static to lzma, PNG and WebP (median 0.97 of the raw bits on the 256x256 grid, whatever the
+  budget). Bilinear upsampling and a fixed binomial low-pass after each convolution (no
+  parameters, no bits) leave blobs and strokes whose size follows the input grid; see
+  docs/random-cnn.md for the before/after numbers and why the sizes still do not follow soph.
 * **Reproducible.** Weights come from ``numpy.random.default_rng(config seed)`` (not numpy's
   global state, not Keras initialisers), layer by layer; inputs from ``default_rng(sample seed)``.
 """
