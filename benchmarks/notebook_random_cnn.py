@@ -91,8 +91,8 @@ class Notebook:
             initializer = self.initializer_qlaplace(params.bpw, (1 + (block + 1) / params.numblocks)
                                                     / params.kernelsize ** 2)
             for i in range(params.blockdepth):
-                x = layers.Conv2D(round(params.reshapedepth / params.depthfactor ** (block * params.blockdepth + i + 1)),
-                                  kernel, activation="relu", padding="same", use_bias=False,
+                depth = round(params.reshapedepth / params.depthfactor ** (block * params.blockdepth + i + 1))
+                x = layers.Conv2D(depth, kernel, activation="relu", padding="same", use_bias=False,
                                   kernel_initializer=initializer)(x)
             x = layers.UpSampling2D((2, 2))(x)
         initializer = self.initializer_qlaplace(params.bpw, 2 / params.kernelsize ** 2)
