@@ -16,7 +16,7 @@ import click
               help="Side of each square image (the notebook: 256).")
 @click.option("--channels", default=1, show_default=True, type=click.Choice(["1", "3"]),
               help="1: grey; 3: colour (the notebook's channels = 3).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**62),
               help="Seed of the weights and of the binary inputs.")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
               help="Another random-cnn config value for every cell, e.g. smoothing=none (repeatable).")
