@@ -1,18 +1,30 @@
-"""The random CNN on all 120 cells of the seed's 256x256 grey soph x noise grid.
+"""The random CNN on all 120 cells of the seed's 256x256 grey soph x noise grid: speed and information.
 
-For every cell (s, q), soph = s * step and noise = q * step bits with step = (256*256*4 - 2) // 16,
-the model is built through ``zoo_core.build`` and sampled; the script checks that the parameter
-count is within 0.8-1.05x of soph / bits_per_weight and that every image's 8-bit standard
-deviation is at least 10/255, times build and sampling per cell, and writes the
-``## random-cnn soph x noise grid`` section of docs/benchmarks.md. Exit status 1 if a cell fails.
-Run:
+For every cell (s, q), soph = s * step and noise = q * step bits with step = (256*256*4 - 2) // 16.
 
-    .venv/bin/python benchmarks/bench_random_cnn_grid.py [--images 2] [--seed 0]
+1. **Speed.** The notebook's own loop (``notebook_random_cnn.py``: a faithful copy of its
+   ``adhoc_params`` / ``random_model`` / ``single_image`` cell loop, plotting left out) and zoo's
+   Python API (``zoo_core.build("random-cnn", ...).sample(1)`` per cell) each draw the 120 images,
+   in one process, one after the other, after one warm-up cell each; ``import keras`` is timed
+   apart. The ratio zoo / notebook is the figure of merit (target <= 0.5).
+2. **Information.** Every cell is built through the API and sampled; the script checks that the
+   parameter count is within 0.8-1.05x of soph / bits_per_weight, measures the 8-bit standard
+   deviation and the information table of :mod:`zoo_random_cnn.information` (lzma, PNG and WebP
+   lossless sizes against soph, noise and soph + noise, and the model-class bound), and reports
+   the rank correlation between soph + noise and the best coder's size. With ``--before`` (the
+   default) the same is measured for the notebook's network shape (``upsampling=nearest``,
+   ``smoothing=none``), i.e. zoo before this change.
+
+It writes the ``## random-cnn soph x noise grid`` section of docs/benchmarks.md. Exit status 1 if a
+cell misses its parameter budget or is flat (8-bit std < 10). Run:
+
+    .venv/bin/python benchmarks/bench_random_cnn_grid.py [--images 1] [--seed 0] [--no-before]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import statistics
@@ -25,7 +37,7 @@ from report import write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDE, N = 256, 16
-STD_MIN = 10 / 255
+BEFORE = {"upsampling": "nearest", "smoothing": "none"}
 
 
 def command_line() -> str:
@@ -39,89 +51,170 @@ def command_line() -> str:
     return shlex.join([exe_text, str(script.relative_to(ROOT)), *sys.argv[1:]])
 
 
-def main() -> int:
-    """Build and sample every cell, print a line per cell, write the report section."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=2, help="images sampled per cell (default 2)")
-    parser.add_argument("--seed", type=int, default=0, help="weight seed of every cell (default 0)")
-    parser.add_argument("--sample-seed", type=int, default=1, help="seed of the binary inputs (default 1)")
-    parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
-    args = parser.parse_args()
-
+def zoo_grid(seed: int) -> list:
+    """The 120 cells through the public API: build, sample one image."""
     import zoo_core
     from zoo_random_cnn.architecture import grid_cells, uncompressed_bits
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    t0 = time.perf_counter()
-    import keras  # noqa: F401  (timed apart from the cells)
-    import_s = time.perf_counter() - t0
+    total = uncompressed_bits(SIDE, SIDE, 1)
+    return [zoo_core.build("random-cnn", height=SIDE, width=SIDE, channels=1, soph=soph_bits / total,
+                           noise=noise_bits / total, seed=seed).sample(1, seed=seed)
+            for _s, _q, soph_bits, noise_bits in grid_cells(SIDE, SIDE, 1, N)]
+
+
+def speed(seed: int, repeats: int) -> dict:
+    """Seconds for the notebook's loop and for zoo's API loop (best of ``repeats``, alternating)."""
+    import zoo_core
+    from notebook_random_cnn import Notebook
+
+    notebook = Notebook(SIDE, SIDE, 1)
+    step = (notebook.uncompressed - 2) // N
+    notebook.single_image(notebook.random_model(notebook.adhoc_params(step, step)))  # warm-up
+    zoo_core.build("random-cnn", height=SIDE, width=SIDE, soph=step / notebook.uncompressed,
+                   noise=step / notebook.uncompressed).sample(1)
+    times = {"notebook": [], "zoo": []}
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        images = notebook.multi_show(N, seed=seed)
+        times["notebook"].append(time.perf_counter() - t0)
+        failed = sum(image is None for image in images)
+        t0 = time.perf_counter()
+        zoo_grid(seed)
+        times["zoo"].append(time.perf_counter() - t0)
+        print(f"notebook {times['notebook'][-1]:.1f} s ({failed} cells without a model), "
+              f"zoo {times['zoo'][-1]:.1f} s", flush=True)
+    best = {k: min(v) for k, v in times.items()}
+    return {**best, "ratio": best["zoo"] / best["notebook"], "all": times, "notebook_failed": failed}
+
+
+def information(seed: int, sample_seed: int, images: int, overrides: dict, label: str) -> list[dict]:
+    """One row per cell: budgets, parameter ratio, contrast and the information table."""
+    import zoo_core
+    from zoo_random_cnn.architecture import grid_cells, uncompressed_bits
 
     total = uncompressed_bits(SIDE, SIDE, 1)
-    step = (total - 2) // N
     rows = []
     for s, q, soph_bits, noise_bits in grid_cells(SIDE, SIDE, 1, N):
-        t1 = time.perf_counter()
         model = zoo_core.build("random-cnn", height=SIDE, width=SIDE, channels=1, soph=soph_bits / total,
-                               noise=noise_bits / total, seed=args.seed)
-        t2 = time.perf_counter()
-        images = model.sample(args.images, seed=args.sample_seed)
-        t3 = time.perf_counter()
-        std = min(float((im / 255.0).std()) for im in images)
-        ratio = model.num_parameters / (soph_bits / model.config["bits_per_weight"])
-        ok = 0.8 <= ratio <= 1.05 and std >= STD_MIN
+                               noise=noise_bits / total, seed=seed, **overrides)
+        info = model.information(images, sample_seed)
         arch = model.architecture
-        rows.append(dict(s=s, q=q, std=std, ratio=ratio, ok=ok, build=t2 - t1, sample=t3 - t2,
-                         depth=arch.depth, blocks=arch.numblocks, params=model.num_parameters))
-        print(f"s={s:2d} q={q:2d} depth {arch.depth:2d} blocks {arch.numblocks} params {model.num_parameters:6d} "
-              f"ratio {ratio:.3f} std {std:.3f} build {t2 - t1:.2f}s sample {t3 - t2:.2f}s"
-              f"{'' if ok else '  FAIL'}", flush=True)
+        ratio = model.num_parameters / (soph_bits / model.config["bits_per_weight"])
+        rows.append({"s": s, "q": q, "ratio": ratio, "depth": arch.depth, "blocks": arch.numblocks,
+                     "input": list(arch.input_shape), **info})
+        print(f"{label} s={s:2d} q={q:2d} depth {arch.depth:2d} blocks {arch.numblocks} input "
+              f"{'x'.join(map(str, arch.input_shape)):9} ratio {ratio:.3f} std8 {info['std8_min']:5.1f} "
+              f"budget {info['soph_plus_noise_frac']:.3f} lzma {info['lzma_frac']:.3f} png {info['png_frac']:.3f} "
+              f"webp {info['webp_frac']:.3f} bound {info['model_bound_frac']:.3f}", flush=True)
+    return rows
 
-    wall = time.perf_counter() - t0 - import_s
-    failed = [(r["s"], r["q"]) for r in rows if not r["ok"]]
-    stds = [r["std"] for r in rows]
-    ratios = [r["ratio"] for r in rows]
-    per_cell = [r["build"] + r["sample"] for r in rows]
-    worst = min(rows, key=lambda r: r["std"])
-    slowest = max(rows, key=lambda r: r["build"] + r["sample"])
-    summary = [
-        f"256x256 grey, n = {N}: step = {step} bits, soph = s*step, noise = q*step, 120 cells; weights seed "
-        f"{args.seed}, {args.images} images per cell (input seed {args.sample_seed}). A cell passes when the "
-        f"parameter count is 0.8-1.05x soph/5 and every image's 8-bit std is >= 10/255 = {STD_MIN:.4f}.",
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| cells passing | {len(rows) - len(failed)} / {len(rows)}{' (failed: ' + str(failed) + ')' if failed else ''} |",
-        f"| 8-bit std (min over images), min / median / max | {min(stds):.3f} (s={worst['s']}, q={worst['q']}) / "
-        f"{statistics.median(stds):.3f} / {max(stds):.3f} |",
-        f"| parameters / (soph / 5), min / median / max | {min(ratios):.3f} / {statistics.median(ratios):.3f} / "
-        f"{max(ratios):.3f} |",
-        f"| depth, min / max | {min(r['depth'] for r in rows)} / {max(r['depth'] for r in rows)} |",
-        f"| build per cell, mean / max (s) | {statistics.mean(r['build'] for r in rows):.2f} / "
-        f"{max(r['build'] for r in rows):.2f} |",
-        f"| sample {args.images} per cell, mean / max (s) | {statistics.mean(r['sample'] for r in rows):.2f} / "
-        f"{max(r['sample'] for r in rows):.2f} |",
-        f"| build + sample per cell, mean / slowest (s) | {statistics.mean(per_cell):.2f} / "
-        f"{max(per_cell):.2f} (s={slowest['s']}, q={slowest['q']}, depth {slowest['depth']}) |",
-        f"| all 120 cells (s) | {wall:.1f} |",
-        f"| `import keras` (s, once, not in the cells) | {import_s:.1f} |",
-        f"| 1-minute load average at start (the machine is shared; times are wall clock) | {load:.1f} |",
-        "",
-        "8-bit std per cell (rows: s = soph steps, columns: q = noise steps):",
-        "",
-        "| s \\ q | " + " | ".join(str(q) for q in range(1, N)) + " |",
-        "|---" * N + "|",
-    ]
+
+def frac_table(rows: list[dict], key: str = "best_coder_frac") -> list[str]:
+    """A markdown triangle of ``key`` per cell (rows s, columns q)."""
     by_cell = {(r["s"], r["q"]): r for r in rows}
+    lines = ["| s \\ q | " + " | ".join(str(q) for q in range(1, N)) + " |", "|---" * N + "|"]
     for s in range(1, N):
-        cells = [f"{by_cell[(s, q)]['std']:.2f}" if (s, q) in by_cell else "" for q in range(1, N)]
-        summary.append(f"| {s} | " + " | ".join(cells) + " |")
-    summary += ["", "Picture of the 64x64 grid: `zoo random-cnn-grid -o docs/random-cnn-grid.png` "
-                "(![grid](random-cnn-grid.png))."]
+        cells = [f"{by_cell[(s, q)][key]:.2f}" if (s, q) in by_cell else "" for q in range(1, N)]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main() -> int:
+    """Time both loops, measure the information of every cell, write the report section."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1, help="images measured per cell (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="weight seed of every cell (default 0)")
+    parser.add_argument("--sample-seed", type=int, default=1, help="seed of the binary inputs (default 1)")
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs of each loop; the best counts")
+    parser.add_argument("--no-before", dest="before", action="store_false",
+                        help="skip measuring the notebook-shaped network (nearest, no smoothing)")
+    parser.add_argument("--json", type=Path, help="also write every row to this JSON file")
+    parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
+    args = parser.parse_args()
+
+    from zoo_random_cnn.information import grid_statistics
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    t0 = time.perf_counter()
+    import keras  # noqa: F401  (timed apart from the loops)
+    import_s = time.perf_counter() - t0
+
+    timing = speed(args.seed, args.repeats)
+    variants = {"after": {}}
+    if args.before:
+        variants["before"] = BEFORE
+    rows = {name: information(args.seed, args.sample_seed, args.images, overrides, name)
+            for name, overrides in variants.items()}
+    stats = {name: grid_statistics(r) for name, r in rows.items()}
+    after = rows["after"]
+    bad_ratio = [(r["s"], r["q"]) for r in after if not 0.8 <= r["ratio"] <= 1.05]
+    ratios = [r["ratio"] for r in after]
+    names = list(variants)
+    header = "| measure | " + " | ".join(f"{n} ({'default' if n == 'after' else 'nearest, no smoothing'})"
+                                          for n in names) + " |"
+
+    def line(label: str, key: str, fmt: str = "{:.3f}") -> str:
+        return f"| {label} | " + " | ".join(fmt.format(stats[n][key]) for n in names) + " |"
+
+    summary = [
+        f"256x256 grey, n = {N}: step = {(SIDE * SIDE * 4 - 2) // N} bits, soph = s*step, noise = q*step, "
+        f"120 cells; weights seed {args.seed}, input seed {args.sample_seed}, {args.images} image(s) per cell.",
+        "",
+        "**Speed** (one process, each loop once after a warm-up cell; wall clock on a shared machine):",
+        "",
+        "| loop | 120 cells (s) |",
+        "|---|---|",
+        f"| the notebook's code (`benchmarks/notebook_random_cnn.py`: `random_model` + `predict` per cell) | "
+        f"{timing['notebook']:.1f} |",
+        f"| zoo: `zoo_core.build('random-cnn', ...).sample(1)` per cell | {timing['zoo']:.1f} |",
+        f"| **ratio zoo / notebook** (target <= 0.5) | **{timing['ratio']:.2f}** |",
+        f"| `import keras` (once, not in the loops) | {import_s:.1f} |",
+        f"| 1-minute load average at start | {load:.1f} |",
+        "",
+        "**Information** (best = smallest of lzma, PNG and WebP lossless per image, as a fraction of the "
+        "262144 uncompressed bits; low budget = soph + noise <= 1/4 of the bits, s + q <= 4; rank = "
+        "Spearman over the 120 cells):",
+        "",
+        header,
+        "|---" * (len(names) + 1) + "|",
+        line("rank correlation, soph + noise vs best coder size (target >= 0.8)", "rank_budget"),
+        line("rank correlation, noise alone", "rank_noise"),
+        line("rank correlation, soph alone", "rank_soph"),
+        line("best coder / uncompressed, median", "median_frac"),
+        line("best coder / uncompressed, min (replaced below by min / max)", "min_frac"),
+        line("low-budget cells: largest best-coder fraction (target <= 0.5)", "low_budget_max_frac"),
+        line("flat cells (8-bit std < 10; target 0)", "flat", "{}"),
+    ]
+    summary[-3] = (f"| best coder / uncompressed, min / max | "
+                   + " | ".join(f"{stats[n]['min_frac']:.3f} / {stats[n]['max_frac']:.3f}" for n in names) + " |")
+    for coder in ("lzma", "png", "webp"):
+        summary.insert(-3, f"| {coder} / uncompressed, median | " + " | ".join(
+            f"{statistics.median(r[f'{coder}_frac'] for r in rows[n]):.3f}" for n in names) + " |")
+    summary += [
+        "",
+        f"Parameters / (soph / 5): min {min(ratios):.3f}, median {statistics.median(ratios):.3f}, max "
+        f"{max(ratios):.3f}{' (outside 0.8-1.05: ' + str(bad_ratio) + ')' if bad_ratio else ''}; smallest 8-bit std "
+        f"{min(r['std8_min'] for r in after):.1f}. The model-class bound (weights at log2 33 bits + input bits) is "
+        f"{min(r['model_bound_frac'] / r['soph_plus_noise_frac'] for r in after):.2f}-"
+        f"{max(r['model_bound_frac'] / r['soph_plus_noise_frac'] for r in after):.2f}x soph + noise on this grid.",
+        "",
+        "Best coder / uncompressed per cell, default network (rows: s = soph steps, columns: q = noise steps):",
+        "",
+        *frac_table(after),
+    ]
+    if "before" in rows:
+        summary += ["", "The same for the notebook's network shape (nearest upsampling, no smoothing):", "",
+                    *frac_table(rows["before"])]
+    summary += ["", "soph + noise / uncompressed per cell, for comparison: (s + q) / 16.",
+                "", "Pictures and discussion: [random-cnn.md](random-cnn.md)."]
     body = "\n".join(summary)
     print(body)
+    if args.json:
+        args.json.write_text(json.dumps({"timing": timing, "stats": stats, "rows": rows}, indent=1) + "\n")
     if not args.no_write:
         write_section("random-cnn soph x noise grid", command_line(), body)
-    return 1 if failed else 0
+    flat = stats["after"]["flat"]
+    return 1 if bad_ratio or flat else 0
 
 
 if __name__ == "__main__":

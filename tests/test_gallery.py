@@ -12,7 +12,7 @@ from browser_util import browser_missing, inspect_page
 from clitools import assert_one_line_error, run_zoo
 
 pytestmark = pytest.mark.slow
-MODELS = ["glyph-cnn", "glyphnet-32", "random-cnn-128-rgb"]  # both frameworks, with and without evaluation
+MODELS = ["glyph-cnn", "glyphnet-32", "random-cnn-128-rgb"]  # both frameworks, with and without weights
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_gallery_files_and_facts(gallery):
         assert record["family"] == entry.family and record["image"] == f"images/{name}.png"
     assert records["glyphnet-32"]["eval"]["cosine_channel"] > 0.8  # the shipped model's own figure
     assert records["glyph-cnn"]["eval"]["accuracy"] > 0.95
-    assert records["random-cnn-128-rgb"]["eval"] == {} and "no evaluation" in records["random-cnn-128-rgb"]["eval_note"]
+    assert records["random-cnn-128-rgb"]["eval"]  # its information measure (zoo eval)
     assert records["random-cnn-128-rgb"]["weights_source"] is None
     grid = np.asarray(Image.open(gallery / "images" / "glyphnet-32.png"))
     np.testing.assert_array_equal(grid, tile(zoo_core.load("glyphnet-32").sample(16, seed=0))[..., 0])

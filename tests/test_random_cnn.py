@@ -291,3 +291,184 @@ def test_grid_command_rejects_other_formats(tmp_path):
 
     result = CliRunner().invoke(grid_command, ["-o", str(tmp_path / "g.jpg")])
     assert result.exit_code != 0 and isinstance(result.exception, ZooError)
+
+
+# -- the information measure ---------------------------------------------------------------------
+
+FIXED = dict(height=32, width=32, channels=1, soph=0.25, noise=0.0625, seed=0)
+
+
+def test_coders_on_images_with_known_content():
+    from zoo_random_cnn import information as I
+
+    assert I.pack_nibbles(np.array([[[1], [2]], [[15], [0]]], np.uint8)) == bytes([0x12, 0xF0])
+    assert I.pack_nibbles(np.array([1, 2, 3], np.uint8)) == bytes([0x12, 0x30])
+    flat = np.full((64, 64, 1), 7 * 17, np.uint8)
+    noise = (np.random.default_rng(0).integers(0, 16, (64, 64, 1)) * 17).astype(np.uint8)
+    raw = 64 * 64 * 4
+    for coder, bits in I.compressed_bits(flat).items():
+        assert bits < 0.05 * raw, coder  # one repeated value: headers and little else
+    for coder, bits in I.compressed_bits(noise).items():
+        assert bits > 0.97 * raw, coder  # i.i.d. 4-bit noise cannot be compressed
+    colour = (np.random.default_rng(1).integers(0, 16, (16, 16, 3)) * 17).astype(np.uint8)
+    assert set(I.compressed_bits(colour)) == {"lzma", "png", "webp"}
+    with pytest.raises(ValueError, match="multiples of 17"):
+        I.compressed_bits(np.full((8, 8, 1), 5, np.uint8))
+
+
+def test_rank_correlation_known_values():
+    from zoo_random_cnn.information import rank_correlation
+
+    assert rank_correlation([1, 2, 3, 4], [10, 20, 30, 1000]) == pytest.approx(1.0)
+    assert rank_correlation([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # ranks with a tie: x -> 1, 2, 3; y = [1, 1, 2] -> 1.5, 1.5, 3; Pearson of the ranks = sqrt(3) / 2
+    assert rank_correlation([1, 2, 3], [1, 1, 2]) == pytest.approx(math.sqrt(3) / 2)
+
+
+def test_information_of_a_fixed_small_model():
+    needs_keras()
+    model = zoo_core.build("random-cnn", **FIXED)
+    arch = model.architecture
+    assert (arch.parameters, arch.input_bits) == (196, 256)  # 4 convs of 7x7x1x1, a 16x16x1 input
+    info = model.evaluate(seed=0)
+    assert info["images"] == 4
+    assert (info["uncompressed_bits"], info["soph_bits"], info["noise_bits"], info["soph_plus_noise_bits"]) == \
+        (4096, 1024, 256, 1280)
+    assert info["soph_plus_noise_frac"] == 0.3125
+    assert info["model_bound_bits"] == pytest.approx(196 * math.log2(33) + 256)  # 1244.70
+    assert info["model_bound_frac"] == pytest.approx(1244.7012 / 4096)
+    # the coders' sizes measured when the test was written (liblzma, zlib, libwebp): 1782, 2024, 1512 bits
+    for coder, bits in (("lzma", 1782), ("png", 2024), ("webp", 1512)):
+        assert info[f"{coder}_bits"] == pytest.approx(bits, rel=0.1), coder
+        assert info[f"{coder}_frac"] == pytest.approx(info[f"{coder}_bits"] / 4096)
+    assert info["best_coder_bits"] == min(info["lzma_bits"], info["png_bits"], info["webp_bits"])
+    assert info["information_bound_bits"] == min(info["best_coder_bits"], info["model_bound_bits"])
+    assert info["std8_min"] >= 10
+    assert model.evaluate(seed=0) == info  # deterministic
+
+
+@pytest.mark.slow
+def test_eval_command_prints_the_information_table(tmp_path):
+    needs_keras()
+    zoo_core.build("random-cnn", **FIXED).save(tmp_path / "m")
+    out = run_zoo("eval", str(tmp_path / "m"), "--json", timeout=120)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["soph_plus_noise_bits"] == 1280 and info["uncompressed_bits"] == 4096
+    assert {"lzma_frac", "png_frac", "webp_frac", "model_bound_frac"} <= set(info)
+
+
+# -- random splits -------------------------------------------------------------------------------
+
+
+def test_random_split_is_the_notebooks_and_seeded():
+    from zoo_random_cnn import random_split
+
+    draws = [random_split(1000, seed) for seed in range(2000)]
+    assert draws[0] == random_split(1000, 0) and len(set(draws[:50])) == 50
+    for soph, noise, redundancy in draws:
+        assert soph >= 1 and noise >= 1 and redundancy >= 1 and soph + noise + redundancy == 1000
+    # two uniform cut points: each of the three parts has mean 1/3 of the bits
+    for part in range(3):
+        assert abs(np.mean([d[part] for d in draws]) / 1000 - 1 / 3) < 0.02
+    with pytest.raises(ConfigError):
+        random_split(2, 0)
+
+
+def test_split_random_config_draws_the_budgets_from_the_seed():
+    from zoo_random_cnn import architecture_of, budgets, random_split
+
+    family = zoo_core.get_family("random-cnn")
+    config = family.config.resolve({"height": 256, "width": 256, "split": "random", "seed": 0})
+    assert budgets(config) == random_split(262144, 0)[:2] == (20349, 68027)
+    assert budgets({**config, "soph": 0.9}) == budgets(config)  # soph and noise are not used
+    arch = architecture_of(config)
+    assert (arch.soph_bits, arch.noise_bits) == (20349, 68027)
+    assert architecture_of(family.config.resolve({**config, "seed": 1})).soph_bits == 97385
+
+
+@pytest.mark.slow
+def test_sample_with_random_split_is_reproducible(tmp_path):
+    needs_keras()
+    model = zoo_core.build("random-cnn", height=64, width=64, split="random", seed=4)
+    again = zoo_core.build("random-cnn", height=64, width=64, split="random", seed=4)
+    assert model.budgets == again.budgets
+    assert model.sample(2, seed=1).tobytes() == again.sample(2, seed=1).tobytes()
+    other = zoo_core.build("random-cnn", height=64, width=64, split="random", seed=5)
+    assert other.budgets != model.budgets
+    out = run_zoo("sample", "random-cnn-256", "--set", "split=random", "--set", "seed=2", "-n", "1",
+                  "-o", str(tmp_path / "s.npy"), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert np.load(tmp_path / "s.npy").shape == (1, 256, 256, 1)
+
+
+def test_bad_split_is_a_one_line_error(tmp_path):
+    from clitools import assert_one_line_error
+
+    out = run_zoo("sample", "random-cnn-256", "--set", "split=halves", "-o", str(tmp_path / "x.png"))
+    assert_one_line_error(out, "config key 'split'")
+
+
+# -- the network ---------------------------------------------------------------------------------
+
+
+def test_functional_keras_model_computes_the_eager_forward():
+    needs_keras()
+    for config in (dict(height=40, width=48, channels=3, soph=0.2, noise=0.05, seed=2),
+                   dict(height=32, width=32, soph=0.3, noise=0.1, upsampling="nearest", smoothing="none"),
+                   dict(height=32, width=32, soph=0.3, noise=0.1, smoothing="upsample")):
+        model = zoo_core.build("random-cnn", **config)
+        z = model.noise(2, seed=3)
+        np.testing.assert_allclose(np.asarray(model.keras_model(z)), model.forward(z), atol=1e-5)
+        weights = {v.path: v.numpy() for v in model.keras_model.weights}
+        assert set(weights) == set(model.state_dict())
+        for name, tensor in model.state_dict().items():
+            np.testing.assert_array_equal(weights[name], tensor)
+
+
+@pytest.mark.slow
+def test_no_flat_cell_on_the_64_grid():
+    needs_keras()
+    total = A.uncompressed_bits(64, 64, 1)
+    flat = []
+    for s, q, soph_bits, noise_bits in A.grid_cells(64, 64, 1):
+        model = zoo_core.build("random-cnn", height=64, width=64, soph=soph_bits / total, noise=noise_bits / total,
+                               seed=0)
+        std = model.sample(1, seed=0)[0].astype(np.float64).std()
+        if std < 10:
+            flat.append((s, q, round(std, 1)))
+    assert flat == []
+
+
+def test_grid_command_in_colour_with_information(tmp_path):
+    needs_keras()
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from zoo_random_cnn.commands import grid_command
+
+    out, table = tmp_path / "grid.png", tmp_path / "grid.json"
+    result = CliRunner().invoke(grid_command, ["-o", str(out), "--n", "3", "--size", "48", "--channels", "3",
+                                               "--info", str(table)])
+    assert result.exit_code == 0, result.output
+    assert "rank correlation with soph + noise" in result.output
+    grid = np.asarray(Image.open(out))
+    assert grid.shape == (14 + 2 * 50, 14 + 2 * 50, 3)
+    cell = grid[14:14 + 48, 14:14 + 48]
+    assert cell.std() > 10 and not (cell[..., 0] == cell[..., 1]).all()  # colour, with contrast
+    data = json.loads(table.read_text())
+    assert data["summary"]["cells"] == len(data["cells"]) == 3
+    assert {c["uncompressed_bits"] for c in data["cells"]} == {48 * 48 * 3 * 4}
+
+
+def test_grid_command_option_errors(tmp_path):
+    from click.testing import CliRunner
+
+    from zoo_random_cnn.commands import grid_command
+
+    for args, fragment in ((["--serve", "-o", str(tmp_path / "g.png")], "--serve draws no grid"),
+                           ([], "missing -o"),
+                           (["-o", str(tmp_path / "g.png"), "--info", str(tmp_path / "t.txt")], ".json"),
+                           (["-o", str(tmp_path / "g.png"), "--set", "soph=0.1"], "cannot change soph")):
+        result = CliRunner().invoke(grid_command, args)
+        assert isinstance(result.exception, ZooError) and fragment in str(result.exception), (args, result.output)
