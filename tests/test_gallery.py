@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zoo_core
-from browser_util import browser_missing, inspect_page
+from browser import inspect_page
 from clitools import assert_one_line_error, run_zoo
 
 pytestmark = pytest.mark.slow
@@ -55,9 +55,6 @@ def test_gallery_files_and_facts(gallery):
 def test_gallery_in_a_real_browser(gallery, tmp_path):
     from PIL import Image
 
-    reason = browser_missing()
-    if reason:
-        pytest.skip(reason)
     shot = tmp_path / "gallery.png"
     report = inspect_page(gallery / "index.html", screenshot=shot)
     assert report.title == "zoo gallery"
