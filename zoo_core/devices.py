@@ -78,9 +78,17 @@ def _tf_device(text: str) -> str:
     return f"cuda:{index}"
 
 
+def device_option(default: str = "cpu", note: str = ""):
+    """The ``--device`` click option every command that runs a model shares (plugins' too)."""
+    import click
+
+    return click.option("--device", default=default, show_default=True, callback=lambda _c, _p, v: check_device_text(v),
+                        help=f"{DEVICE_HELP}{note}.")
+
+
 def tf_device_name(device: str) -> str:
     """TensorFlow's name for a resolved zoo device (``cuda:1`` -> ``/GPU:1``)."""
     return "/CPU:0" if device == "cpu" else f"/GPU:{device.partition(':')[2] or 0}"
 
 
-__all__ = ["DEVICE_HELP", "check_device_text", "resolve_device", "tf_device_name"]
+__all__ = ["DEVICE_HELP", "check_device_text", "device_option", "resolve_device", "tf_device_name"]

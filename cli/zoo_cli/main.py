@@ -16,6 +16,7 @@ import click
 
 import zoo_core
 from zoo_core.config import MAX_SEED
+from zoo_core.devices import device_option
 from zoo_core.errors import ZooError
 
 #: every --seed: a non-negative integer that every framework accepts
@@ -220,8 +221,7 @@ def _overrides(name: str, pairs: tuple[str, ...]) -> dict:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png (grid), .npy or .npz. "
               "Default: NAME.png")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
-@click.option("--device", default="cpu", show_default=True,
-              help="auto, cpu, cuda, cuda:N or mps (same seed, same bytes is promised on the CPU).")
+@device_option(note="; same seed, same bytes is promised on the CPU")
 def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[str, ...], device: str) -> None:
     """Generate N images from model NAME and write them to a file."""
     from zoo_core.images import save_images
@@ -236,9 +236,6 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
     click.echo(f"wrote {n} images ({images.shape[1]}x{images.shape[2]}x{images.shape[3]}) to {path}")
 
 
-_DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps (auto: an accelerator if one is present)."
-
-
 @cli.command("train")
 @click.argument("name")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
@@ -251,7 +248,7 @@ _DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps (auto: an accelerator if one is p
 @click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints.")
 @click.option("--resume", is_flag=True, help="Continue the run in NAME (or -o) from its newest checkpoint.")
 @click.option("--force", is_flag=True, help="Start afresh in a non-empty run folder (deletes its checkpoints).")
-@click.option("--device", default="auto", show_default=True, help=_DEVICE_HELP)
+@device_option("auto")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 1024),
               help="Data-parallel processes on this machine (runs torchrun for you).")
 def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | None, pairs: tuple[str, ...],
@@ -317,7 +314,7 @@ def _launch_workers(plan: Any, workers: int) -> None:
 @click.option("--data", type=click.Path(exists=True), help="Held-out data (default: a run folder's own data).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the held-out draw.")
-@click.option("--device", default="cpu", show_default=True, help=_DEVICE_HELP)
+@device_option()
 def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str) -> None:
     """Evaluate model NAME and print its metrics (a run folder: on its own data's held-out split)."""
     from zoo_core.runtime import run_data

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from zoo_core.config import MAX_SEED
+from zoo_core.devices import device_option
 from zoo_core.errors import ZooError
 
 _OUTPUTS = (".png", ".npy", ".npz")
@@ -34,17 +35,17 @@ def _set_threads(threads: int) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
-def _probe(name: str, threads: int = 0):
-    """The probe of a catalog model, a saved directory, or a family (fresh weights)."""
+def _probe(name: str, threads: int = 0, device: str | None = None):
+    """The probe of a catalog model, a saved directory, or a family (fresh weights), on ``device``."""
     import zoo_core
     from zoo_core.layers import probe_for
     from zoo_core.plugins import get_registry
 
     registry = get_registry()
     if name not in registry.models and name in registry.families:
-        model = zoo_core.build(name)
+        model = zoo_core.build(name, device=device)
     else:
-        model = zoo_core.load(name)
+        model = zoo_core.load(name, device=device)
     _set_threads(threads)
     return probe_for(model)
 
@@ -96,9 +97,11 @@ def layers_cmd(name: str, as_json: bool) -> None:
 @click.option("--size", default=84, show_default=True, type=click.IntRange(8, 1024),
               help="Minimum tile side in the PNG (nearest-neighbour upscaling).")
 @_THREADS
+@device_option()
 def visualize_cmd(name: str, layer: str, channels: str | None, output: str, steps: int | None, seed: int, recipe: str,
                   epsilon: float | None, jitter: int | None, rotate: float | None, scale_jitter: float | None,
-                  tv_weight: float | None, fourier: bool | None, snapshots: bool, size: int, threads: int) -> None:
+                  tv_weight: float | None, fourier: bool | None, snapshots: bool, size: int, threads: int,
+                  device: str) -> None:
     """Write, for each channel of LAYER, the input pattern that makes its feature map fire most."""
     _check_output(output)
     from zoo_core.progress import Progress
@@ -107,7 +110,7 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
 
     plan = make_recipe(recipe, steps=steps, epsilon=epsilon, jitter=jitter, rotate=rotate,
                        scale_jitter=scale_jitter, tv_weight=tv_weight, fourier=fourier)  # checked before loading
-    probe = _probe(name, threads)
+    probe = _probe(name, threads, device)
     info = probe.layer(layer)
     chosen = probe.check_channels(layer, parse_channels(channels or f"0:{min(16, info.channels)}", info.channels))
     progress = Progress(plan.steps)
@@ -154,7 +157,9 @@ def _write(images, output: str, size: int, ncols: int | None = None) -> Path:
 @click.option("--size", default=56, show_default=True, type=click.IntRange(8, 1024),
               help="Minimum tile side in the PNG.")
 @_THREADS
-def activations_cmd(name: str, image_path: str, layer: str, output: str, size: int, threads: int) -> None:
+@device_option()
+def activations_cmd(name: str, image_path: str, layer: str, output: str, size: int, threads: int,
+                    device: str) -> None:
     """Show the feature maps of LAYER that one input image produces (one shared brightness scale)."""
     _check_output(output)
     import numpy as np
@@ -162,7 +167,7 @@ def activations_cmd(name: str, image_path: str, layer: str, output: str, size: i
 
     from zoo_core.images import read_image, save_images, upscale
 
-    probe = _probe(name, threads)
+    probe = _probe(name, threads, device)
     probe.layer(layer)
     h, w, c = probe.input_shape
     pic = read_image(image_path).convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from zoo_core.devices import device_option
+
 
 @click.command("random-cnn-grid")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png to write (not with --serve).")
@@ -26,8 +28,9 @@ import click
 @click.option("--serve", is_flag=True, help="Instead of a grid: serve the two-slider explorer on 127.0.0.1.")
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Port of --serve (0: any free port).")
+@device_option()
 def grid_command(output: str | None, n: int, size: int, channels: str, seed: int, pairs: tuple[str, ...],
-                 info_path: str | None, serve: bool, port: int) -> None:
+                 info_path: str | None, serve: bool, port: int, device: str) -> None:
     """Draw the random CNN's soph x noise triangle, as in the seed notebook.
 
     \b
@@ -64,11 +67,11 @@ def grid_command(output: str | None, n: int, size: int, channels: str, seed: int
         raise ZooError(f"cannot write '{output}': use a .png file")
     if info_path and Path(info_path).suffix.lower() != ".json":
         raise ZooError(f"cannot write '{info_path}': --info writes a .json file")
-    _grid(output, n, size, int(channels), seed, pairs, info_path)
+    _grid(output, n, size, int(channels), seed, pairs, info_path, device)
 
 
 def _grid(output: str, n: int, size: int, channels: int, seed: int, pairs: tuple[str, ...],
-          info_path: str | None) -> None:
+          info_path: str | None, device: str = "cpu") -> None:
     import json
     import sys
     from pathlib import Path
@@ -93,7 +96,7 @@ def _grid(output: str, n: int, size: int, channels: int, seed: int, pairs: tuple
     with click.progressbar(cells, label="random-cnn grid", file=sys.stderr) as bar:
         for s, q, soph_bits, noise_bits in bar:
             try:
-                model = zoo_core.build("random-cnn", height=size, width=size, channels=channels,
+                model = zoo_core.build("random-cnn", height=size, width=size, channels=channels, device=device,
                                        soph=soph_bits / total, noise=noise_bits / total, seed=seed, **overrides)
             except ConfigError:
                 skipped.append((s, q))

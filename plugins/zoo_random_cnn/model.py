@@ -229,14 +229,24 @@ class RandomCNN(zoo_core.ZooModel):
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         """The network's sigmoid outputs in [0, 1], float32 ``(n, H, W, C)``, computed in chunks."""
+        from zoo_core.devices import tf_device_name
+
         inputs = np.asarray(inputs, dtype=np.float32)
         a, c = self.architecture, self.config
-        out = [np.asarray(forward(ops.convert_to_tensor(inputs[i:i + CHUNK]), self._tensors, a,
-                                  c["upsampling"], c["smoothing"]))
-               for i in range(0, len(inputs), CHUNK)]
+        import tensorflow as tf  # Keras runs on TensorFlow here; its device placement picks the device
+
+        with tf.device(tf_device_name(self.device)):
+            out = [np.asarray(forward(ops.convert_to_tensor(inputs[i:i + CHUNK]), self._tensors, a,
+                                      c["upsampling"], c["smoothing"]))
+                   for i in range(0, len(inputs), CHUNK)]
         if not out:
             return np.zeros((0, a.height, a.width, a.channels), dtype=np.float32)
         return np.concatenate(out)
+
+    def to(self, device: str) -> "RandomCNN":
+        """Run on a resolved device (``cpu`` or ``cuda:N``) through TensorFlow's device placement."""
+        self.device = device
+        return self
 
     def generate(self, inputs: np.ndarray) -> np.ndarray:
         """Run the network on given inputs; return the 4-bit images as uint8 ``(n, H, W, C)``."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from zoo_core.config import MAX_SEED
+from zoo_core.devices import device_option
 from zoo_core.errors import ZooError
 
 
@@ -26,7 +27,8 @@ def add_commands(cli: click.Group) -> None:
                   help="How many images.")
     @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED),
                   help="Which images to pick (random draw).")
-    def reconstruct_cmd(name: str, data: str | None, output: str, n: int, seed: int) -> None:
+    @device_option()
+    def reconstruct_cmd(name: str, data: str | None, output: str, n: int, seed: int, device: str) -> None:
         """Reconstruct images with autoencoder NAME: rows of originals above rows of reconstructions."""
         import numpy as np
 
@@ -35,7 +37,7 @@ def add_commands(cli: click.Group) -> None:
 
         if Path(output).suffix.lower() != ".png":
             raise ZooError(f"cannot write '{output}': use a .png file")
-        model = zoo_core.load(name)
+        model = zoo_core.load(name, device=device)
         if not hasattr(model, "reconstruct"):
             raise ZooError(f"model '{name}' (family {model.family_name}) cannot reconstruct images; "
                            "use a vae or ae model")
