@@ -288,7 +288,7 @@ def test_each_likelihood_and_decoder_trains_and_evaluates(likelihood, decoder, g
     assert metrics["total_loss"] == pytest.approx(metrics["reco_loss"] + metrics["kl_loss"], rel=1e-5)
     if likelihood == "logistic":  # the training loss is the discrete NLL itself
         assert metrics["reco_loss"] == pytest.approx(metrics["nll"], rel=1e-5)
-        assert model.output_scale().shape == (16, 16, 1) and "vae/output_log_scale" in model.state_dict()
+        assert model.output_scale().shape == (16, 16, 1) and "vae/output_log_scale_tenth" in model.state_dict()
     if likelihood == "gaussian":
         assert metrics["gaussian_sigma"] == pytest.approx(np.sqrt(0.05 / 2))
     assert model.sample(2).shape == (2, 16, 16, 1)

@@ -36,6 +36,9 @@ BN_IMAGES = 4096
 LOG_SCALE_MIN, LOG_SCALE_MAX = -7.0, 2.0
 #: initial logistic log-scale: scale 0.1 (about 25 grey levels)
 LOG_SCALE_INIT = float(np.log(0.1))
+#: the learnable variable holds log-scale / LOG_SCALE_SPEED: Adam moves every variable by about
+#: ``lr`` per step, and at lr 1e-3 a log-scale stored as itself needs ~4000 steps to fall by 4
+LOG_SCALE_SPEED = 10.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,15 +290,21 @@ class AutoencoderTrainer(keras.Model):
         self.reco_weight = float(reco_weight)
         self.loss_kind = loss  # "bce", "mse" or "logistic"
         self.noise = keras.random.SeedGenerator(seed, name="noise")
-        # The logistic likelihood's learnable log-scale: one per pixel or one global value.
-        self.output_log_scale = None
+        # The logistic likelihood's learnable log-scale: one per pixel or one global value,
+        # stored divided by LOG_SCALE_SPEED (a per-parameter learning-rate multiplier).
+        self.log_scale_var = None
         if loss == "logistic":
-            self.output_log_scale = self.add_weight(
-                shape=scale_shape, initializer=keras.initializers.Constant(LOG_SCALE_INIT), trainable=True,
-                name="output_log_scale")
+            self.log_scale_var = self.add_weight(
+                shape=scale_shape, initializer=keras.initializers.Constant(LOG_SCALE_INIT / LOG_SCALE_SPEED),
+                trainable=True, name="output_log_scale_tenth")
         self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
         self.reco_loss_tracker = keras.metrics.Mean(name="reco_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+    @property
+    def output_log_scale(self):
+        """The logistic likelihood's log-scale tensor (None for other likelihoods)."""
+        return None if self.log_scale_var is None else self.log_scale_var * LOG_SCALE_SPEED
 
     @property
     def metrics(self):
@@ -395,7 +404,7 @@ class _KerasAutoencoder(LatentModel):
 
     def output_scale(self) -> np.ndarray | None:
         """The logistic likelihood's learnt scale ``exp(log_scale)`` as ``float32 (H, W, C)`` (None otherwise)."""
-        if self.trainer.output_log_scale is None:
+        if self.trainer.log_scale_var is None:
             return None
         log_scale = np.clip(self.trainer.output_log_scale.numpy(), LOG_SCALE_MIN, LOG_SCALE_MAX)
         return np.broadcast_to(np.exp(log_scale), self._image_shape()).astype(np.float32)
@@ -419,7 +428,7 @@ class _KerasAutoencoder(LatentModel):
     def _variables(self) -> list:
         # ``weights`` (trainable + BatchNorm statistics), not ``variables``: the latter also
         # holds the dropout layers' random-seed states, which are not part of the model.
-        extra = [self.trainer.output_log_scale] if self.trainer.output_log_scale is not None else []
+        extra = [self.trainer.log_scale_var] if self.trainer.log_scale_var is not None else []
         return list(self.encoder.weights) + list(self.decoder.weights) + extra
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -696,6 +705,8 @@ class _KerasAutoencoder(LatentModel):
           decoder with sigma^2 = w / 2, ``gaussian_sigma``); ``bernoulli``: Binomial(255, p) per
           pixel (what BCE on grey levels fits); ``bits_per_dim`` = ``neg_elbo / (pixels * ln 2)``.
           These are upper bounds on the data's negative log-likelihood, comparable across models.
+          Bernoulli models also report ``neg_elbo_bce`` = BCE + KL, the figure usually quoted (and
+          the training objective at ``fact`` 1), which is not a likelihood of grey-level data.
         * ``reco_loss`` (the training kind, summed over pixels, unweighted), ``bce`` and
           ``mse_per_pixel`` (comparable across models), ``kl`` (nats, unweighted), ``kl_loss`` and
           ``total_loss`` (weighted exactly as in training), code statistics, and how close prior
@@ -710,10 +721,9 @@ class _KerasAutoencoder(LatentModel):
         reco_weight, kl_weight = self.trainer.reco_weight, self.trainer.fact
         likelihood = self.likelihood
         out: dict[str, Any] = {"images": int(len(x)), "likelihood": likelihood}
-        if likelihood == "gaussian":
+        if likelihood == "gaussian" and self.variational:
             # sigma^2 = (KL weight / reconstruction weight) / 2, in [0, 1] pixel units
-            sigma = float(np.sqrt(max(kl_weight / reco_weight, 1e-12) / 2.0)) if self.variational else float("nan")
-            out["gaussian_sigma"] = sigma
+            out["gaussian_sigma"] = float(np.sqrt(max(kl_weight / reco_weight, 1e-12) / 2.0))
         reco, bce, sq, kl, nll, codes = [], [], [], [], [], []
         for i in range(0, len(x), 256):
             xb = tf.constant(x[i:i + 256])
@@ -728,7 +738,9 @@ class _KerasAutoencoder(LatentModel):
             reco.append(self.trainer.reconstruction(xb, x_hat).numpy())
             bce.append(reconstruction_loss(xb, x_hat, "bce").numpy())
             sq.append(reconstruction_loss(xb, x_hat, "mse").numpy())
-            if likelihood == "logistic":
+            if not self.variational:  # no posterior, no ELBO
+                pass
+            elif likelihood == "logistic":
                 nll.append(discretized_nll(xb, x_hat, self.trainer.output_log_scale, "logistic").numpy())
             elif likelihood == "gaussian":
                 nll.append(discretized_nll(xb, x_hat, tf.constant(float(np.log(out["gaussian_sigma"]))),
@@ -736,15 +748,18 @@ class _KerasAutoencoder(LatentModel):
             else:
                 nll.append(binomial_nll(xb, x_hat).numpy())
             codes.append(np.asarray(mu))
-        reco_v, bce_v, sq_v, nll_v, codes_v = (np.concatenate(a) for a in (reco, bce, sq, nll, codes))
+        reco_v, bce_v, sq_v, codes_v = (np.concatenate(a) for a in (reco, bce, sq, codes))
         out.update({"reco_loss": float(reco_v.mean()), "bce": float(bce_v.mean()),
-                    "mse_per_pixel": float(sq_v.mean() / pixels), "nll": float(nll_v.mean())})
+                    "mse_per_pixel": float(sq_v.mean() / pixels)})
         if self.variational:
-            kl_v = np.concatenate(kl)
+            nll_v, kl_v = np.concatenate(nll), np.concatenate(kl)
+            out["nll"] = float(nll_v.mean())
             neg_elbo = float(nll_v.mean() + kl_v.mean())
             out.update({"kl": float(kl_v.mean()), "kl_loss": float(kl_weight * kl_v.mean()),
                         "total_loss": float(reco_weight * reco_v.mean() + kl_weight * kl_v.mean()),
                         "neg_elbo": neg_elbo, "bits_per_dim": neg_elbo / (pixels * float(np.log(2.0)))})
+            if likelihood == "bernoulli":  # the usual figure: BCE + KL, not a likelihood of 8-bit data
+                out["neg_elbo_bce"] = float(bce_v.mean() + kl_v.mean())
         else:
             out["total_loss"] = float(reco_weight * reco_v.mean())
         scale = self.output_scale()
