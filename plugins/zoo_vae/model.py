@@ -66,6 +66,27 @@ def _dropout(rate: float, activation: str, seed: int, name: str):
     return keras.layers.Dropout(rate, seed=seed, name=name)
 
 
+class ICNR(keras.initializers.Initializer):
+    """Sub-pixel kernel initialiser "ICNR" (Aitken et al. 2017): each of the ``s * s`` sub-pixel
+    channel groups starts with the same kernel, drawn from ``inner`` for ``filters / (s * s)``
+    outputs, so that at initialisation Conv2D + depth-to-space equals nearest-neighbour
+    upsampling followed by a convolution: no checkerboard to unlearn."""
+
+    def __init__(self, inner, scale: int) -> None:
+        self.inner = inner
+        self.scale = int(scale)
+
+    def __call__(self, shape, dtype=None):
+        *kernel, cin, cout = shape
+        groups = self.scale * self.scale
+        base = self.inner((*kernel, cin, cout // groups), dtype=dtype)
+        # depth_to_space reads channel (block * C + c) for output channel c: tile, not repeat
+        return tf.tile(base, [1] * (len(shape) - 1) + [groups])
+
+    def get_config(self):
+        return {"scale": self.scale}
+
+
 class DepthToSpace(keras.layers.Layer):
     """``tf.nn.depth_to_space``: (H, W, C * s * s) -> (H * s, W * s, C), the sub-pixel shuffle."""
 
@@ -90,7 +111,8 @@ def build_conv_vae(config: Mapping[str, Any]) -> tuple[keras.Model, keras.Model]
     last feature map -> upsampling layers mirroring the encoder (filters reversed, ending with
     ``channels``) -> sigmoid. ``decoder: transpose`` upsamples with Conv2DTranspose;
     ``decoder: subpixel`` with a Conv2D of ``s * s`` times the filters followed by depth-to-space
-    (Shi et al. 2016), which has no uneven kernel overlap and so no checkerboard pattern. Every
+    (Shi et al. 2016), which has no uneven kernel overlap, initialised with ICNR so that it also
+    starts without the sub-pixel layout's own checkerboard. Every
     layer has a fixed name, so variable paths (the safetensors keys) are the same in every process.
     """
     size, channels, z_dim = config["image_size"], config["channels"], config["z_dim"]
@@ -125,7 +147,8 @@ def build_conv_vae(config: Mapping[str, Any]) -> tuple[keras.Model, keras.Model]
         last = i == len(outs) - 1
         init = _initializer("relu" if last else act, seed + 400 + i)
         if subpixel:
-            y = keras.layers.Conv2D(f * s * s, k, padding="same", kernel_initializer=init, name=f"dec_conv{i}")(y)
+            y = keras.layers.Conv2D(f * s * s, k, padding="same", kernel_initializer=ICNR(init, s) if s > 1 else init,
+                                    name=f"dec_conv{i}")(y)
             if s > 1:
                 y = DepthToSpace(s, name=f"dec_d2s{i}")(y)
         else:
