@@ -25,7 +25,7 @@ def add_commands(cli: click.Group) -> None:
                   help="How many images.")
     @click.option("--seed", default=0, show_default=True, type=int, help="Which images to pick (random draw).")
     @click.option("--scale", "scale_png", type=click.Path(dir_okay=False),
-                  help="Also write the learnt scale of a logistic-likelihood VAE as FILE.png (white = largest).")
+                  help="Also write the learnt scale of a logistic-likelihood VAE as FILE.png (log scale; white = largest).")
     def reconstruct_cmd(name: str, data: str | None, output: str, n: int, seed: int, scale_png: str | None) -> None:
         """Reconstruct images with autoencoder NAME: rows of originals above rows of reconstructions."""
         import numpy as np
@@ -61,14 +61,18 @@ def add_commands(cli: click.Group) -> None:
         if scale_png is not None:
             save_images(upscale(scale_picture(scale)[None], 224), scale_png)
             levels = scale * 255.0
-            click.echo(f"wrote the learnt logistic scale to {scale_png} (black {levels.min():.2f}, white "
-                       f"{levels.max():.2f} grey levels; mean {levels.mean():.2f})")
+            click.echo(f"wrote the learnt logistic scale to {scale_png} (logarithmic: black {levels.min():.2f}, "
+                       f"white {levels.max():.2f} grey levels; mean {levels.mean():.2f})")
 
 
 def scale_picture(scale):
-    """The learnt scale ``(H, W, C)`` as uint8, linearly from its minimum (black) to its maximum (white)."""
+    """The learnt scale ``(H, W, C)`` as uint8: log-scale from its minimum (black) to its maximum (white).
+
+    Logarithmic, because the scale spans orders of magnitude (a fraction of a grey level where
+    every image agrees, tens of levels where the decoder is unsure)."""
     import numpy as np
 
-    lo, hi = float(scale.min()), float(scale.max())
-    unit = (scale - lo) / (hi - lo) if hi > lo else np.zeros_like(scale)
+    log = np.log(np.maximum(scale, 1e-12))
+    lo, hi = float(log.min()), float(log.max())
+    unit = (log - lo) / (hi - lo) if hi > lo else np.zeros_like(log)
     return np.rint(unit * 255.0).astype(np.uint8)
