@@ -301,7 +301,8 @@ zoo ÷ keras.io loop at the same architecture: **{ratio_same:.2f}** per sample o
 ({ratio_same_med:.2f} on the medians); target <= 0.85 on both: **{verdict}**.
 Short calls ({SHORT} steps per `model.train` call, {-(-steps // SHORT)} calls per epoch) ÷ one call per epoch:
 **{ratio_short:.2f}** on the best epochs ({ratio_short_med:.2f} on the medians); target <= 1.10 on both:
-**{verdict_short}** (the `tf.data` pipeline of a data source is built once and its iterator reused). In process CPU time per epoch (all threads, medians)
+**{verdict_short}** (the `tf.data` pipeline of a data source is built once and its iterator reused).
+In process CPU time per epoch (all threads, medians)
 the ratio is {ratio_cpu:.2f}. zoo's `model.train` runs {STEPS_PER_CALL} steps per compiled call (a graph loop over
 the `tf.data` iterator that hands back every step's three losses at once), where `fit` calls its compiled
 step once per batch from Python.

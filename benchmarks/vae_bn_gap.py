@@ -22,4 +22,5 @@ fresh = m.evaluate(seed=0)
 fresh_train = m.evaluate(train_imgs, seed=0)
 print(json.dumps({"train_total_last25": train_total, "stale_heldout": {k: stale[k] for k in keys},
                   "stale_train": {k: stale_train[k] for k in keys},
-                  "recomputed_heldout": {k: fresh[k] for k in keys}, "recomputed_train": {k: fresh_train[k] for k in keys}}))
+                  "recomputed_heldout": {k: fresh[k] for k in keys},
+                  "recomputed_train": {k: fresh_train[k] for k in keys}}))

@@ -25,7 +25,8 @@ def add_commands(cli: click.Group) -> None:
                   help="How many images.")
     @click.option("--seed", default=0, show_default=True, type=int, help="Which images to pick (random draw).")
     @click.option("--scale", "scale_png", type=click.Path(dir_okay=False),
-                  help="Also write the learnt scale of a logistic-likelihood VAE as FILE.png (log scale; white = largest).")
+                  help="Also write the learnt scale of a logistic-likelihood VAE as FILE.png "
+                  "(log scale; white = largest).")
     def reconstruct_cmd(name: str, data: str | None, output: str, n: int, seed: int, scale_png: str | None) -> None:
         """Reconstruct images with autoencoder NAME: rows of originals above rows of reconstructions."""
         import numpy as np
