@@ -94,7 +94,9 @@ def test_evaluate_reports_heldout_elbo(trained):
     assert metrics["images"] == 300
     for key in ("reco_loss", "kl", "kl_loss", "total_loss", "neg_elbo", "mse_per_pixel", "prior_nn_mse"):
         assert np.isfinite(metrics[key]), key
-    assert metrics["neg_elbo"] == pytest.approx(metrics["bce"] + metrics["kl"], rel=1e-5)
+    assert metrics["likelihood"] == "bernoulli"
+    assert metrics["neg_elbo"] == pytest.approx(metrics["nll"] + metrics["kl"], rel=1e-5)
+    assert metrics["bits_per_dim"] == pytest.approx(metrics["neg_elbo"] / (16 * 16 * np.log(2)), rel=1e-5)
     assert metrics["total_loss"] == pytest.approx(metrics["reco_loss"] + metrics["kl_loss"], rel=1e-5)
     assert metrics["kl"] > 0
     assert trained[0].evaluate(heldout, seed=0)["neg_elbo"] == metrics["neg_elbo"]  # seeded posterior draw
@@ -168,7 +170,7 @@ def test_ae_trains_without_kl_and_decodes(glyphs16):
 
 def test_selu_dropout_and_mse_variant(glyphs16):
     model = zoo_core.build("vae", **{**TINY, "activation": "selu", "dropout": 0.1, "batch_norm": False,
-                                     "loss": "mse", "fact": 0.02, "channels": 3})
+                                     "likelihood": "gaussian", "fact": 0.02, "channels": 3})
     layers = {layer.name: type(layer).__name__ for layer in model.encoder.layers}
     assert layers["enc_drop0"] == "AlphaDropout"
     assert type(model.encoder.get_layer("enc_conv0").kernel_initializer).__name__ == "LecunNormal"
@@ -265,3 +267,161 @@ def test_pretrained_vae_samples_look_like_glyphs_and_ae_samples_do_not():
         samples = zoo_core.load(name).sample(64, seed=0).reshape(64, -1).astype(np.float32) / 255.0
         dist[name] = _nearest_sq(samples, pool).mean() / pool.shape[1]
     assert dist["vae-glyphs-28"] < 0.6 * dist["ae-glyphs-28"], dist
+
+
+# ---------------------------------------------------------------------------------------------
+# Likelihoods, decoders, the TF2 series' loss options, batch-norm statistics, pipeline reuse
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "logistic"])
+@pytest.mark.parametrize("decoder", ["transpose", "subpixel"])
+def test_each_likelihood_and_decoder_trains_and_evaluates(likelihood, decoder, glyphs16):
+    config = {**TINY, "likelihood": likelihood, "decoder": decoder, "fact": 0.05 if likelihood == "gaussian" else 1.0}
+    model = zoo_core.build("vae", **config)
+    assert zoo_core.get_family("vae").count_parameters(model.config) == model.num_parameters
+    layers = {layer.name for layer in model.decoder.layers}
+    assert ("dec_d2s0" in layers) == (decoder == "subpixel") and ("dec_convt0" in layers) == (decoder == "transpose")
+    history = model.train(glyphs16, steps=6)
+    np.testing.assert_allclose(history["total_loss"], np.add(history["reco_loss"], history["kl_loss"]), rtol=2e-7)
+    assert np.isfinite(history["total_loss"]).all() and (np.array(history["kl_loss"]) > 0).all()
+    metrics = model.evaluate(glyphs16[:100], seed=0)
+    assert metrics["likelihood"] == likelihood
+    assert metrics["neg_elbo"] == pytest.approx(metrics["nll"] + metrics["kl"], rel=1e-5)
+    assert metrics["bits_per_dim"] == pytest.approx(metrics["neg_elbo"] / (256 * np.log(2)), rel=1e-5)
+    assert 0 < metrics["bits_per_dim"] < 200
+    assert metrics["total_loss"] == pytest.approx(metrics["reco_loss"] + metrics["kl_loss"], rel=1e-5)
+    if likelihood == "logistic":  # the training loss is the discrete NLL itself
+        assert metrics["reco_loss"] == pytest.approx(metrics["nll"], rel=1e-5)
+        assert model.output_scale().shape == (16, 16, 1) and "vae/output_log_scale_tenth" in model.state_dict()
+    if likelihood == "gaussian":
+        assert metrics["gaussian_sigma"] == pytest.approx(np.sqrt(0.05 / 2))
+    assert model.sample(2).shape == (2, 16, 16, 1)
+
+
+def test_discretized_likelihoods_are_distributions_over_256_levels():
+    import tensorflow as tf
+
+    from zoo_vae.model import binomial_nll, discretized_nll
+
+    levels = tf.constant((np.arange(256, dtype=np.float32) / 255.0).reshape(256, 1, 1, 1))
+    for mean, log_scale in ((0.3, -2.0), (0.0, -6.0), (0.97, -1.0), (0.5, 1.5)):
+        m = tf.fill(levels.shape, mean)
+        for dist in ("logistic", "gaussian"):
+            p = np.exp(-discretized_nll(levels, m, tf.constant(log_scale), dist).numpy().astype(np.float64))
+            assert p.sum() == pytest.approx(1.0, abs=2e-3), (dist, mean, log_scale)
+        p = np.exp(-binomial_nll(levels, tf.fill(levels.shape, max(mean, 0.01))).numpy().astype(np.float64))
+        assert p.sum() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_kl_solution_types_and_pixel_scaling_weight_the_terms(glyphs16):
+    import tensorflow as tf
+
+    x = tf.constant(glyphs16[:32].astype(np.float32) / 255.0)
+    terms = {}
+    for name, extra in (("base", {}), ("type2", {"kl_solution": 2}), ("pixels", {"scale_by_pixels": True})):
+        model = zoo_core.build("vae", **{**TINY, "fact": 3.0, **extra})  # same seed: same weights, same noise
+        terms[name] = [float(t) for t in model.trainer.compute_losses(x)]
+    (reco, kl), z_dim, pixels = terms["base"], TINY["z_dim"], 16 * 16
+    assert terms["type2"][0] == pytest.approx(reco, rel=1e-6)
+    assert terms["type2"][1] == pytest.approx(kl * 2.0 / z_dim, rel=1e-5)  # 2 * fact * mean over latent dims
+    assert terms["pixels"][0] == pytest.approx(reco / pixels, rel=1e-5)
+    assert terms["pixels"][1] == pytest.approx(kl, rel=1e-6)
+
+
+def test_batch_norm_statistics_match_the_final_weights(trained, glyphs16):
+    import keras
+
+    model = trained[0]
+    bn = model.encoder.get_layer("enc_bn1")
+    # recomputed at the end of train(): exactly the inference-mode statistics of its inputs
+    # (over the same seeded subset of at most BN_IMAGES training images, here all 512)
+    inputs = np.asarray(keras.Model(model.encoder.input, bn.input)(glyphs16.astype(np.float32) / 255.0,
+                                                                    training=False), dtype=np.float64)
+    flat = inputs.reshape(-1, inputs.shape[-1])
+    np.testing.assert_allclose(bn.moving_mean.numpy(), flat.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), flat.var(0), rtol=1e-3, atol=1e-5)
+    # so held-out figures in inference mode match the training-mode (batch statistics) ones
+    heldout, _ = load_dataset("glyphs-28", "test", n=256, size=16)
+    import tensorflow as tf
+
+    xb = tf.constant(heldout.astype(np.float32) / 255.0)
+    inference = float(model.trainer.compute_losses(xb, training=False)[0])
+    batch_stats = float(model.trainer.compute_losses(xb, training=True)[0])
+    assert inference == pytest.approx(batch_stats, rel=0.03)
+
+
+def test_train_reuses_the_pipeline_of_the_same_data(glyphs16):
+    model = zoo_core.build("vae", **{**TINY, "batch_norm": False})
+    model.train(glyphs16, steps=3)
+    first = model._pipeline
+    model.train(glyphs16, steps=5)
+    assert model._pipeline is first and model.step == 5
+    model.train(glyphs16[:100], steps=6)  # another array: a new pipeline
+    assert model._pipeline is not first and model._pipeline[0] is not glyphs16
+
+
+def test_digits_dataset_split_and_labels():
+    pytest.importorskip("sklearn")
+    train, y_train = load_dataset("digits-28")
+    test, y_test = load_dataset("digits-28", "test")
+    assert train.shape == (1500, 28, 28, 1) and test.shape == (297, 28, 28, 1) and train.dtype == np.uint8
+    assert set(np.unique(y_train)) == set(range(10)) and len(y_test) == 297
+    again, _ = load_dataset("digits-28", "test")
+    assert np.array_equal(test, again)
+    assert train.max() == 255 and train[:, 0, 0].max() < 60  # light digits on a dark background
+
+
+def test_digits_without_scikit_learn_is_one_line(monkeypatch):
+    from zoo_core import datasets
+
+    datasets._digits_cached.cache_clear()
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(datasets.DatasetError, match=r"needs scikit-learn.*zoo\[digits\]"):
+        load_dataset("digits-28")
+    datasets._digits_cached.cache_clear()
+
+
+def test_cli_reconstruct_writes_the_learnt_scale(tmp_path, glyphs16):
+    from click.testing import CliRunner
+
+    from zoo_cli.main import add_plugin_commands, cli
+
+    add_plugin_commands()
+    model = zoo_core.build("vae", **{**TINY, "likelihood": "logistic"})
+    model.train(glyphs16, steps=4)
+    model.save(tmp_path / "run")
+    data = tmp_path / "d.npy"
+    np.save(data, glyphs16[:16])
+    args = ["reconstruct", str(tmp_path / "run"), "--data", str(data), "-o", str(tmp_path / "r.png")]
+    result = CliRunner().invoke(cli, [*args, "--scale", str(tmp_path / "scale.png")])
+    assert result.exit_code == 0, result.output
+    assert "learnt logistic scale" in result.output
+    from PIL import Image
+
+    assert Image.open(tmp_path / "scale.png").size[0] >= 224
+    model = zoo_core.build("vae", **TINY)
+    model.save(tmp_path / "bern")
+    args[1] = str(tmp_path / "bern")
+    result = CliRunner().invoke(cli, [*args, "--scale", str(tmp_path / "s2.png")])
+    assert result.exit_code == 2 and "needs likelihood=logistic" in result.output
+
+
+def test_shipped_vae_digits_28_matches_its_card():
+    pytest.importorskip("sklearn")
+    import re
+
+    entries = {m.name: m for m in zoo_core.list_models()}
+    if "vae-digits-28" not in entries:
+        pytest.skip("vae-digits-28 is not in the registry")
+    entry = entries["vae-digits-28"]
+    card = re.search(r"held-out -ELBO ([0-9.]+) nats \(([0-9.]+) bits/dim\)", entry.description)
+    assert card, entry.description
+    model = zoo_core.load("vae-digits-28")  # sha256 checked
+    metrics = model.evaluate(seed=0)  # the config's dataset: digits-28, test split
+    assert metrics["images"] == 297
+    assert metrics["neg_elbo"] == pytest.approx(float(card.group(1)), abs=0.1)
+    assert metrics["bits_per_dim"] == pytest.approx(float(card.group(2)), abs=5e-4)
+    # prior samples lie about as close to held-out digits as held-out digits lie to each other
+    assert metrics["prior_nn_mse"] < 1.5 * metrics["heldout_nn_mse"]

@@ -8,6 +8,9 @@ One public entry point, :func:`load_dataset`, turns a *spec* into ``(images, lab
   distortion; the label is the character's index in :data:`GLYPH_CLASSES`;
 * files: ``.npy`` (images), ``.npz`` (``images``/``x``/``x_train``... and optional
   ``labels``/``y``/``y_train``...), or a folder of images (labels from sub-folder names);
+* ``digits-28``: scikit-learn's bundled handwritten digits (``load_digits``: 1,797 8x8 images,
+  shipped inside the scikit-learn wheel, no download) upscaled to 28x28; a fixed split of 1,500
+  train / 297 test images (``pip install 'zoo[digits]'``);
 * ``mnist`` / ``fashion_mnist`` through ``keras.datasets`` (needs keras and a network, or
   keras' download cache).
 
@@ -39,6 +42,9 @@ GLYPH_SPECS = {"glyphs-28": (28, 1), "glyphs-64": (64, 1), "glyphs-28-rgb": (28,
 GLYPH_SIZES = {"train": 12000, "test": 2000}
 
 KERAS_DATASETS = ("mnist", "fashion_mnist")
+
+#: Built-in datasets read from scikit-learn's bundled data -> (image size, train images of the fixed split).
+SKLEARN_SPECS = {"digits-28": (28, 1500)}
 IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 SPLITS = ("train", "test")
 
@@ -70,7 +76,7 @@ def load_dataset(spec: Any, split: str = "train", *, n: int | None = None, seed:
     """Load or generate a dataset as ``(images uint8 (N, H, W, C), labels int64 (N,) or None)``.
 
     :param spec: a built-in name (``glyphs-28``, ``glyphs-64``, ``glyphs-28-rgb``,
-        ``glyphs-64-rgb``, ``mnist``, ``fashion_mnist``), a path to a ``.npy`` / ``.npz`` file or
+        ``glyphs-64-rgb``, ``digits-28``, ``mnist``, ``fashion_mnist``), a path to a ``.npy`` / ``.npz`` file or
         an image folder, or an array of images (N x H x W or N x H x W x C; uint8 in [0, 255]
         or float in [0, 1]).
     :param split: ``"train"`` or ``"test"``. Glyph splits are disjoint random streams; a
@@ -104,6 +110,8 @@ def load_dataset(spec: Any, split: str = "train", *, n: int | None = None, seed:
             n = None
         elif text in KERAS_DATASETS:
             images, labels = _keras_dataset(text, split)
+        elif text in SKLEARN_SPECS:
+            images, labels = digits(text, split)
         else:
             images, labels = _load_path(Path(text).expanduser(), split)
     else:
@@ -320,12 +328,51 @@ def _font_objects(fonts: str) -> tuple:
 
 
 # ---------------------------------------------------------------------------------------------
+# scikit-learn's digits
+
+
+def digits(spec: str = "digits-28", split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's handwritten digits (``sklearn.datasets.load_digits``) as 28x28 grey images.
+
+    The 1,797 8x8 images (ink 0..16) are scaled to 0..255 (light digit on black, like MNIST and
+    the glyphs) and upscaled to 28x28 with Pillow's bilinear filter; labels are the digits 0-9.
+    The split is fixed: a permutation seeded with 0 puts 1,500 images in ``train`` and the
+    other 297 in ``test``. Cached; returned as fresh copies.
+    """
+    if spec not in SKLEARN_SPECS:
+        raise DatasetError(f"unknown scikit-learn set '{spec}' (known: {', '.join(SKLEARN_SPECS)})")
+    images, labels = _digits_cached(spec, split)
+    return images.copy(), labels.copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _digits_cached(spec: str, split: str):
+    import numpy as np
+
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DatasetError(f"dataset '{spec}' needs scikit-learn (its data ships in the wheel): "
+                           "pip install 'zoo[digits]'") from None
+    size, n_train = SKLEARN_SPECS[spec]
+    bunch = load_digits()
+    small = np.rint(np.asarray(bunch.images, dtype=np.float64) / 16.0 * 255.0).clip(0, 255).astype(np.uint8)
+    order = np.random.default_rng(0).permutation(len(small))
+    pick = order[:n_train] if split == "train" else order[n_train:]
+    images = resize(small[pick][..., None], size)
+    labels = np.asarray(bunch.target, dtype=np.int64)[pick]
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+# ---------------------------------------------------------------------------------------------
 # Files, folders, keras.datasets
 
 
 def _load_path(path: Path, split: str) -> tuple[Any, Any]:
     if not path.exists():
-        known = ", ".join(list(GLYPH_SPECS) + list(KERAS_DATASETS))
+        known = ", ".join(list(GLYPH_SPECS) + list(SKLEARN_SPECS) + list(KERAS_DATASETS))
         raise DatasetError(f"no dataset '{path}': neither a built-in ({known}) nor an existing file or folder")
     if path.is_dir():
         return _load_folder(path)

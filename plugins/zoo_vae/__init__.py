@@ -1,8 +1,11 @@
 """zoo_vae: a convolutional variational autoencoder (TF2 / Keras 3) and the plain autoencoder.
 
-* ``vae``: Conv2D encoder -> (mu, log_var) -> reparameterised z -> Dense + Conv2DTranspose
-  decoder, trained by a ``keras.Model`` subclass whose ``train_step`` uses ``tf.GradientTape``;
-  loss = reconstruction (BCE or MSE, summed over pixels, averaged over the batch) + ``fact`` * KL.
+* ``vae``: Conv2D encoder -> (mu, log_var) -> reparameterised z -> Dense + Conv2DTranspose (or
+  sub-pixel: Conv2D + depth-to-space) decoder, trained by a ``keras.Model`` subclass whose
+  ``train_step`` uses ``tf.GradientTape``; loss = reconstruction (Bernoulli, Gaussian/MSE or a
+  discretized logistic with a learnable log-scale, summed over pixels, averaged over the batch)
+  + ``fact`` * KL, with the KL reductions of the TF2 series' "solution types" and its optional
+  pixel-count scaling.
 * ``ae``: the dense autoencoder of the classic lecture notes (784 -> 30 -> 784, MSE), kept as
   the contrast: it reconstructs well, but decoding random N(0, 1) codes gives garbage because
   nothing ties its codes to a known distribution.
@@ -20,6 +23,7 @@ from zoo_core.families import Family
 from zoo_core.plugins import hookimpl
 
 ACTIVATIONS = ("leaky_relu", "relu", "selu")
+LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
 
 
 def stage_strides(config: dict) -> list[int]:
@@ -41,6 +45,9 @@ def stage_strides(config: dict) -> list[int]:
 
 
 def _check_vae(config: dict) -> None:
+    if config["likelihood"] == "gaussian" and config["fact"] <= 0:
+        raise ConfigError("config key 'fact': the gaussian likelihood needs fact > 0 (its decoder variance is "
+                          "sigma^2 = effective KL weight / 2; see docs/vae.md)")
     layers = len(config["filters"])
     if layers == 0:
         raise ConfigError("config key 'filters': needs at least one conv layer")
@@ -63,7 +70,6 @@ def _check_vae(config: dict) -> None:
 _COMMON = {
     "image_size": Param(28, "int", "side of the square images", min=8, max=256),
     "channels": Param(1, "int", "1 for grey, 3 for colour", choices=(1, 3)),
-    "loss": Param("bce", "str", "reconstruction loss, summed over pixels: bce or mse", choices=("bce", "mse")),
     "lr": Param(5e-4, "float", "Adam learning rate", min=1e-7, max=1.0),
     "batch_size": Param(128, "int", "images per training step", min=1, max=8192),
     "seed": Param(0, "int", "seeds the initial weights, the data order and the sampling noise", min=0, max=2**31 - 1),
@@ -85,7 +91,17 @@ VAE_CONFIG = ConfigSpec({
     "batch_norm": Param(True, "bool", "BatchNormalization between each conv and its activation"),
     "dropout": Param(0.0, "float", "dropout rate after each hidden conv layer (AlphaDropout for selu)",
                      min=0.0, max=0.9),
-    "fact": Param(1.0, "float", "weight of the KL term (1.0: the plain negative ELBO with bce)", min=0.0, max=1e6),
+    "fact": Param(1.0, "float", "weight of the KL term (1.0 with kl_solution 3: the plain negative ELBO)",
+                  min=0.0, max=1e6),
+    "likelihood": Param("bernoulli", "str", "decoder likelihood: bernoulli (BCE), gaussian (MSE) or logistic "
+                        "(discretized logistic, learnable log-scale)", choices=LIKELIHOODS),
+    "logistic_scale": Param("pixel", "str", "logistic likelihood: one learnable log-scale per pixel, or one "
+                            "global", choices=("pixel", "global")),
+    "decoder": Param("transpose", "str", "upsampling: transpose (Conv2DTranspose) or subpixel (Conv2D + "
+                     "depth-to-space)", choices=("transpose", "subpixel")),
+    "kl_solution": Param(3, "int", "KL reduction of the TF2 series' solution types: 3 = fact * sum over latent "
+                         "dims; 0, 1, 2 = 2 * fact * mean over latent dims", choices=(0, 1, 2, 3)),
+    "scale_by_pixels": Param(False, "bool", "divide the reconstruction loss by the pixel count (per-pixel mean)"),
 }, check=_check_vae)
 
 AE_CONFIG = ConfigSpec({
@@ -115,9 +131,12 @@ def count_vae_parameters(config: dict) -> int:
     total += 2 * (flat * z + z)  # mu and log_var
     total += z * flat + flat  # decoder Dense
     outs = list(reversed(filters[:-1])) + [channels]
-    for i, (f, k) in enumerate(zip(outs, reversed(kernels))):
-        total += k * k * cin * f + f + (bn * f if i < len(outs) - 1 else 0)
+    for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides))):
+        conv = f * s * s if full["decoder"] == "subpixel" else f  # sub-pixel: s*s times the channels
+        total += k * k * cin * conv + conv + (bn * f if i < len(outs) - 1 else 0)
         cin = f
+    if full["likelihood"] == "logistic":
+        total += full["image_size"] ** 2 * channels if full["logistic_scale"] == "pixel" else 1
     return total
 
 
@@ -136,7 +155,7 @@ VAE_FAMILY = Family(
     name="vae", framework="keras", factory="zoo_vae.model:ConvVAE", config=VAE_CONFIG,
     requires=("keras", "tensorflow"), extra="keras", latent=True, count_parameters=count_vae_parameters,
     distributed=True, resume_safe=("lr", "steps", "jit_compile"),
-    description="convolutional VAE (TF2 GradientTape train_step, BCE/MSE + fact * KL)",
+    description="convolutional VAE (TF2 GradientTape train_step; bernoulli/gaussian/logistic likelihood + fact * KL)",
 )
 
 AE_FAMILY = Family(

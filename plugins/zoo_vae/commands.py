@@ -1,4 +1,4 @@
-"""``zoo reconstruct``: a grid of originals over their reconstructions.
+"""``zoo reconstruct``: a grid of originals over their reconstructions (and the learnt logistic scale).
 
 Only click and light zoo_core parts are imported here; numpy, Keras and the data are imported
 in the command body, so ``zoo --help`` stays fast.
@@ -27,20 +27,28 @@ def add_commands(cli: click.Group) -> None:
                   help="How many images.")
     @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED),
                   help="Which images to pick (random draw).")
+    @click.option("--scale", "scale_png", type=click.Path(dir_okay=False),
+                  help="Also write the learnt scale of a logistic-likelihood VAE as FILE.png "
+                  "(log scale; white = largest).")
     @device_option()
-    def reconstruct_cmd(name: str, data: str | None, output: str, n: int, seed: int, device: str) -> None:
+    def reconstruct_cmd(name: str, data: str | None, output: str, n: int, seed: int, scale_png: str | None,
+                        device: str) -> None:
         """Reconstruct images with autoencoder NAME: rows of originals above rows of reconstructions."""
         import numpy as np
 
         import zoo_core
-        from zoo_core.images import save_images
+        from zoo_core.images import save_images, upscale
 
-        if Path(output).suffix.lower() != ".png":
-            raise ZooError(f"cannot write '{output}': use a .png file")
+        for path in (output, scale_png):
+            if path is not None and Path(path).suffix.lower() != ".png":
+                raise ZooError(f"cannot write '{path}': use a .png file")
         model = zoo_core.load(name, device=device)
         if not hasattr(model, "reconstruct"):
             raise ZooError(f"model '{name}' (family {model.family_name}) cannot reconstruct images; "
                            "use a vae or ae model")
+        scale = model.output_scale() if hasattr(model, "output_scale") else None
+        if scale_png is not None and scale is None:
+            raise ZooError(f"model '{name}' has no learnt scale (--scale needs likelihood=logistic)")
         images = model.images_for(data, "test")
         pick = np.sort(np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False))
         originals = images[pick]
@@ -56,3 +64,21 @@ def add_commands(cli: click.Group) -> None:
         err = float(np.mean((originals.astype(np.float32) - recon.astype(np.float32)) ** 2) / 255.0 ** 2)
         click.echo(f"wrote {len(originals)} originals over their reconstructions to {output} "
                    f"(mse per pixel {err:.4f})")
+        if scale_png is not None:
+            save_images(upscale(scale_picture(scale)[None], 224), scale_png)
+            levels = scale * 255.0
+            click.echo(f"wrote the learnt logistic scale to {scale_png} (logarithmic: black {levels.min():.2f}, "
+                       f"white {levels.max():.2f} grey levels; mean {levels.mean():.2f})")
+
+
+def scale_picture(scale):
+    """The learnt scale ``(H, W, C)`` as uint8: log-scale from its minimum (black) to its maximum (white).
+
+    Logarithmic, because the scale spans orders of magnitude (a fraction of a grey level where
+    every image agrees, tens of levels where the decoder is unsure)."""
+    import numpy as np
+
+    log = np.log(np.maximum(scale, 1e-12))
+    lo, hi = float(log.min()), float(log.max())
+    unit = (log - lo) / (hi - lo) if hi > lo else np.zeros_like(log)
+    return np.rint(unit * 255.0).astype(np.uint8)

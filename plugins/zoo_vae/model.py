@@ -26,6 +26,15 @@ from zoo_vae._backend import keras, tf
 from zoo_vae.training import STEPS_PER_CALL, AutoencoderSession, compile_chunk, strategy_for  # noqa: F401
 
 EVAL_IMAGES = 2000
+#: training images used to recompute the batch-norm statistics at the end of training
+BN_IMAGES = 4096
+#: bounds of the logistic likelihood's learnable log-scale (exp(-7) is a quarter of a grey level)
+LOG_SCALE_MIN, LOG_SCALE_MAX = -7.0, 2.0
+#: initial logistic log-scale: scale 0.1 (about 25 grey levels)
+LOG_SCALE_INIT = float(np.log(0.1))
+#: the learnable variable holds log-scale / LOG_SCALE_SPEED: Adam moves every variable by about
+#: ``lr`` per step, and at lr 1e-3 a log-scale stored as itself needs ~4000 steps to fall by 4
+LOG_SCALE_SPEED = 10.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,14 +62,54 @@ def _dropout(rate: float, activation: str, seed: int, name: str):
     return keras.layers.Dropout(rate, seed=seed, name=name)
 
 
+class ICNR(keras.initializers.Initializer):
+    """Sub-pixel kernel initialiser "ICNR" (Aitken et al. 2017): each of the ``s * s`` sub-pixel
+    channel groups starts with the same kernel, drawn from ``inner`` for ``filters / (s * s)``
+    outputs, so that at initialisation Conv2D + depth-to-space equals nearest-neighbour
+    upsampling followed by a convolution: no checkerboard to unlearn."""
+
+    def __init__(self, inner, scale: int) -> None:
+        self.inner = inner
+        self.scale = int(scale)
+
+    def __call__(self, shape, dtype=None):
+        *kernel, cin, cout = shape
+        groups = self.scale * self.scale
+        base = self.inner((*kernel, cin, cout // groups), dtype=dtype)
+        # depth_to_space reads channel (block * C + c) for output channel c: tile, not repeat
+        return tf.tile(base, [1] * (len(shape) - 1) + [groups])
+
+    def get_config(self):
+        return {"scale": self.scale}
+
+
+class DepthToSpace(keras.layers.Layer):
+    """``tf.nn.depth_to_space``: (H, W, C * s * s) -> (H * s, W * s, C), the sub-pixel shuffle."""
+
+    def __init__(self, block_size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.block_size = int(block_size)
+
+    def call(self, x):
+        return tf.nn.depth_to_space(x, self.block_size)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        s = self.block_size
+        return (b, None if h is None else h * s, None if w is None else w * s, c // (s * s))
+
+
 def build_conv_vae(config: Mapping[str, Any]) -> tuple[keras.Model, keras.Model]:
     """The ``vae`` encoder ``x -> [mu, log_var]`` and decoder ``z -> x`` (sigmoid pixels).
 
     Encoder: per layer Conv2D(filters, kernel, stride, 'same') [-> BatchNorm] -> activation
     [-> dropout], then Flatten and two Dense heads. Decoder: Dense -> Reshape to the encoder's
-    last feature map -> Conv2DTranspose layers mirroring the encoder (filters reversed, ending
-    with ``channels``) -> sigmoid. Every layer has a fixed name, so variable paths (the
-    safetensors keys) are the same in every process.
+    last feature map -> upsampling layers mirroring the encoder (filters reversed, ending with
+    ``channels``) -> sigmoid. ``decoder: transpose`` upsamples with Conv2DTranspose;
+    ``decoder: subpixel`` with a Conv2D of ``s * s`` times the filters followed by depth-to-space
+    (Shi et al. 2016), which has no uneven kernel overlap, initialised with ICNR so that it also
+    starts without the sub-pixel layout's own checkerboard. Every
+    layer has a fixed name, so variable paths (the safetensors keys) are the same in every process.
     """
     size, channels, z_dim = config["image_size"], config["channels"], config["z_dim"]
     filters, kernels, strides = config["filters"], config["kernel_sizes"], stage_strides(config)
@@ -89,11 +138,18 @@ def build_conv_vae(config: Mapping[str, Any]) -> tuple[keras.Model, keras.Model]
                            name="dec_dense")(latent)
     y = keras.layers.Reshape(feature_shape, name="dec_reshape")(y)
     outs = list(reversed(filters[:-1])) + [channels]
+    subpixel = config.get("decoder", "transpose") == "subpixel"
     for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides))):
         last = i == len(outs) - 1
-        y = keras.layers.Conv2DTranspose(f, k, strides=s, padding="same",
-                                         kernel_initializer=_initializer("relu" if last else act, seed + 400 + i),
-                                         name=f"dec_convt{i}")(y)
+        init = _initializer("relu" if last else act, seed + 400 + i)
+        if subpixel:
+            y = keras.layers.Conv2D(f * s * s, k, padding="same", kernel_initializer=ICNR(init, s) if s > 1 else init,
+                                    name=f"dec_conv{i}")(y)
+            if s > 1:
+                y = DepthToSpace(s, name=f"dec_d2s{i}")(y)
+        else:
+            y = keras.layers.Conv2DTranspose(f, k, strides=s, padding="same", kernel_initializer=init,
+                                             name=f"dec_convt{i}")(y)
         if last:
             y = keras.layers.Activation("sigmoid", name="dec_sigmoid")(y)
             break
@@ -152,32 +208,123 @@ def reconstruction_loss(x, x_hat, kind: str):
     return tf.reduce_sum(per_pixel, axis=[1, 2, 3])
 
 
+_HALF_BIN = 1.0 / 510.0  # half the distance between two of the 256 grey levels k / 255
+_LOG_SQRT_2PI = 0.5 * float(np.log(2.0 * np.pi))
+
+
+def _log_normal_cdf(t):
+    """log Phi(t), accurate in the far left tail (asymptotic series below t = -5)."""
+    safe = tf.maximum(t, -5.0)
+    direct = tf.math.log(tf.maximum(0.5 * tf.math.erfc(-safe / np.sqrt(2.0)), 1e-30))
+    far = tf.minimum(t, -5.0)
+    tail = -0.5 * tf.square(far) - tf.math.log(-far) - _LOG_SQRT_2PI
+    return tf.where(t < -5.0, tail, direct)
+
+
+def discretized_nll(x, mean, log_scale, dist: str):
+    """Per-image negative log-likelihood (nats) of 8-bit images under a discretized distribution.
+
+    ``x`` holds the grey levels ``k / 255`` (k = 0..255), ``mean`` the decoder output in [0, 1],
+    ``log_scale`` a tensor broadcastable to them. Each pixel's probability is the mass of the bin
+    ``[x - 1/510, x + 1/510]`` under a logistic (``dist="logistic"``) or a Gaussian
+    (``"gaussian"``, ``log_scale`` = log sigma) centred on ``mean``; the bins of levels 0 and
+    255 extend to -inf and +inf, so the 256 probabilities of a pixel sum to 1 (a proper
+    distribution of 8-bit data, unlike the hackathon notebook's version without edge bins).
+    Where a bin's mass underflows float32 the density at the bin centre times the bin width
+    stands in for it.
+    """
+    log_scale = tf.clip_by_value(log_scale, LOG_SCALE_MIN, LOG_SCALE_MAX)
+    inv = tf.exp(-log_scale)
+    centred = x - mean
+    plus, minus, mid = (centred + _HALF_BIN) * inv, (centred - _HALF_BIN) * inv, centred * inv
+    if dist == "logistic":
+        log_cdf_plus = plus - tf.nn.softplus(plus)  # log sigmoid(plus)
+        log_sf_minus = -tf.nn.softplus(minus)  # log (1 - sigmoid(minus))
+        delta = tf.sigmoid(plus) - tf.sigmoid(minus)
+        log_pdf_mid = mid - log_scale - 2.0 * tf.nn.softplus(mid)
+    else:
+        log_cdf_plus = _log_normal_cdf(plus)
+        log_sf_minus = _log_normal_cdf(-minus)
+        delta = 0.5 * (tf.math.erfc(-plus / np.sqrt(2.0)) - tf.math.erfc(-minus / np.sqrt(2.0)))
+        log_pdf_mid = -0.5 * tf.square(mid) - log_scale - _LOG_SQRT_2PI
+    inner = tf.where(delta > 1e-5, tf.math.log(tf.maximum(delta, 1e-12)), log_pdf_mid + float(np.log(2 * _HALF_BIN)))
+    logp = tf.where(x < 0.001, log_cdf_plus, tf.where(x > 0.999, log_sf_minus, inner))
+    return -tf.reduce_sum(logp, axis=[1, 2, 3])
+
+
+def binomial_nll(x, p):
+    """Per-image negative log-likelihood (nats) of 8-bit images under Binomial(255, p) per pixel.
+
+    This is how the Bernoulli decoder is scored as a distribution of 8-bit data: with grey levels
+    k = 255 x, ``255 * BCE(x, p) = -log Binomial(k | 255, p) + log C(255, k)``, so BCE training
+    fits exactly this distribution's ``p`` (the KL weight aside); BCE itself, with grey-level
+    targets, is not the log-likelihood of anything.
+    """
+    k = tf.round(x * 255.0)
+    p = tf.clip_by_value(p, 1e-7, 1.0 - 1e-7)
+    log_choose = tf.math.lgamma(256.0) - tf.math.lgamma(k + 1.0) - tf.math.lgamma(256.0 - k)
+    logp = log_choose + k * tf.math.log(p) + (255.0 - k) * tf.math.log(1.0 - p)
+    return -tf.reduce_sum(logp, axis=[1, 2, 3])
+
+
 def kl_divergence(mu, log_var):
     """Per-image KL(N(mu, exp(log_var)) || N(0, 1)), summed over latent dimensions."""
     return -0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mu) - tf.exp(log_var), axis=1)
 
 
+def loss_weights(config: Mapping[str, Any], pixels: int, z_dim: int) -> tuple[float, float]:
+    """``(reco_weight, kl_weight)``: what the per-image sums of reconstruction NLL and KL are multiplied by.
+
+    The TF2 series' solution types 0 (KL layer), 1 (mu / log_var passed to extra outputs) and
+    2 (``model.add_loss``) all compute ``-fact * mean(1 + log_var - mu^2 - exp(log_var))`` over
+    batch *and* latent dimensions, i.e. ``2 * fact / z_dim`` times the KL; type 3 (the
+    GradientTape ``train_step``, this trainer) sums over latent dimensions: ``fact`` times the
+    KL. ``scale_by_pixels`` divides the reconstruction sum by the pixel count, as the series'
+    commented-out ``scale_fact`` does.
+    """
+    fact = float(config.get("fact", 0.0))
+    kl_weight = fact if int(config.get("kl_solution", 3)) == 3 else 2.0 * fact / z_dim
+    reco_weight = 1.0 / pixels if config.get("scale_by_pixels", False) else 1.0
+    return reco_weight, kl_weight
+
+
 class AutoencoderTrainer(keras.Model):
     """Encoder + decoder with a custom ``train_step``: total = reco + fact * KL (KL only if variational).
 
-    ``reco_loss`` is the reconstruction loss summed over pixels and averaged over the batch;
-    ``kl_loss`` is ``fact`` times the KL divergence averaged over the batch (0 for the plain
-    autoencoder); ``total_loss`` is their sum, and it is the quantity differentiated.
+    ``reco_loss`` is the reconstruction loss (BCE, squared error, or the discretized-logistic
+    negative log-likelihood) summed over pixels, times ``reco_weight``, averaged over the batch;
+    ``kl_loss`` is ``fact`` (the effective KL weight) times the KL divergence averaged over the
+    batch (0 for the plain autoencoder); ``total_loss`` is their sum, and it is the quantity
+    differentiated.
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *, variational: bool, fact: float,
-                 loss: str, seed: int, **kwargs: Any) -> None:
+                 loss: str, seed: int, reco_weight: float = 1.0, scale_shape: tuple | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
         self.variational = variational
-        self.fact = float(fact)
-        self.loss_kind = loss
+        self.fact = float(fact)  # the KL weight actually applied (see loss_weights)
+        self.reco_weight = float(reco_weight)
+        self.loss_kind = loss  # "bce", "mse" or "logistic"
         self.noise = keras.random.SeedGenerator(seed, name="noise")
+        # The logistic likelihood's learnable log-scale: one per pixel or one global value,
+        # stored divided by LOG_SCALE_SPEED (a per-parameter learning-rate multiplier).
+        self.log_scale_var = None
+        if loss == "logistic":
+            self.log_scale_var = self.add_weight(
+                shape=scale_shape, initializer=keras.initializers.Constant(LOG_SCALE_INIT / LOG_SCALE_SPEED),
+                trainable=True, name="output_log_scale_tenth")
         self.distribute_scale = tf.distribute.has_strategy()
         self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
         self.reco_loss_tracker = keras.metrics.Mean(name="reco_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+    @property
+    def output_log_scale(self):
+        """The logistic likelihood's log-scale tensor (None for other likelihoods)."""
+        return None if self.log_scale_var is None else self.log_scale_var * LOG_SCALE_SPEED
 
     @property
     def metrics(self):
@@ -204,12 +351,18 @@ class AutoencoderTrainer(keras.Model):
         """``(reco_loss, kl_loss)`` averaged over the batch; ``kl_loss`` already includes ``fact``."""
         z, mu, log_var = self.encode(x, training=training)
         x_hat = self.decoder(z, training=training)
-        reco = tf.reduce_mean(reconstruction_loss(x, x_hat, self.loss_kind))
+        reco = self.reco_weight * tf.reduce_mean(self.reconstruction(x, x_hat))
         if log_var is None:
             kl = tf.zeros_like(reco)
         else:
             kl = self.fact * tf.reduce_mean(kl_divergence(mu, log_var))
         return reco, kl
+
+    def reconstruction(self, x, x_hat):
+        """Per-image reconstruction loss of the trainer's kind (unweighted sum over pixels)."""
+        if self.loss_kind == "logistic":
+            return discretized_nll(x, x_hat, self.output_log_scale, "logistic")
+        return reconstruction_loss(x, x_hat, self.loss_kind)
 
     def train_step(self, data):
         """One optimisation step on a batch of float images in [0, 1]; returns the tracker results."""
@@ -250,9 +403,12 @@ class _KerasAutoencoder(LatentModel):
 
     def _build_trainer(self) -> None:
         encoder, decoder = self._build_networks()
-        self.trainer = AutoencoderTrainer(encoder, decoder, variational=self.variational,
-                                          fact=float(self.config.get("fact", 0.0)), loss=self.config["loss"],
-                                          seed=int(self.config["seed"]), name=self.family_name)
+        pixels = int(np.prod(self._image_shape()))
+        reco_weight, kl_weight = loss_weights(self.config, pixels, self.latent_size)
+        scale_shape = self._image_shape() if self.config.get("logistic_scale") == "pixel" else (1, 1, 1)
+        self.trainer = AutoencoderTrainer(encoder, decoder, variational=self.variational, fact=kl_weight,
+                                          loss=self.loss_kind, seed=int(self.config["seed"]),
+                                          reco_weight=reco_weight, scale_shape=scale_shape, name=self.family_name)
         self.trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=self.config["lr"]),
                              jit_compile=bool(self.config["jit_compile"]))
         # Create Adam's slots now: variables must not first appear inside the compiled step.
@@ -260,6 +416,25 @@ class _KerasAutoencoder(LatentModel):
 
     def _build_networks(self):  # pragma: no cover - overridden
         raise NotImplementedError
+
+    @property
+    def loss_kind(self) -> str:
+        """The trainer's reconstruction loss: ``bce``, ``mse`` or ``logistic``."""
+        if "likelihood" in self.config:
+            return {"bernoulli": "bce", "gaussian": "mse", "logistic": "logistic"}[self.config["likelihood"]]
+        return self.config["loss"]
+
+    @property
+    def likelihood(self) -> str:
+        """``bernoulli``, ``gaussian`` or ``logistic``."""
+        return {"bce": "bernoulli", "mse": "gaussian", "logistic": "logistic"}[self.loss_kind]
+
+    def output_scale(self) -> np.ndarray | None:
+        """The logistic likelihood's learnt scale ``exp(log_scale)`` as ``float32 (H, W, C)`` (None otherwise)."""
+        if self.trainer.log_scale_var is None:
+            return None
+        log_scale = np.clip(self.trainer.output_log_scale.numpy(), LOG_SCALE_MIN, LOG_SCALE_MAX)
+        return np.broadcast_to(np.exp(log_scale), self._image_shape()).astype(np.float32)
 
     @property
     def encoder(self) -> keras.Model:
@@ -280,7 +455,8 @@ class _KerasAutoencoder(LatentModel):
     def _variables(self) -> list:
         # ``weights`` (trainable + BatchNorm statistics), not ``variables``: the latter also
         # holds the dropout layers' random-seed states, which are not part of the model.
-        return list(self.encoder.weights) + list(self.decoder.weights)
+        extra = [self.trainer.log_scale_var] if self.trainer.log_scale_var is not None else []
+        return list(self.encoder.weights) + list(self.decoder.weights) + extra
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every encoder and decoder variable (BatchNorm statistics included), keyed by ``variable.path``."""
@@ -377,23 +553,89 @@ class _KerasAutoencoder(LatentModel):
         self.device = device
         return self
 
+    def recompute_batch_norm(self, images: np.ndarray, *, n: int = BN_IMAGES, batch: int = 256) -> bool:
+        """Set every BatchNorm layer's moving mean/variance to the exact statistics of its inputs in inference mode.
+
+        During training the moving averages (momentum 0.99) trail the weights: they mix batch
+        statistics of the last few hundred steps' *older* weights, so after a short or fast-moving
+        run, inference-mode outputs differ from what training saw. This recomputes them, layer by
+        layer in network order, over up to ``n`` training images (a seeded random subset): each
+        layer's inputs are computed with every earlier BatchNorm already using its recomputed
+        statistics (and dropout off), exactly as at inference; the decoder's inputs are posterior
+        samples ``z = mu + sigma * eps`` of those images, as in training. Mean and (biased)
+        variance are accumulated in float64 over all pixels of all images. Returns whether the
+        model has any BatchNorm layer.
+        """
+        layers = [(net, layer) for net in (self.encoder, self.decoder) for layer in net.layers
+                  if isinstance(layer, keras.layers.BatchNormalization)]
+        if not layers:
+            return False
+        rng = np.random.default_rng(int(self.config["seed"]) + 7919)
+        pick = np.sort(rng.permutation(len(images))[:n]) if len(images) > n else np.arange(len(images))
+        x = images[pick].astype(np.float32) / 255.0
+        z = None
+        for net, layer in layers:
+            if net is self.decoder and z is None:
+                parts = []
+                for i in range(0, len(x), batch):
+                    out = self.encoder(tf.constant(x[i:i + batch]), training=False)
+                    if self.variational:
+                        mu, log_var = (np.asarray(t) for t in out)
+                        parts.append(mu + np.exp(0.5 * log_var) * rng.standard_normal(mu.shape).astype(np.float32))
+                    else:
+                        parts.append(np.asarray(out))
+                z = np.concatenate(parts)
+            feed = x if net is self.encoder else z
+            probe = keras.Model(net.input, layer.input)
+            total = total_sq = None
+            count = 0
+            for i in range(0, len(feed), batch):
+                a = np.asarray(probe(tf.constant(feed[i:i + batch]), training=False), dtype=np.float64)
+                a = a.reshape(-1, a.shape[-1])
+                total = a.sum(0) if total is None else total + a.sum(0)
+                total_sq = (a * a).sum(0) if total_sq is None else total_sq + (a * a).sum(0)
+                count += len(a)
+            mean = total / count
+            var = np.maximum(total_sq / count - mean * mean, 0.0)
+            layer.moving_mean.assign(mean.astype(np.float32))
+            layer.moving_variance.assign(var.astype(np.float32))
+        return True
+
     # -- evaluation ------------------------------------------------------------------------------
 
     def evaluate(self, data: Any = None, *, seed: int = 0) -> dict[str, Any]:
         """Held-out metrics (the ``test`` split of ``data``, default the config's dataset).
 
-        Per image: ``reco_loss`` (the training loss kind, summed over pixels), ``bce`` and
-        ``mse_per_pixel`` (comparable across models), ``kl`` (nats, unweighted), ``neg_elbo``
-        (``bce + kl``: the negative ELBO in nats under a Bernoulli decoder, one posterior sample),
-        code statistics, and how close prior samples come to real images: ``prior_nn_mse`` is the
-        mean squared distance from each of 256 decoded N(0, 1) draws to its nearest held-out
-        image, ``heldout_nn_mse`` the same for held-out images among themselves (the scale of
-        "looks like data").
+        Per image (means over up to 2000 held-out images, one seeded posterior draw each):
+
+        * ``neg_elbo``: the negative ELBO in nats, ``nll + kl``, where ``nll`` is the negative
+          log-likelihood of the *8-bit* pixel values under the decoder's distribution read as a
+          proper distribution over the 256 grey levels: ``logistic``: the discretized logistic
+          with the learnt scale; ``gaussian``: the discretized Gaussian whose sigma the training
+          objective implies (MSE + w * KL is, up to a factor, the negative ELBO of a Gaussian
+          decoder with sigma^2 = w / 2, ``gaussian_sigma``); ``bernoulli``: Binomial(255, p) per
+          pixel (what BCE on grey levels fits); ``bits_per_dim`` = ``neg_elbo / (pixels * ln 2)``.
+          These are upper bounds on the data's negative log-likelihood, comparable across models.
+          Bernoulli models also report ``neg_elbo_bce`` = BCE + KL, the figure usually quoted (and
+          the training objective at ``fact`` 1), which is not a likelihood of grey-level data.
+        * ``reco_loss`` (the training kind, summed over pixels, unweighted), ``bce`` and
+          ``mse_per_pixel`` (comparable across models), ``kl`` (nats, unweighted), ``kl_loss`` and
+          ``total_loss`` (weighted exactly as in training), code statistics, and how close prior
+          samples come to real images: ``prior_nn_mse`` is the mean squared distance from each of
+          256 decoded N(0, 1) draws to its nearest held-out image, ``heldout_nn_mse`` the same for
+          held-out images among themselves (the scale of "looks like data").
         """
         images = self.images_for(data, "test")[:EVAL_IMAGES]
         x = images.astype(np.float32) / 255.0
         rng = np.random.default_rng(seed)
-        reco, bce, sq, kl, codes = [], [], [], [], []
+        pixels = int(np.prod(self._image_shape()))
+        reco_weight, kl_weight = self.trainer.reco_weight, self.trainer.fact
+        likelihood = self.likelihood
+        out: dict[str, Any] = {"images": int(len(x)), "likelihood": likelihood}
+        if likelihood == "gaussian" and self.variational:
+            # sigma^2 = (KL weight / reconstruction weight) / 2, in [0, 1] pixel units
+            out["gaussian_sigma"] = float(np.sqrt(max(kl_weight / reco_weight, 1e-12) / 2.0))
+        reco, bce, sq, kl, nll, codes = [], [], [], [], [], []
         for i in range(0, len(x), 256):
             xb = tf.constant(x[i:i + 256])
             if self.variational:
@@ -404,21 +646,37 @@ class _KerasAutoencoder(LatentModel):
             else:
                 mu = z = self.encoder(xb, training=False)
             x_hat = self.decoder(z, training=False)
-            reco.append(reconstruction_loss(xb, x_hat, self.config["loss"]).numpy())
+            reco.append(self.trainer.reconstruction(xb, x_hat).numpy())
             bce.append(reconstruction_loss(xb, x_hat, "bce").numpy())
             sq.append(reconstruction_loss(xb, x_hat, "mse").numpy())
+            if not self.variational:  # no posterior, no ELBO
+                pass
+            elif likelihood == "logistic":
+                nll.append(discretized_nll(xb, x_hat, self.trainer.output_log_scale, "logistic").numpy())
+            elif likelihood == "gaussian":
+                nll.append(discretized_nll(xb, x_hat, tf.constant(float(np.log(out["gaussian_sigma"]))),
+                                           "gaussian").numpy())
+            else:
+                nll.append(binomial_nll(xb, x_hat).numpy())
             codes.append(np.asarray(mu))
         reco_v, bce_v, sq_v, codes_v = (np.concatenate(a) for a in (reco, bce, sq, codes))
-        pixels = int(np.prod(self._image_shape()))
-        out: dict[str, Any] = {"images": int(len(x)), "reco_loss": float(reco_v.mean()), "bce": float(bce_v.mean()),
-                               "mse_per_pixel": float(sq_v.mean() / pixels)}
+        out.update({"reco_loss": float(reco_v.mean()), "bce": float(bce_v.mean()),
+                    "mse_per_pixel": float(sq_v.mean() / pixels)})
         if self.variational:
-            kl_v = np.concatenate(kl)
-            out.update({"kl": float(kl_v.mean()), "kl_loss": float(self.config["fact"] * kl_v.mean()),
-                        "total_loss": float(reco_v.mean() + self.config["fact"] * kl_v.mean()),
-                        "neg_elbo": float(bce_v.mean() + kl_v.mean())})
+            nll_v, kl_v = np.concatenate(nll), np.concatenate(kl)
+            out["nll"] = float(nll_v.mean())
+            neg_elbo = float(nll_v.mean() + kl_v.mean())
+            out.update({"kl": float(kl_v.mean()), "kl_loss": float(kl_weight * kl_v.mean()),
+                        "total_loss": float(reco_weight * reco_v.mean() + kl_weight * kl_v.mean()),
+                        "neg_elbo": neg_elbo, "bits_per_dim": neg_elbo / (pixels * float(np.log(2.0)))})
+            if likelihood == "bernoulli":  # the usual figure: BCE + KL, not a likelihood of 8-bit data
+                out["neg_elbo_bce"] = float(bce_v.mean() + kl_v.mean())
         else:
-            out["total_loss"] = float(reco_v.mean())
+            out["total_loss"] = float(reco_weight * reco_v.mean())
+        scale = self.output_scale()
+        if scale is not None:
+            out.update({"scale_mean": float(scale.mean()), "scale_min": float(scale.min()),
+                        "scale_max": float(scale.max())})
         out.update({"code_mean": float(codes_v.mean()), "code_std": float(codes_v.std())})
         samples = self.sample(256, seed=seed).astype(np.float32).reshape(256, -1) / 255.0
         flat = x.reshape(len(x), -1)

@@ -72,6 +72,7 @@ class AutoencoderSession:
         self.sampler = BatchSampler(self.examples, int(cfg["batch_size"]), int(cfg["seed"]), self.world)
         self.strategy = model.strategy
         self.trainer = model.trainer
+        self.pixels = images
         self.images = tf.constant(images)
         optimizer = self.trainer.optimizer
         if not optimizer.built:
@@ -111,6 +112,10 @@ class AutoencoderSession:
             var.assign(np.asarray(tensors[_optimizer_key(var)]).reshape(var.shape))
         for i, var in enumerate(self._seed_states()):
             var.assign(np.asarray(tensors[f"rng/{i}"]).reshape(var.shape))
+
+    def finish(self) -> None:
+        """Every step done: batch-norm statistics recomputed for the final weights (every rank alike)."""
+        self.model.recompute_batch_norm(self.pixels)
 
     def close(self) -> None:
         """Nothing to release: the compiled loop stays cached on the model for the next run."""
