@@ -351,14 +351,14 @@ def test_batch_norm_statistics_match_the_final_weights(trained, glyphs16):
     assert inference == pytest.approx(batch_stats, rel=0.03)
 
 
-def test_train_reuses_the_pipeline_of_the_same_data(glyphs16):
+def test_train_reuses_the_compiled_loop_and_the_images_of_the_same_data(glyphs16):
     model = zoo_core.build("vae", **{**TINY, "batch_norm": False})
     model.train(glyphs16, steps=3)
-    first = model._pipeline
+    loop, images = model._train_fn, model._train_images
     model.train(glyphs16, steps=5)
-    assert model._pipeline is first and model.step == 5
-    model.train(glyphs16[:100], steps=6)  # another array: a new pipeline
-    assert model._pipeline is not first and model._pipeline[0] is not glyphs16
+    assert model._train_fn is loop and model._train_images is images  # no re-trace, no re-load
+    model.train(glyphs16[:100], steps=6)  # another array: its own images, the same compiled loop
+    assert model._train_fn is loop and model._train_images is not images and len(model._train_images[1]) == 100
 
 
 def test_digits_dataset_split_and_labels():
