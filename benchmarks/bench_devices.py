@@ -95,7 +95,7 @@ def main() -> None:
         body.append("No GPU was at hand when this section was written: the CUDA rows come from running this "
                     "script on a machine that has one.")
     if not args.no_write:
-        write_section("devices", "python benchmarks/bench_devices.py", "\n".join(body))
+        write_section("devices", f"python benchmarks/bench_devices.py --steps {args.steps}", "\n".join(body))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ CASES = {
     "glyphnet": (["batch_size=128"], 60),
     "vae": (["batch_size=256"], 200),
 }
+#: the same with twice the global batch (more computation per all-reduce)
+LARGE = {"glyphnet": (["batch_size=256"], 40), "vae": (["batch_size=512"], 120)}
 
 
 def run(family: str, workers: int, steps: int, sets: list[str], device: str) -> dict:
@@ -54,8 +56,8 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(CASES))
     args = parser.parse_args()
     rows = []
-    for family in args.families.split(","):
-        sets, steps = CASES[family]
+    for family, (sets, steps) in [(f, c) for table in (CASES, LARGE) for f, c in table.items()
+                                  if f in args.families.split(",")]:
         one = run(family, 1, steps, sets, args.device)
         two = run(family, 2, steps, sets, args.device)
         ratio = two["examples_per_second"] / one["examples_per_second"]

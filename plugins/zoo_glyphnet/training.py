@@ -82,8 +82,9 @@ class GlyphNetSession:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.generator = DDP(model.generator, device_ids=ids)
-            self.decoder = DDP(model.decoder, device_ids=ids)
+            # gradients live in DDP's all-reduce buckets (no copy in and out of them)
+            self.generator = DDP(model.generator, device_ids=ids, gradient_as_bucket_view=True)
+            self.decoder = DDP(model.decoder, device_ids=ids, gradient_as_bucket_view=True)
 
     def run(self, first: int, last: int) -> list[dict[str, float]]:
         """Train steps ``first..last``; one ``{"loss": ...}`` per step (this rank's shard)."""
