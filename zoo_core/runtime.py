@@ -324,7 +324,8 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
     :param data: what the family trains on (None: its default); recorded in ``run.json``.
     :param run_dir: a run folder to lock and fill (model, checkpoints, ``run.json``).
     :param checkpoint_dir: checkpoints only, without a run folder (default ``run_dir/checkpoint``).
-    :param resume: continue from the newest checkpoint; without one it is an error.
+    :param resume: continue from the newest checkpoint; without one it is an error. Without a
+        checkpoint folder, continue this model object's last run from memory (no disk at all).
     :param checkpoint_every: steps between checkpoints (default: a tenth of the run, at least 50).
     :param evaluate: compute the family's held-out metrics at the end (default: with a run folder).
     """
@@ -372,7 +373,7 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
 
     from zoo_core.checkpoints import latest_checkpoint, read_checkpoint, save_checkpoint
 
-    data_record = describe_data(data)
+    data_record = describe_data(data) if run is not None else None  # hashing the data only for run.json
     manifest: dict[str, Any] = {}
     if run is not None and resume and run.manifest_path.is_file():
         manifest = run.read_manifest()
@@ -387,7 +388,11 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
         data_record["examples"] = int(session.examples)
 
     start, logs_so_far = 0, {}
-    if resume:
+    memory = getattr(model, "_continuation", None) if ckpt_dir is None else None
+    if resume and memory is not None:  # no checkpoints: continue the model's last run in memory
+        session.load_state(memory["state"])
+        start, logs_so_far = memory["step"], memory["history"]
+    elif resume:
         path = latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
         if path is None:
             raise ZooError(f"nothing to resume: no checkpoint in {ckpt_dir or '(no run folder)'}")
@@ -473,6 +478,9 @@ def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, kee
                 if stop:  # Ctrl-C: the steps in flight finished and are checkpointed
                     raise KeyboardInterrupt
         clock["end"] = time.perf_counter()
+        # what train(..., resume=True) without checkpoints continues from (kept in memory)
+        model._continuation = {"step": done, "state": session.state(),
+                               "history": {k: np.asarray(v) for k, v in history.items()}}
         if hasattr(session, "finish"):  # the run is complete: e.g. synchronise buffers across ranks
             _collective(world, session.finish)
     finally:

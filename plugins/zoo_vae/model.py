@@ -536,6 +536,13 @@ class _KerasAutoencoder(LatentModel):
             self._train_images = (key, self.images_for(data, "train"))
         return self._train_images[1]
 
+    def training_tensor(self, images: np.ndarray):
+        """``images`` as a TensorFlow constant, cached while the same array is trained on."""
+        cached = getattr(self, "_train_tensor", None)
+        if cached is None or cached[0] is not images:
+            self._train_tensor = (images, tf.constant(images))
+        return self._train_tensor[1]
+
     def compiled_chunk(self):
         """The compiled multi-step training loop (built once per model, reused by every run)."""
         if self._train_fn is None:

@@ -73,7 +73,7 @@ class AutoencoderSession:
         self.strategy = model.strategy
         self.trainer = model.trainer
         self.pixels = images
-        self.images = tf.constant(images)
+        self.images = model.training_tensor(images)
         optimizer = self.trainer.optimizer
         if not optimizer.built:
             optimizer.build(self.trainer.trainable_variables)
