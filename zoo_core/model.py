@@ -162,16 +162,25 @@ class LatentModel(ZooModel):
 
 def read_saved_config(directory: Path) -> dict:
     """Read and check ``config.json`` of a saved model directory."""
+    return read_family_json(directory / CONFIG_FILE, "config file", "model directory",
+                            f"{directory} is not a saved zoo model (no {CONFIG_FILE})", max_bytes=1 << 20)
+
+
+def read_family_json(path: Path, what: str, kind: str, missing: str, max_bytes: int | None = None) -> dict:
+    """A bounded JSON file that names a ``family`` and its ``config`` (config.json, run.json).
+
+    A missing file raises :class:`WeightsError` with ``missing``; any other problem one line
+    naming ``path``.
+    """
     from zoo_core.safeio import load_json
 
-    path = directory / CONFIG_FILE
     try:
-        meta = load_json(path, "config file", WeightsError, max_bytes=1 << 20)
+        meta = load_json(path, what, WeightsError, max_bytes=max_bytes)
     except FileNotFoundError:
-        raise WeightsError(f"{directory} is not a saved zoo model (no {CONFIG_FILE})") from None
+        raise WeightsError(missing) from None
     if not isinstance(meta, dict) or not isinstance(meta.get("family"), str) or not isinstance(
             meta.get("config"), dict):
-        raise WeightsError(f"{path} lacks 'family' and 'config'; is it a zoo model directory?")
+        raise WeightsError(f"{path} lacks 'family' and 'config'; is it a zoo {kind}?")
     return meta
 
 

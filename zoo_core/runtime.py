@@ -226,16 +226,10 @@ class RunFolder:
 
     def read_manifest(self) -> dict:
         """``run.json`` as a dict; a missing or malformed one is a one-line error."""
-        from zoo_core.safeio import load_json
+        from zoo_core.model import read_family_json
 
-        try:
-            data = load_json(self.manifest_path, "run manifest", WeightsError)
-        except FileNotFoundError:
-            raise WeightsError(f"{self.path} has no {MANIFEST}; it is not a zoo run folder") from None
-        if not isinstance(data, dict) or not isinstance(data.get("family"), str) or not isinstance(
-                data.get("config"), dict):
-            raise WeightsError(f"{self.manifest_path} is not a zoo run manifest (needs 'family' and 'config')")
-        return data
+        return read_family_json(self.manifest_path, "run manifest", "run folder",
+                                f"{self.path} has no {MANIFEST}; it is not a zoo run folder")
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         """Rewrite ``run.json`` atomically."""
