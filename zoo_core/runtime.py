@@ -323,9 +323,6 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
     :param checkpoint_every: steps between checkpoints (default: a tenth of the run, at least 50).
     :param evaluate: compute the family's held-out metrics at the end (default: with a run folder).
     """
-    from zoo_core.interrupt import DeferredInterrupt
-    from zoo_core.model import History
-
     if not hasattr(model, "training_session"):
         from zoo_core.errors import NotTrainableError
 
@@ -345,8 +342,7 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
     try:
         with lock:
             return _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, keep,
-                               evaluate if evaluate is not None else run is not None, world, dict(extra or {}),
-                               DeferredInterrupt, History)
+                               evaluate if evaluate is not None else run is not None, world, dict(extra or {}))
     except BaseException:
         # a run that failed before its first checkpoint (bad data, a bad config...) leaves nothing behind
         if created and not (run.checkpoints.is_dir() and any(run.checkpoints.iterdir())):
@@ -361,11 +357,12 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, keep, evaluate, world, extra,
-                DeferredInterrupt, History) -> History:
+def _fit_locked(model, data, total, callbacks, run, ckpt_dir, resume, every, keep, evaluate, world, extra) -> History:
     import numpy as np
 
     from zoo_core.checkpoints import latest_checkpoint, read_checkpoint, save_checkpoint
+    from zoo_core.interrupt import DeferredInterrupt
+    from zoo_core.model import History
 
     data_record = describe_data(data) if run is not None else None  # hashing the data only for run.json
     manifest: dict[str, Any] = {}
