@@ -25,7 +25,7 @@ _EXPORTS = {
     "interpolate": "zoo_core.walks", "visualize": "zoo_core.featureviz",
     "Family": "zoo_core.families", "ConfigSpec": "zoo_core.config", "Param": "zoo_core.config",
     "ModelEntry": "zoo_core.catalog", "WeightsRef": "zoo_core.catalog",
-    "ZooModel": "zoo_core.model", "LatentModel": "zoo_core.model", "History": "zoo_core.model",
+    "ZooModel": "zoo_core.model", "LatentModel": "zoo_core.model", "History": "zoo_core.sessions",
     "hookimpl": "zoo_core.plugins",
     "ZooError": "zoo_core.errors", "UnknownModelError": "zoo_core.errors", "ConfigError": "zoo_core.errors",
     "WeightsError": "zoo_core.errors", "MissingFrameworkError": "zoo_core.errors",

@@ -125,7 +125,7 @@ def load(ref: str | Path, *, device: str | None = None, **overrides: Any) -> Zoo
 
 def load_directory(directory: str | Path, *, device: str | None = None, **overrides: Any) -> ZooModel:
     """Load a directory written by :meth:`ZooModel.save` (or a Hub snapshot of one)."""
-    from zoo_core.model import WEIGHTS_FILE, read_saved_config
+    from zoo_core.files import WEIGHTS_FILE, read_saved_config
     from zoo_core.weights import verify_sha256
 
     directory = Path(directory)

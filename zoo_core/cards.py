@@ -31,13 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from zoo_core.errors import WeightsError
+from zoo_core.files import EVAL_FILE, RUN_FILE, SAMPLE_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from huggingface_hub import ModelCard
 
-RUN_FILE = "run.json"
-EVAL_FILE = "eval.json"
-SAMPLE_FILE = "sample.png"
 GALLERY_SEEDS = (0, 1, 2, 3)
 TASK = "unconditional-image-generation"
 _RECIPE_CONFIG_KEYS = ("lr", "learning_rate", "batch_size", "schedule", "optimizer", "weight_decay")

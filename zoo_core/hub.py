@@ -738,7 +738,7 @@ def _stage(directory: Path, repo_id: str, folder: Path, evaluate: bool = False) 
     from zoo_core.api import load_directory
     from zoo_core.cards import GALLERY_SEEDS, build_card, eval_figures, gallery_file, read_eval, read_run
     from zoo_core.images import save_images
-    from zoo_core.model import read_saved_config
+    from zoo_core.files import read_saved_config
 
     meta = read_saved_config(directory)
     if not (directory / WEIGHTS_FILE).is_file():

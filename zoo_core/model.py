@@ -9,32 +9,17 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 import numpy as np
 
 from zoo_core.errors import NotTrainableError, WeightsError, ZooError
+from zoo_core.files import CONFIG_FILE, WEIGHTS_FILE
 from zoo_core.weights import check_state, load_tensors
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.families import Family
+    from zoo_core.sessions import History
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 FORMAT = "zoo-model/1"
 
 #: A training callback: ``callback(step, logs)`` after each step; ``logs`` maps metric -> float.
 Callback = Callable[[int, Mapping[str, float]], Any]
-
-
-class History(dict):
-    """Training metrics: ``{"step": [...], "loss": [...], ...}``, one value per step.
-
-    ``metrics`` holds the held-out results computed at the end of a run (empty otherwise).
-    """
-
-    metrics: dict = {}
-
-    def append(self, step: int, logs: Mapping[str, float]) -> None:
-        """Record the metrics of one step."""
-        self.setdefault("step", []).append(int(step))
-        for key, value in logs.items():
-            self.setdefault(key, []).append(float(value))
 
 
 class ZooModel:
@@ -69,7 +54,7 @@ class ZooModel:
         """
         if not hasattr(self, "training_session"):
             raise NotTrainableError(f"family '{self.family_name}' is not trainable: its weights are not learned")
-        from zoo_core.runtime import fit
+        from zoo_core.fitting import fit
 
         return fit(self, data, steps=steps, callbacks=callbacks, **options)
 
@@ -158,30 +143,6 @@ class LatentModel(ZooModel):
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """Decode ``n`` latents drawn from the prior with ``seed``."""
         return self.decode(self.sample_latent(n, seed))
-
-
-def read_saved_config(directory: Path) -> dict:
-    """Read and check ``config.json`` of a saved model directory."""
-    return read_family_json(directory / CONFIG_FILE, "config file", "model directory",
-                            f"{directory} is not a saved zoo model (no {CONFIG_FILE})", max_bytes=1 << 20)
-
-
-def read_family_json(path: Path, what: str, kind: str, missing: str, max_bytes: int | None = None) -> dict:
-    """A bounded JSON file that names a ``family`` and its ``config`` (config.json, run.json).
-
-    A missing file raises :class:`WeightsError` with ``missing``; any other problem one line
-    naming ``path``.
-    """
-    from zoo_core.safeio import load_json
-
-    try:
-        meta = load_json(path, what, WeightsError, max_bytes=max_bytes)
-    except FileNotFoundError:
-        raise WeightsError(missing) from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("family"), str) or not isinstance(
-            meta.get("config"), dict):
-        raise WeightsError(f"{path} lacks 'family' and 'config'; is it a zoo {kind}?")
-    return meta
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.runtime import CHECKPOINT_DIR, MANIFEST, RunFolder, is_run_folder
+from zoo_core.files import CHECKPOINT_DIR, RUN_FILE as MANIFEST
+from zoo_core.runs import RunFolder, is_run_folder
 
 
 @dataclass
@@ -122,7 +123,7 @@ def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int |
     A fresh run from a catalog name trains that entry's recipe (its config) from fresh weights.
     """
     from zoo_core import api
-    from zoo_core.runtime import fit
+    from zoo_core.fitting import fit
 
     overrides = dict(overrides or {})
     check_overrides(plan, overrides)

@@ -317,7 +317,7 @@ def _launch_workers(plan: Any, workers: int) -> None:
 @device_option()
 def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str) -> None:
     """Evaluate model NAME and print its metrics (a run folder: on its own data's held-out split)."""
-    from zoo_core.runtime import run_data
+    from zoo_core.runs import run_data
 
     model = zoo_core.load(name, device=device)
     metrics = model.evaluate(data if data is not None else run_data(name), seed=seed)

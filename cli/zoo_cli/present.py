@@ -47,7 +47,7 @@ def family_of(name: str):
     if name in registry.families:
         return registry.families[name]
     if name.startswith("hf://") or Path(name).is_dir():
-        from zoo_core.model import read_saved_config
+        from zoo_core.files import read_saved_config
 
         directory = Path(name)
         if name.startswith("hf://"):
@@ -84,7 +84,7 @@ def model_info(name: str) -> dict[str, Any]:
             from zoo_core.hub import snapshot  # imported here: huggingface_hub is slow to import
 
             directory = snapshot(name)
-        from zoo_core.model import WEIGHTS_FILE, read_saved_config
+        from zoo_core.files import WEIGHTS_FILE, read_saved_config
 
         meta = read_saved_config(directory)
         family = zoo_core.get_family(meta["family"])
