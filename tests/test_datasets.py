@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo_core.datasets import GLYPH_CLASSES, DatasetError, glyph_fonts, load_dataset
+from zoo_core.datasets import GLYPH_CLASSES, glyph_fonts, load_dataset
+from zoo_core.errors import DatasetError
 from zoo_core.errors import ZooError
 
 

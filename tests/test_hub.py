@@ -21,6 +21,9 @@ import pytest
 import hub_server
 import zoo_hubtest_family
 from zoo_core import hub
+from zoo_core.errors import HubRefError
+from zoo_core.publishing import push
+from zoo_core.cards import model_card
 from zoo_core.catalog import WeightsRef
 from zoo_core.weights import sha256_file
 
@@ -134,7 +137,7 @@ def test_parse_ref(text, repo, rev):
 
 @pytest.mark.parametrize("text", ["hf://glyphs", "hf://a/b/c", "hf://a/b@", "hf://../x", "hf://a--b/c", "hf:// a/b"])
 def test_parse_ref_rejects(text):
-    with pytest.raises(hub.HubRefError, match="Hub reference|revision"):
+    with pytest.raises(HubRefError, match="Hub reference|revision"):
         hub.parse_ref(text)
 
 
@@ -285,7 +288,7 @@ def test_model_card_metadata_is_valid_yaml():
 
     meta = {"family": "glyphnet", "framework": "torch", "config": {"size": 64}, "weights_sha256": "ab" * 32,
             "license": "Apache-2.0", "metrics": {"fid": 12.5, "ok": True}}
-    card = hub.model_card(meta, "me/glyphs")
+    card = model_card(meta, "me/glyphs")
     front = yaml.safe_load(card.split("---\n")[1])
     assert front["library_name"] == "zoo" and front["license"] == "apache-2.0"
     assert front["family"] == "glyphnet" and {"zoo", "glyphnet", "torch"} <= set(front["tags"])
@@ -437,7 +440,7 @@ def test_builtin_glyphnet_round_trip_in_process(servers, tmp_path, monkeypatch):
             monkeypatch.setenv(key, value)
     model = zoo_core.build("glyphnet")
     saved = model.save(tmp_path / "run", extra={"eval": {"loss": 0.5}})
-    url = hub.push(saved, "me/glyphnet", message="built-in family")
+    url = push(saved, "me/glyphnet", message="built-in family")
     commit = servers.hub.commits[-1]["commit"]
     assert url.endswith(f"/me/glyphnet/commit/{commit}")
     folder, pulled = hub.pull("hf://me/glyphnet", progress=False)

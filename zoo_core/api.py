@@ -29,7 +29,7 @@ def list_models(pattern: str | None = None, *, hub: bool = False, limit: int | N
     most downloaded first, at most ``limit``; offline raises :class:`zoo_core.hub.HubOfflineError`.
     """
     if hub:
-        from zoo_core.hub import list_hub_models  # imported here: huggingface_hub is slow to import
+        from zoo_core.hub.discovery import list_hub_models  # imported here: huggingface_hub is slow to import
 
         return list_hub_models(pattern, limit=limit)
     models = get_registry().models.values()
@@ -103,7 +103,7 @@ def load(ref: str | Path, *, device: str | None = None, **overrides: Any) -> Zoo
     """
     text = str(ref)
     if text.startswith("hf://"):
-        from zoo_core.hub import snapshot  # imported here: huggingface_hub is slow to import
+        from zoo_core.hub.download import snapshot  # imported here: huggingface_hub is slow to import
 
         return load_directory(snapshot(text), device=device, **overrides)
     path = Path(text)

@@ -88,7 +88,8 @@ def _hub_id(ref: Any) -> str | None:
     """``org/name`` of an ``hf://org/name[@rev]`` or ``org/name`` string, else None."""
     if not isinstance(ref, str):
         return None
-    from zoo_core.hub import HubRefError, parse_ref
+    from zoo_core.errors import HubRefError
+    from zoo_core.hub.refs import parse_ref
 
     try:
         return parse_ref(ref).repo_id
@@ -219,3 +220,11 @@ def validate_on_hub(card: ModelCard, endpoint: str, token: str | None) -> None:
     if response.status_code == 400:
         raise ValueError(response.text.strip().splitlines()[0] if response.text.strip() else "invalid metadata")
     hf_raise_for_status(response)
+
+
+def model_card(meta: dict, repo_id: str, has_sample: bool = True, run: dict | None = None,
+               evals: dict | None = None) -> str:
+    """The ``README.md`` text of a pushed model (see :func:`build_card`)."""
+    figures = eval_figures(meta, run, live=evals)
+    return str(build_card(meta, repo_id, run=run, evals=figures, gallery=GALLERY_SEEDS if has_sample else ()))
+

@@ -6,7 +6,6 @@ hook. Every entry is validated here, with errors that name the entry and the fie
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -136,7 +135,8 @@ def source_problem(source: Any) -> str | None:
                     "letters, digits, '_', '.', '+', '-'; no '..', no hidden or empty parts)")
         return None
     if source.startswith("hf://"):
-        from zoo_core.hub import HubRefError, parse_ref  # stdlib-only at import time
+        from zoo_core.errors import HubRefError
+        from zoo_core.hub.refs import parse_ref  # stdlib-only at import time
 
         try:
             parse_ref(source)

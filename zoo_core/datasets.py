@@ -27,7 +27,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import DatasetError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -64,10 +64,6 @@ _NPZ_IMAGE_KEYS = {"train": ("images", "x", "x_train", "train_images", "arr_0"),
                    "test": ("x_test", "test_images")}
 _NPZ_LABEL_KEYS = {"train": ("labels", "y", "y_train", "train_labels", "arr_1"),
                    "test": ("y_test", "test_labels")}
-
-
-class DatasetError(ZooError, ValueError):
-    """Data that cannot be used: unknown spec, unreadable file, wrong shape or value range."""
 
 
 def load_dataset(spec: Any, split: str = "train", *, n: int | None = None, seed: int = 0,

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import WorkerFailed, ZooError
 
 
 def _env_int(name: str, default: int) -> int:
@@ -193,22 +193,6 @@ def launch_local(workers: int, module_args: list[str]) -> None:
                            "zoo train RUN --resume)", failure.exitcode) from None
 
 
-class PeerLost(ZooError):
-    """This rank lost contact with the others (one of them died); the launcher reports which."""
-
-    exit_code = 1
-
-
-class WorkerFailed(ZooError):
-    """A worker of a multi-process job failed; the others were stopped (exit status 1, not 2)."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, exitcode: int) -> None:
-        super().__init__(message)
-        self.exitcode = exitcode
-
-
 _WORLD: World | None = None
 
 
@@ -233,4 +217,4 @@ def shard(batch: int, world: World) -> slice:
     return slice(world.rank * per, (world.rank + 1) * per)
 
 
-__all__ = ["PeerLost", "World", "WorkerFailed", "current_world", "launch_local", "rendezvous_timeout", "shard"]
+__all__ = ["World", "current_world", "launch_local", "rendezvous_timeout", "shard"]

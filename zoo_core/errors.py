@@ -47,3 +47,61 @@ class NotTrainableError(ZooError):
 
 class DuplicateNameError(ZooError):
     """Two plugins registered the same model or family name."""
+
+
+class DatasetError(ZooError, ValueError):
+    """Data that cannot be used: unknown spec, unreadable file, wrong shape or value range."""
+
+
+# -- training with several processes (zoo_core.distributed) --------------------------------------
+
+
+class PeerLost(ZooError):
+    """This rank lost contact with the others (one of them died); the launcher reports which."""
+
+    exit_code = 1
+
+
+class WorkerFailed(ZooError):
+    """A worker of a multi-process job failed; the others were stopped (exit status 1, not 2)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, exitcode: int) -> None:
+        super().__init__(message)
+        self.exitcode = exitcode
+
+
+# -- the Hugging Face Hub (zoo_core.hub) ---------------------------------------------------------
+
+
+class HubError(ZooError):
+    """A Hugging Face Hub operation that failed for a reason the user can act on."""
+
+
+class HubRefError(HubError, ValueError):
+    """A malformed ``hf://org/repo[@revision]`` reference."""
+
+
+class HubRepoNotFoundError(HubError):
+    """The repository does not exist (or is private and the token cannot see it)."""
+
+
+class HubRevisionNotFoundError(HubError):
+    """The repository exists but has no such branch, tag or commit."""
+
+
+class HubFileMissingError(HubError, WeightsError):
+    """The repository lacks a file a zoo model needs (``config.json``, ``model.safetensors``)."""
+
+
+class HubOfflineError(HubError):
+    """The Hub cannot be reached (or ``HF_HUB_OFFLINE=1``) and the files are not cached."""
+
+
+class HubTokenError(HubError):
+    """The Hub refused the token (HTTP 401/403, gated repo)."""
+
+
+class HubChecksumError(HubError, WeightsError):
+    """Downloaded weights whose sha256 is not the expected one; the file was removed from the cache."""

@@ -268,7 +268,7 @@ def _collective(world: World, work: Any, interrupt: Any = None) -> Any:
     except Exception as exc:  # noqa: BLE001 - a collective failing because a peer died
         if not world.distributed:
             raise
-        from zoo_core.distributed import PeerLost
+        from zoo_core.errors import PeerLost
 
         raise PeerLost(f"rank {world.rank} lost contact with the other workers "
                        f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]})") from None

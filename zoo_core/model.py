@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from zoo_core.errors import NotTrainableError, WeightsError, ZooError
+from zoo_core.errors import NotTrainableError, ZooError
 from zoo_core.files import CONFIG_FILE, WEIGHTS_FILE
 from zoo_core.weights import check_state, load_tensors
 

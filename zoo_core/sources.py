@@ -41,7 +41,7 @@ def fetch_weights(ref: WeightsRef) -> Path:
     """Return a local path to the weights of ``ref``, verified against its sha256."""
     path = local_path(ref)
     if path is None:
-        from zoo_core.hub import download_weights  # imported here: huggingface_hub is slow to import
+        from zoo_core.hub.download import download_weights  # imported here: huggingface_hub is slow to import
 
         path = download_weights(ref)
     if not path.is_file():

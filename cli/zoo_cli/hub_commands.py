@@ -46,8 +46,9 @@ def push(directory: str, repo_id: str, private: bool, revision: str | None, mess
     HF_TOKEN or 'hf auth login'.
     """
     from zoo_core import hub
+    from zoo_core.publishing import push
 
-    url = hub.push(directory, repo_id, private=private, revision=revision, message=message, evaluate=evaluate)
+    url = push(directory, repo_id, private=private, revision=revision, message=message, evaluate=evaluate)
     click.echo(f"pushed {directory} to hf://{hub.parse_ref(repo_id).repo_id}: {url}")
 
 
