@@ -10,7 +10,8 @@ from typing import Mapping
 
 import numpy as np
 
-from zoo_core import ConfigSpec, Family, LatentModel, Param, hookimpl
+import zoo_core
+from zoo_core import ConfigSpec, Family, LatentModel, Param
 from zoo_core.model import to_uint8
 
 
@@ -53,7 +54,7 @@ FAMILY = Family(
 )
 
 
-@hookimpl
+@zoo_core.hookimpl
 def register_families(register):
     """Register the ``hubtest`` family."""
     register(FAMILY)

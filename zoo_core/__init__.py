@@ -12,7 +12,20 @@ are discovered on first use of :func:`list_models`, :func:`build`, :func:`load` 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers; at run time the names load lazily
+    from zoo_core.api import build, entry_config, list_families, list_models, list_plugins, load, load_directory
+    from zoo_core.catalog import ModelEntry, WeightsRef
+    from zoo_core.config import ConfigSpec, Param
+    from zoo_core.errors import (ConfigError, MissingFrameworkError, NotTrainableError, PluginError, RegistryError,
+                                 UnknownModelError, WeightsError, ZooError)
+    from zoo_core.families import Family
+    from zoo_core.hookspecs import hookimpl
+    from zoo_core.model import LatentModel, ZooModel
+    from zoo_core.resolver import Resolved, get_entry, get_family, resolve
+    from zoo_core.sessions import History
+    from zoo_core.walks import interpolate
 
 __version__ = "0.1.0"
 
@@ -20,13 +33,14 @@ __version__ = "0.1.0"
 # `import zoo_core` stays fast and never pulls numpy into `zoo --help`.
 _EXPORTS = {
     "list_models": "zoo_core.api", "list_families": "zoo_core.api", "list_plugins": "zoo_core.api",
-    "get_entry": "zoo_core.api", "get_family": "zoo_core.api", "entry_config": "zoo_core.api",
+    "get_entry": "zoo_core.resolver", "get_family": "zoo_core.resolver", "entry_config": "zoo_core.api",
+    "resolve": "zoo_core.resolver", "Resolved": "zoo_core.resolver",
     "build": "zoo_core.api", "load": "zoo_core.api", "load_directory": "zoo_core.api",
     "interpolate": "zoo_core.walks", "visualize": "zoo_core.featureviz",
     "Family": "zoo_core.families", "ConfigSpec": "zoo_core.config", "Param": "zoo_core.config",
     "ModelEntry": "zoo_core.catalog", "WeightsRef": "zoo_core.catalog",
     "ZooModel": "zoo_core.model", "LatentModel": "zoo_core.model", "History": "zoo_core.sessions",
-    "hookimpl": "zoo_core.plugins",
+    "hookimpl": "zoo_core.hookspecs",
     "ZooError": "zoo_core.errors", "UnknownModelError": "zoo_core.errors", "ConfigError": "zoo_core.errors",
     "WeightsError": "zoo_core.errors", "MissingFrameworkError": "zoo_core.errors",
     "NotTrainableError": "zoo_core.errors", "PluginError": "zoo_core.errors",

@@ -8,14 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo_core.catalog import ModelEntry, natural_key
-from zoo_core.errors import UnknownFamilyError, UnknownModelError, WeightsError
+from zoo_core.errors import WeightsError
 from zoo_core.families import Family
+from zoo_core.files import CONFIG_FILE, WEIGHTS_FILE
 from zoo_core.plugins import PluginInfo, get_registry
-from zoo_core.suggest import did_you_mean
+from zoo_core.resolver import Resolved, get_entry, get_family, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.model import ZooModel
 
+__all__ = ["build", "entry_config", "get_entry", "get_family", "list_families", "list_models", "list_plugins", "load",
+           "load_directory", "resolve"]
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 # zoo_core.model imports numpy; it is imported inside functions so that listing stays light.
@@ -47,101 +50,72 @@ def list_plugins() -> list[PluginInfo]:
     return sorted(get_registry().plugins.values(), key=lambda p: p.name)
 
 
-def get_entry(name: str) -> ModelEntry:
-    """The catalog entry called ``name``; unknown names suggest the closest one."""
-    registry = get_registry()
-    try:
-        return registry.models[name]
-    except KeyError:
-        raise UnknownModelError(f"unknown model '{name}'{did_you_mean(name, registry.models)}") from None
-
-
-def get_family(name: str) -> Family:
-    """The family called ``name``."""
-    registry = get_registry()
-    try:
-        return registry.families[name]
-    except KeyError:
-        known = ", ".join(sorted(registry.families)) or "none loaded"
-        raise UnknownFamilyError(
-            f"unknown family '{name}'{did_you_mean(name, registry.families)} (families: {known})") from None
-
-
 def entry_config(entry: ModelEntry, **overrides: Any) -> dict:
     """The full, validated config of a catalog entry with optional overrides."""
     return get_family(entry.family).config.resolve(entry.config, overrides)
 
 
-def build(name: str, *, device: str | None = None, **overrides: Any) -> ZooModel:
+def build(ref: str | Path | Resolved, *, device: str | None = None, **overrides: Any) -> ZooModel:
     """A model with fresh (seeded) weights, from a catalog name or a family name.
 
-    ``overrides`` replace config values; they are validated like ``--set``. ``device``:
-    ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (default cpu; see :mod:`zoo_core.devices`).
+    ``ref`` may be anything :func:`zoo_core.resolve` takes (a saved folder gives its config with
+    fresh weights). ``overrides`` replace config values; they are validated like ``--set``.
+    ``device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (default cpu; see :mod:`zoo_core.devices`).
     """
-    registry = get_registry()
-    if name in registry.models:
-        entry = registry.models[name]
-        model = _instantiate(get_family(entry.family), entry_config(entry, **overrides), device)
-        model.name = entry.name
-        return model
-    if name in registry.families:
-        family = registry.families[name]
-        model = _instantiate(family, family.config.resolve(overrides), device)
-        model.name = family.name
-        return model
-    pool = list(registry.models) + list(registry.families)
-    raise UnknownModelError(f"unknown model '{name}'{did_you_mean(name, pool)}")
+    target = resolve(ref)
+    model = _instantiate(target.family, target.family.config.resolve(target.config, overrides), device)
+    model.name = target.name
+    return model
 
 
-def load(ref: str | Path, *, device: str | None = None, **overrides: Any) -> ZooModel:
+def load(ref: str | Path | Resolved, *, device: str | None = None, **overrides: Any) -> ZooModel:
     """A model with its weights, from a catalog name, a directory saved by zoo, or ``hf://org/repo[@rev]``.
 
-    A family name gives a freshly built model of that family (as :func:`build`).
-
+    ``ref`` is resolved once (:func:`zoo_core.resolve`; a :class:`~zoo_core.resolver.Resolved` is
+    used as it is). A family name gives a freshly built model of that family (as :func:`build`).
     Weights are checked against their sha256 (from the catalog, or ``config.json`` of a saved
-    directory) and every tensor's name, shape and dtype. ``device`` as in :func:`build`.
+    directory) exactly once, and every tensor's name, shape and dtype. ``overrides`` are typed
+    config values; ``device`` as in :func:`build`.
     """
-    text = str(ref)
-    if text.startswith("hf://"):
-        from zoo_core.hub.download import snapshot  # imported here: huggingface_hub is slow to import
-
-        return load_directory(snapshot(text), device=device, **overrides)
-    path = Path(text)
-    if path.is_dir():
-        return load_directory(path, device=device, **overrides)
-    if ("/" in text or text.startswith(".")) and text not in get_registry().models:
-        raise WeightsError(f"no saved zoo model at '{text}' (expected a directory with config.json)")
-    registry = get_registry()
-    if text not in registry.models and text in registry.families:
-        return build(text, device=device, **overrides)  # a family: fresh weights (seed-determined)
-    entry = get_entry(text)
-    model = build(text, **overrides)
-    if entry.weights is not None:
+    target = resolve(ref)
+    if target.directory is not None:
+        return _load_saved(target, device, overrides)
+    model = build(target, **overrides)
+    if target.entry is not None and target.entry.weights is not None:
         from zoo_core.sources import fetch_weights
 
-        model.load_weights(fetch_weights(entry.weights))
+        model.load_weights(fetch_weights(target.entry.weights))
     return _place(model, device)
 
 
 def load_directory(directory: str | Path, *, device: str | None = None, **overrides: Any) -> ZooModel:
     """Load a directory written by :meth:`ZooModel.save` (or a Hub snapshot of one)."""
-    from zoo_core.files import WEIGHTS_FILE, read_saved_config
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise WeightsError(f"{directory} is not a saved zoo model (no {CONFIG_FILE})")
+    return _load_saved(resolve(directory), device, overrides)
+
+
+def _load_saved(target: Resolved, device: str | None, overrides: dict) -> ZooModel:
+    """A saved folder's model with its weights, hashed here unless the resolver already did."""
     from zoo_core.weights import verify_sha256
 
-    directory = Path(directory)
-    meta = read_saved_config(directory)
-    family = get_family(meta["family"])
-    model = _instantiate(family, family.config.resolve(meta["config"], overrides))
-    model.name = str(directory)
+    directory = target.directory
+    if target.kind == "run" and not (directory / CONFIG_FILE).is_file():
+        raise WeightsError(f"run folder '{directory}' holds no trained model yet; continue it with "
+                           f"'zoo train {directory} --resume'")
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise WeightsError(f"{directory} has no {WEIGHTS_FILE}")
-    sha = meta.get("weights_sha256")
-    if not isinstance(sha, str) or not _SHA256.match(sha):
+    sha = target.weights_sha256
+    if not target.weights_verified and not (isinstance(sha, str) and _SHA256.match(sha)):
         shown = repr(sha) if len(repr(sha)) <= 80 else repr(sha)[:80] + "..."
-        raise WeightsError(f"{directory / 'config.json'}: weights_sha256 must be 64 lowercase hex characters, "
+        raise WeightsError(f"{directory / CONFIG_FILE}: weights_sha256 must be 64 lowercase hex characters, "
                            f"not {shown}; refusing weights that cannot be checked")
-    verify_sha256(weights, sha)
+    model = _instantiate(target.family, target.family.config.resolve(target.config, overrides))
+    model.name = str(target.directory) if target.kind != "hub" else target.ref
+    if not target.weights_verified:
+        verify_sha256(weights, target.weights_sha256)
     model.load_weights(weights)
     return _place(model, device)
 

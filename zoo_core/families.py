@@ -37,6 +37,8 @@ class Family:
         (everything else is fixed by the run's checkpoint).
     :param distributed: whether the family trains data-parallel under a launcher
         (``zoo train --workers N``); see :mod:`zoo_core.distributed`.
+    :param aliases: former names of the family, so that folders and runs saved under them still
+        load (``config.json`` / ``run.json`` name the family).
     """
 
     name: str
@@ -51,6 +53,7 @@ class Family:
     trainable: bool = True
     resume_safe: tuple[str, ...] = ("lr", "steps")
     distributed: bool = False
+    aliases: tuple[str, ...] = ()
     plugin: str = ""  # filled in by the plugin manager
 
     def missing_requirements(self) -> list[str]:

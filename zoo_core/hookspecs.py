@@ -25,6 +25,8 @@ from __future__ import annotations
 import pluggy
 
 hookspec = pluggy.HookspecMarker("zoo")
+#: the marker of a plugin's hook implementations; spell it ``@zoo_core.hookimpl`` (after ``import zoo_core``)
+hookimpl = pluggy.HookimplMarker("zoo")
 
 
 @hookspec

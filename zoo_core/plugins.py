@@ -32,6 +32,7 @@ from typing import Any, Callable
 import pluggy
 
 from zoo_core import hookspecs
+
 from zoo_core.catalog import ModelEntry, builtin_catalog_path, parse_entry, read_catalog
 from zoo_core.errors import DuplicateNameError, PluginError, RegistryError, ZooError
 from zoo_core.families import Family
@@ -42,7 +43,6 @@ BUILTIN_DISTRIBUTION = "zoo"
 #: entry-point name -> module of each built-in plugin (as in pyproject.toml).
 BUILTIN_PLUGINS = {"glyphnet": "zoo_glyphnet", "random_cnn": "zoo_random_cnn", "vae": "zoo_vae",
                    "filterviz": "zoo_filterviz"}
-hookimpl = pluggy.HookimplMarker("zoo")
 
 
 @dataclass
@@ -88,6 +88,10 @@ class Registry:
             self.pm.enable_tracing()
 
     # -- loading -------------------------------------------------------------------------------
+
+    def family_aliases(self) -> dict[str, Family]:
+        """Old names of families (``Family.aliases``) that still load saved folders and runs."""
+        return {alias: fam for fam in self.families.values() for alias in fam.aliases if alias not in self.families}
 
     def load(self) -> "Registry":
         """Import the allowed entry points (built-ins first), then run the registration hooks."""
@@ -329,4 +333,4 @@ def reset() -> None:
         _registry = None
 
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Registry", "ZooError", "get_registry", "hookimpl", "reset"]
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Registry", "ZooError", "get_registry", "reset"]

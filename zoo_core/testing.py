@@ -87,21 +87,18 @@ def _fail(check: str, name: str, problem: str) -> CheckFailure:
 
 def _target(check: str, name: str, overrides: Mapping[str, Any] | None) -> _Target:
     from zoo_core.plugins import get_registry
-    from zoo_core.suggest import did_you_mean
+    from zoo_core.resolver import resolve
 
-    registry = get_registry()
-    if name in registry.models:
-        entry = registry.models[name]
-        family = registry.families.get(entry.family)
-        if family is None:
-            raise _fail(check, name, f"model's family '{entry.family}' is not registered")
-        return _Target(name, family, entry, dict(overrides or {}))
-    if name in registry.families:
-        return _Target(name, registry.families[name], None, dict(overrides or {}))
-    broken = [f"{p.name}: {'; '.join(p.errors)}" for p in registry.plugins.values() if p.errors]
-    hint = f" (broken plugins: {' | '.join(broken)})" if broken else ""
-    raise _fail(check, name, "neither a model nor a family of any loaded plugin"
-                f"{did_you_mean(name, list(registry.models) + list(registry.families))}{hint}")
+    try:
+        target = resolve(name)
+    except ZooError as exc:
+        registry = get_registry()
+        broken = [f"{p.name}: {'; '.join(p.errors)}" for p in registry.plugins.values() if p.errors]
+        hint = f" (broken plugins: {' | '.join(broken)})" if broken else ""
+        raise _fail(check, name, f"neither a model nor a family of any loaded plugin ({exc}){hint}") from None
+    if target.kind not in ("catalog", "family"):
+        raise _fail(check, name, f"the kit checks catalog models and families, not a {target.kind} ('{name}')")
+    return _Target(name, target.family, target.entry, dict(overrides or {}))
 
 
 def _config(t: _Target) -> dict:

@@ -45,7 +45,7 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
     or ``--force``; ``--resume`` on a folder with no ``run.json``; ``--data`` that is not the
     run's own on a resume.
     """
-    from zoo_core import api
+    from zoo_core.resolver import get_family, resolve
 
     if is_run_folder(name) and not resume:
         raise ZooError(f"'{name}' is a run folder; pass --resume to continue it")
@@ -57,7 +57,7 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
             hint = "" if run.exists() else " (no such folder)"
             raise ZooError(f"nothing to resume: '{run}' has no {MANIFEST}{hint}; start a run with zoo train NAME -o RUN")
         manifest = RunFolder(run).read_manifest()
-        family = api.get_family(manifest["family"])
+        family = get_family(manifest["family"])
         recorded = manifest.get("data") or None
         source = recorded.get("source") if isinstance(recorded, dict) else None
         if data is not None and (source is None or Path(data).resolve() != Path(source)):
@@ -79,17 +79,11 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
                                "start afresh (its checkpoints are deleted)")
             shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
             (run / MANIFEST).unlink(missing_ok=True)
-    from zoo_core.plugins import get_registry
-
-    registry = get_registry()
-    if name in registry.models:  # a catalog entry: its recipe (config), trained from fresh weights
-        entry = registry.models[name]
-        family, config = api.get_family(entry.family), dict(entry.config)
-    elif name in registry.families:
-        family, config = api.get_family(name), {}
-    else:
-        api.get_entry(name)  # raises the usual "unknown model ... did you mean"
-    return TrainPlan(family=family, run=run, resume=False, config=config, source=name, data=data)
+    target = resolve(name)  # a catalog entry (its recipe, from fresh weights) or a family
+    if target.kind not in ("catalog", "family"):
+        raise ZooError(f"zoo train starts from a catalog model or a family, not a {target.kind} ('{name}'); "
+                       "see 'zoo list' (a run folder continues with --resume)")
+    return TrainPlan(family=target.family, run=run, resume=False, config=dict(target.config), source=name, data=data)
 
 
 def check_overrides(plan: TrainPlan, overrides: dict) -> None:
@@ -124,15 +118,13 @@ def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int |
     """
     from zoo_core import api
     from zoo_core.fitting import fit
+    from zoo_core.resolver import Resolved
 
     overrides = dict(overrides or {})
     check_overrides(plan, overrides)
-    if plan.resume:
-        config = plan.family.config.resolve(plan.config, overrides)
-        model = api._instantiate(plan.family, config, device)
-        model.name = str(plan.run)
-    else:
-        model = api.build(plan.source, device=device, **overrides)
+    # a resume builds the run's own config (its folder may hold no saved model yet)
+    start = Resolved("run", str(plan.run), plan.family, dict(plan.config)) if plan.resume else plan.source
+    model = api.build(start, device=device, **overrides)
     total = steps if steps is not None else (plan.steps if plan.resume and plan.steps else None)
     extra = {"base_model": plan.base_model} if plan.base_model else {}  # kept from the resumed manifest
     history = fit(model, plan.data, steps=total, callbacks=callbacks, run_dir=plan.run, resume=plan.resume,

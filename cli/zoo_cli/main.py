@@ -205,12 +205,10 @@ def plugins_cmd(as_json: bool) -> None:
 # Using models
 
 
-def _overrides(name: str, pairs: tuple[str, ...]) -> dict:
-    if not pairs:
-        return {}
-    from zoo_cli.present import family_of
-
-    return family_of(name).config.parse_overrides(pairs)
+def _load(name: str, pairs: tuple[str, ...] = (), device: str | None = None) -> Any:
+    """Resolve NAME once, parse ``--set`` text through its family's spec, load it."""
+    target = zoo_core.resolve(name)
+    return zoo_core.load(target, device=device, **target.family.config.parse_overrides(pairs))
 
 
 @cli.command("sample")
@@ -230,7 +228,7 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
         _fail("-o/--output is empty; give a FILE.png, .npy or .npz")
     output = output or f"{Path(name.rstrip('/')).name.replace('hf:', '').replace('@', '-')}.png"
     _check_suffix(output, (".png", ".npy", ".npz"))
-    model = zoo_core.load(name, device=device, **_overrides(name, pairs))
+    model = _load(name, pairs, device)
     images = model.sample(n, seed=seed)
     path = save_images(images, output)
     click.echo(f"wrote {n} images ({images.shape[1]}x{images.shape[2]}x{images.shape[3]}) to {path}")
@@ -319,7 +317,7 @@ def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str)
     """Evaluate model NAME and print its metrics (a run folder: on its own data's held-out split)."""
     from zoo_core.runs import run_data
 
-    model = zoo_core.load(name, device=device)
+    model = _load(name, device=device)
     metrics = model.evaluate(data if data is not None else run_data(name), seed=seed)
     if as_json:
         _json_out({"model": name, **metrics})
@@ -346,7 +344,7 @@ def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points:
     from zoo_core.images import save_animation, tile, upscale
 
     _check_suffix(output, (".gif", ".webp"))
-    model = zoo_core.load(name)
+    model = _load(name)
     clips = zoo_core.interpolate(model, n=n, points=points, frames=frames, path=path_kind, seed=seed)
     movie = [tile(upscale(frame, 96)) for frame in clips]
     save_animation(movie, output, fps=fps)

@@ -106,7 +106,7 @@ def new_cmd(name: str, out_dir: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check_cmd(names: tuple[str, ...], pairs: tuple[str, ...], xfails: tuple[str, ...], as_json: bool) -> None:
     """Run the conformance kit on models, families or plugins NAMES; exit 1 if a check fails."""
-    from zoo_cli.present import family_of
+    import zoo_core
     from zoo_core.testing import check_plugin
 
     expected = {}
@@ -117,7 +117,7 @@ def check_cmd(names: tuple[str, ...], pairs: tuple[str, ...], xfails: tuple[str,
         expected[check.strip()] = reason.strip()
 
     def overrides(target: str) -> dict:
-        return family_of(target).config.parse_overrides(pairs) if pairs else {}
+        return zoo_core.resolve(target).family.config.parse_overrides(pairs) if pairs else {}
 
     from zoo_core.plugins import get_registry
     from zoo_core.suggest import did_you_mean

@@ -7,7 +7,6 @@ from typing import Any
 
 import zoo_core
 from zoo_core.catalog import ModelEntry
-from zoo_core.errors import UnknownModelError
 
 
 def weights_local(entry: ModelEntry) -> bool:
@@ -35,66 +34,27 @@ def model_rows(entries: list[ModelEntry]) -> list[dict]:
     return rows
 
 
-def family_of(name: str):
-    """The family of a catalog name, a family name, or a saved directory."""
-    from pathlib import Path
-
-    from zoo_core.plugins import get_registry
-
-    registry = get_registry()
-    if name in registry.models:
-        return zoo_core.get_family(registry.models[name].family)
-    if name in registry.families:
-        return registry.families[name]
-    if name.startswith("hf://") or Path(name).is_dir():
-        from zoo_core.files import read_saved_config
-
-        directory = Path(name)
-        if name.startswith("hf://"):
-            from zoo_core.hub import snapshot  # imported here: huggingface_hub is slow to import
-
-            directory = snapshot(name)
-        return zoo_core.get_family(read_saved_config(directory)["family"])
-    return zoo_core.get_entry(name)  # raises UnknownModelError with a suggestion
-
-
 def model_info(name: str) -> dict[str, Any]:
     """Everything ``zoo info`` shows for a catalog name, family, saved directory or hf:// ref; needs no framework."""
-    from pathlib import Path
-
-    from zoo_core.plugins import get_registry
-
-    registry = get_registry()
-    if name in registry.models:
-        entry = registry.models[name]
-        family = zoo_core.get_family(entry.family)
-        config = zoo_core.entry_config(entry)
+    target = zoo_core.resolve(name)
+    family = target.family
+    config = family.config.resolve(target.config)
+    if target.kind == "catalog":
+        entry = target.entry
         info = entry.to_dict()
         info.update(framework=family.framework, config=config, weights_local=weights_local(entry),
                     weights_source=entry.weights.source if entry.weights else "none (a pure function of the config)",
                     sha256=entry.weights.sha256 if entry.weights else None)
-    elif name in registry.families:
-        family = registry.families[name]
-        config = family.config.defaults()
-        info = {"name": name, "family": name, "framework": family.framework, "plugin": family.plugin,
-                "description": family.description, "config": config}
-    elif name.startswith("hf://") or Path(name).is_dir():
-        directory = Path(name)
-        if name.startswith("hf://"):
-            from zoo_core.hub import snapshot  # imported here: huggingface_hub is slow to import
-
-            directory = snapshot(name)
-        from zoo_core.files import WEIGHTS_FILE, read_saved_config
-
-        meta = read_saved_config(directory)
-        family = zoo_core.get_family(meta["family"])
-        config = family.config.resolve(meta["config"])
+    elif target.kind == "family":
         info = {"name": name, "family": family.name, "framework": family.framework, "plugin": family.plugin,
-                "description": family.description, "config": config,
-                "weights_source": str(directory / WEIGHTS_FILE), "sha256": meta.get("weights_sha256"),
-                "weights_local": (directory / WEIGHTS_FILE).is_file()}
+                "description": family.description, "config": config}
     else:
-        raise UnknownModelError(str(zoo_core.get_entry(name)))  # get_entry raises with a suggestion
+        from zoo_core.files import WEIGHTS_FILE
+
+        weights = target.directory / WEIGHTS_FILE
+        info = {"name": name, "family": family.name, "framework": family.framework, "plugin": family.plugin,
+                "description": family.description, "config": config, "weights_source": str(weights),
+                "sha256": target.weights_sha256, "weights_local": weights.is_file()}
     missing = family.missing_requirements()
     info["installed"] = "yes" if not missing else f"no: needs {', '.join(missing)} ({family.install_hint()})"
     info["parameters"] = family.count_parameters(config) if family.count_parameters else None

@@ -14,10 +14,10 @@ training loop in :mod:`zoo_glyphnet.training` and the model in :mod:`zoo_glyphne
 
 from __future__ import annotations
 
+import zoo_core
 from zoo_core.config import ConfigSpec, Param
 from zoo_core.errors import ConfigError
 from zoo_core.families import Family
-from zoo_core.plugins import hookimpl
 
 #: image sizes the generator can produce: a 4x4 seed doubled ``log2(size) - 2`` times
 IMAGE_SIZES = (32, 64, 128)
@@ -119,7 +119,7 @@ FAMILY = Family(
 )
 
 
-@hookimpl
+@zoo_core.hookimpl
 def register_families(register):
     """Register the ``glyphnet`` family (its named models are in registry.json)."""
     register(FAMILY)

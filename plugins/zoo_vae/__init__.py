@@ -17,10 +17,10 @@ parameter count only. It imports neither TensorFlow, Keras nor numpy; the models
 
 from __future__ import annotations
 
+import zoo_core
 from zoo_core.config import ConfigSpec, Param
 from zoo_core.errors import ConfigError
 from zoo_core.families import Family
-from zoo_core.plugins import hookimpl
 
 ACTIVATIONS = ("leaky_relu", "relu", "selu")
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
@@ -166,14 +166,14 @@ AE_FAMILY = Family(
 )
 
 
-@hookimpl
+@zoo_core.hookimpl
 def register_families(register):
     """Register the ``vae`` and ``ae`` families (their named models are in registry.json)."""
     register(VAE_FAMILY)
     register(AE_FAMILY)
 
 
-@hookimpl
+@zoo_core.hookimpl
 def register_commands(cli):
     """Add ``zoo reconstruct``: originals over their reconstructions, as a PNG grid."""
     from zoo_vae.commands import add_commands
