@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from zoo_core.datasets import GLYPH_CLASSES, glyph_fonts, load_dataset
-from zoo_core.errors import DatasetError
-from zoo_core.errors import ZooError
+from zoo_core.errors import DatasetError, ZooError
 
 
 def _one_line(exc: BaseException) -> str:
@@ -183,7 +182,7 @@ def test_mnist_through_keras_when_available(monkeypatch):
 
 def test_works_with_pillow_alone(monkeypatch):
     # A fresh machine: no system fonts at all; Pillow's bundled scalable font must suffice.
-    import zoo_core.datasets as ds
+    import zoo_core.glyphs as ds
 
     monkeypatch.setattr(ds, "FONT_DIRS", ())
     ds._font_objects.cache_clear()

@@ -164,6 +164,34 @@ def test_cache_and_state_locations_follow_the_environment(tmp_path, monkeypatch)
 # -- pulling, pinning, offline -------------------------------------------------------------------
 
 
+def test_an_hf_model_with_overrides_is_fetched_once_and_hashed_once(servers, tmp_path):
+    """``zoo sample hf://... --set`` resolves the reference once: one snapshot, one sha256 of the weights."""
+    env = servers.env(tmp_path)
+    zoo(env, "pull", "-q", "hf://someone/glyphs@v1")
+    code = (
+        "import json, sys\n"
+        "import zoo_core.hub.download as d, zoo_core.weights as w\n"
+        "calls = {'snapshot': 0, 'sha256': 0}\n"
+        "def count(key, fn):\n"
+        "    def wrapped(*a, **k):\n"
+        "        calls[key] += 1\n"
+        "        return fn(*a, **k)\n"
+        "    return wrapped\n"
+        "d.snapshot = count('snapshot', d.snapshot)\n"
+        "w.sha256_file = count('sha256', w.sha256_file)\n"
+        "from zoo_cli.main import cli\n"
+        "cli.main(['sample', 'hf://someone/glyphs@v1', '--set', 'size=8', '-n', '2', '-o', sys.argv[1]],\n"
+        "         standalone_mode=False)\n"
+        "print(json.dumps(calls))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.png")], env=env, capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"snapshot": 1, "sha256": 1}
+    assert (tmp_path / "s.png").is_file()
+
+
+
+
 def test_pull_pins_the_commit_and_works_offline(servers, tmp_path):
     env = servers.env(tmp_path)
     out = zoo(env, "pull", "hf://someone/glyphs@v1").stdout
