@@ -24,6 +24,20 @@ PINS_FILE = "hub-pins.json"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 #: the files of a model repo on the Hub
 MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
+#: what ``zoo sample`` (and friends) write: a PNG grid, or the raw array
+IMAGE_SUFFIXES = (".png", ".npy", ".npz")
+#: what ``zoo interpolate`` writes
+ANIMATION_SUFFIXES = (".gif", ".webp")
+
+
+def check_suffix(path: str | Path, allowed: tuple[str, ...]) -> Path:
+    """An output path whose suffix is one of ``allowed`` (checked before any work); else a one-line error."""
+    from zoo_core.errors import ZooError
+
+    path = Path(path)
+    if path.suffix.lower() not in allowed:
+        raise ZooError(f"cannot write '{path}': use one of {', '.join(allowed)}")
+    return path
 
 
 def read_saved_config(directory: Path) -> dict:

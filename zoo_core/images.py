@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo_core.errors import ZooError
+from zoo_core.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
 
-IMAGE_SUFFIXES = (".png", ".npy", ".npz")
-ANIMATION_SUFFIXES = (".gif", ".webp")
 
 
 def tile(images: np.ndarray, ncols: int | None = None, pad: int = 2, pad_value: int = 255) -> np.ndarray:
@@ -41,10 +40,8 @@ def _pil(array: np.ndarray):
 
 def save_images(images: np.ndarray, path: str | Path, ncols: int | None = None) -> Path:
     """Write a batch: ``.png`` as a tiled grid, ``.npy`` as the raw array, ``.npz`` under key ``images``."""
-    path = Path(path)
+    path = check_suffix(path, IMAGE_SUFFIXES)
     suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise ZooError(f"cannot write '{path.name}': use one of {', '.join(IMAGE_SUFFIXES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
         np.save(path, images)
@@ -65,10 +62,8 @@ def upscale(images: np.ndarray, min_size: int) -> np.ndarray:
 
 def save_animation(frames: np.ndarray, path: str | Path, fps: int = 20) -> Path:
     """Write ``(T, H, W, C)`` uint8 frames as a looping GIF or WebP."""
-    path = Path(path)
+    path = check_suffix(path, ANIMATION_SUFFIXES)
     suffix = path.suffix.lower()
-    if suffix not in ANIMATION_SUFFIXES:
-        raise ZooError(f"cannot write '{path.name}': use one of {', '.join(ANIMATION_SUFFIXES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     pictures = [_pil(frame) for frame in frames]
     options = {"lossless": True} if suffix == ".webp" else {}

@@ -241,12 +241,9 @@ class Registry:
     def _add_family(self, plugin: str, family: Any) -> None:
         if not isinstance(family, Family):
             raise RegistryError(f"register_families expects a zoo_core.Family, got {type(family).__name__}")
-        family = replace(family, plugin=plugin)
         owner = self.families.get(family.name)
-        if owner is not None:
-            raise DuplicateNameError(
-                f"family '{family.name}' is registered by both '{owner.plugin}' and '{plugin}'")
-        self.families[family.name] = family
+        _refuse_taken("family", family.name, owner and f"'{owner.plugin}'", f"'{plugin}'")
+        self.families[family.name] = replace(family, plugin=plugin)
         self.plugins[plugin].families.append(family.name)
 
     def _add_model(self, plugin: str, entry: Any) -> None:
@@ -256,9 +253,7 @@ class Registry:
         owner = family.plugin if family else plugin
         entry = replace(entry, plugin=owner, origin=f"plugin '{plugin}'")
         existing = self.models.get(entry.name)
-        if existing is not None:
-            raise DuplicateNameError(
-                f"model '{entry.name}' is registered by both {existing.origin} and plugin '{plugin}'")
+        _refuse_taken("model", entry.name, existing and existing.origin, f"plugin '{plugin}'")
         self.models[entry.name] = entry
         self.plugins[plugin].models.append(entry.name)
 
@@ -280,6 +275,12 @@ class Registry:
                 owner.models.remove(entry.name)
             self.models[entry.name] = replace(entry, plugin=family.plugin)
             self.plugins[family.plugin].models.append(entry.name)
+
+
+def _refuse_taken(kind: str, name: str, owner: str | None, newcomer: str) -> None:
+    """A name already registered (``owner`` says by whom) is an error of the later registration."""
+    if owner:
+        raise DuplicateNameError(f"{kind} '{name}' is registered by both {owner} and {newcomer}")
 
 
 def user_catalog_path() -> Path | None:

@@ -78,12 +78,11 @@ def cache_list(as_json: bool) -> None:
     if not models:
         click.echo(f"nothing pulled yet (cache: {hub.cache_dir()}); try 'zoo pull hf://ORG/REPO'")
         return
-    rows = [("REF", "REVISION", "COMMIT", "SIZE", "CACHED", "PULLED")]
-    rows += [(f"hf://{m.repo_id}", m.revision or "main", m.commit[:12], _size(m.size),
+    from zoo_core.render import table_lines
+
+    rows = [(f"hf://{m.repo_id}", m.revision or "main", m.commit[:12], _size(m.size),
               "yes" if m.present else "no: run 'zoo pull'", m.pulled_at) for m in models]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    click.echo("\n".join(table_lines(("REF", "REVISION", "COMMIT", "SIZE", "CACHED", "PULLED"), rows)))
 
 
 @cache.command("clear")

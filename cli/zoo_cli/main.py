@@ -18,6 +18,7 @@ import zoo_core
 from zoo_core.config import MAX_SEED
 from zoo_core.devices import device_option
 from zoo_core.errors import ZooError
+from zoo_core.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
 
 #: every --seed: a non-negative integer that every framework accepts
 SEED = click.IntRange(0, MAX_SEED)
@@ -227,7 +228,7 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
     if output is not None and not output.strip():
         _fail("-o/--output is empty; give a FILE.png, .npy or .npz")
     output = output or f"{Path(name.rstrip('/')).name.replace('hf:', '').replace('@', '-')}.png"
-    _check_suffix(output, (".png", ".npy", ".npz"))
+    check_suffix(output, IMAGE_SUFFIXES)
     model = _load(name, pairs, device)
     images = model.sample(n, seed=seed)
     path = save_images(images, output)
@@ -343,7 +344,7 @@ def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points:
     """Animate a looping walk through the latent space of model NAME."""
     from zoo_core.images import save_animation, tile, upscale
 
-    _check_suffix(output, (".gif", ".webp"))
+    check_suffix(output, ANIMATION_SUFFIXES)
     model = _load(name)
     clips = zoo_core.interpolate(model, n=n, points=points, frames=frames, path=path_kind, seed=seed)
     movie = [tile(upscale(frame, 96)) for frame in clips]
@@ -351,16 +352,10 @@ def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points:
     click.echo(f"wrote {len(movie)} frames to {output}")
 
 
-def _check_suffix(path: str, allowed: tuple[str, ...]) -> None:
-    if Path(path).suffix.lower() not in allowed:
-        _fail(f"cannot write '{path}': use one of {', '.join(allowed)}")
-
-
 def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    widths[-1] = 0  # the last column is not padded
-    for row in (header, *rows):
-        click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    from zoo_core.render import table_lines
+
+    click.echo("\n".join(table_lines(header, rows)))
 
 
 # -- commands defined in their own modules (one line each) -----------------------------------
