@@ -170,7 +170,8 @@ def info_cmd(name: str, as_json: bool, with_options: bool) -> None:
             click.echo(f"{key:15} {', '.join(info[key]) if isinstance(info[key], list) else info[key]}")
     click.echo("config:")
     for key, value in info["config"].items():
-        click.echo(f"  {key:18} {json.dumps(value)}")
+        note = "  (seed of the weights and training; 'zoo sample --seed' picks the images)" if key == "seed" else ""
+        click.echo(f"  {key:18} {json.dumps(value)}{note}")
 
 
 @cli.command("plugins")
@@ -216,7 +217,9 @@ def _load(name: str, pairs: tuple[str, ...] = (), device: str | None = None) -> 
 @click.argument("name")
 @click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 4096),
               help="How many images.")
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed; same seed, same images.")
+@click.option("--seed", default=0, show_default=True, type=SEED,
+              help="Sampling seed: which images (same seed, same bytes). The weights' own seed is the config "
+                   "key 'seed' (--set seed=N builds other fresh weights).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png (grid), .npy or .npz. "
               "Default: NAME.png")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
@@ -337,7 +340,7 @@ def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str)
               help="Latent points visited in a loop.")
 @click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 256),
               help="Walks shown side by side in each frame.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Sampling seed of the walk (not the weights').")
 @click.option("--fps", default=20, show_default=True, type=click.IntRange(1, 100))
 def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points: int, n: int, seed: int,
                     fps: int) -> None:
