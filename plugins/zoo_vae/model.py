@@ -111,58 +111,72 @@ def build_conv_vae(config: Mapping[str, Any]) -> tuple[keras.Model, keras.Model]
     starts without the sub-pixel layout's own checkerboard. Every
     layer has a fixed name, so variable paths (the safetensors keys) are the same in every process.
     """
-    size, channels, z_dim = config["image_size"], config["channels"], config["z_dim"]
-    filters, kernels, strides = config["filters"], config["kernel_sizes"], stage_strides(config)
-    act, bn, rate, seed = config["activation"], config["batch_norm"], config["dropout"], config["seed"]
+    size, channels = config["image_size"], config["channels"]
+    encoder, feature_shape = _conv_encoder(config)
+    decoder = _conv_decoder(config, feature_shape)
+    if tuple(decoder.output.shape[1:]) != (size, size, channels):  # guarded by the config check
+        raise ConfigError(f"decoder output {tuple(decoder.output.shape[1:])} != image shape {(size, size, channels)}")
+    return encoder, decoder
 
+
+def _norm_act_drop(x, config: Mapping[str, Any], prefix: str, i: int, dropout_seed: int):
+    """After a (transposed) convolution: [BatchNorm ->] activation [-> dropout], named ``{prefix}_bn{i}`` etc."""
+    act = config["activation"]
+    if config["batch_norm"]:
+        x = keras.layers.BatchNormalization(name=f"{prefix}_bn{i}")(x)
+    x = _activation(act, f"{prefix}_act{i}")(x)
+    if config["dropout"] > 0:
+        x = _dropout(config["dropout"], act, dropout_seed, f"{prefix}_drop{i}")(x)
+    return x
+
+
+def _conv_encoder(config: Mapping[str, Any]) -> tuple[keras.Model, tuple[int, ...]]:
+    """The ``vae`` encoder ``x -> [mu, log_var]`` and the shape of its last feature map."""
+    size, channels, z_dim = config["image_size"], config["channels"], config["z_dim"]
+    act, seed = config["activation"], config["seed"]
     inputs = keras.Input((size, size, channels), name="images")
     x = inputs
-    for i, (f, k, s) in enumerate(zip(filters, kernels, strides)):
+    for i, (f, k, s) in enumerate(zip(config["filters"], config["kernel_sizes"], stage_strides(config))):
         x = keras.layers.Conv2D(f, k, strides=s, padding="same", kernel_initializer=_initializer(act, seed + i),
                                 name=f"enc_conv{i}")(x)
-        if bn:
-            x = keras.layers.BatchNormalization(name=f"enc_bn{i}")(x)
-        x = _activation(act, f"enc_act{i}")(x)
-        if rate > 0:
-            x = _dropout(rate, act, seed + 100 + i, f"enc_drop{i}")(x)
+        x = _norm_act_drop(x, config, "enc", i, seed + 100 + i)
     feature_shape = tuple(int(d) for d in x.shape[1:])
     x = keras.layers.Flatten(name="enc_flatten")(x)
     mu = keras.layers.Dense(z_dim, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 200),
                             name="mu")(x)
     log_var = keras.layers.Dense(z_dim, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 201),
                                  name="log_var")(x)
-    encoder = keras.Model(inputs, [mu, log_var], name="encoder")
+    return keras.Model(inputs, [mu, log_var], name="encoder"), feature_shape
 
-    latent = keras.Input((z_dim,), name="z")
+
+def _upsample(y, f: int, k: int, s: int, init, subpixel: bool, i: int):
+    """One decoder stage's upsampling by ``s`` to ``f`` channels: Conv2DTranspose, or Conv2D + depth-to-space."""
+    if not subpixel:
+        return keras.layers.Conv2DTranspose(f, k, strides=s, padding="same", kernel_initializer=init,
+                                            name=f"dec_convt{i}")(y)
+    y = keras.layers.Conv2D(f * s * s, k, padding="same", kernel_initializer=ICNR(init, s) if s > 1 else init,
+                            name=f"dec_conv{i}")(y)
+    return DepthToSpace(s, name=f"dec_d2s{i}")(y) if s > 1 else y
+
+
+def _conv_decoder(config: Mapping[str, Any], feature_shape: tuple[int, ...]) -> keras.Model:
+    """The ``vae`` decoder ``z -> x``: Dense, Reshape to ``feature_shape``, the encoder's stages mirrored, sigmoid."""
+    filters, kernels, strides = config["filters"], config["kernel_sizes"], stage_strides(config)
+    act, seed = config["activation"], config["seed"]
+    latent = keras.Input((config["z_dim"],), name="z")
     y = keras.layers.Dense(int(np.prod(feature_shape)), kernel_initializer=_initializer(act, seed + 300),
                            name="dec_dense")(latent)
     y = keras.layers.Reshape(feature_shape, name="dec_reshape")(y)
-    outs = list(reversed(filters[:-1])) + [channels]
+    outs = list(reversed(filters[:-1])) + [config["channels"]]
     subpixel = config.get("decoder", "transpose") == "subpixel"
     for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides))):
         last = i == len(outs) - 1
-        init = _initializer("relu" if last else act, seed + 400 + i)
-        if subpixel:
-            y = keras.layers.Conv2D(f * s * s, k, padding="same", kernel_initializer=ICNR(init, s) if s > 1 else init,
-                                    name=f"dec_conv{i}")(y)
-            if s > 1:
-                y = DepthToSpace(s, name=f"dec_d2s{i}")(y)
-        else:
-            y = keras.layers.Conv2DTranspose(f, k, strides=s, padding="same", kernel_initializer=init,
-                                             name=f"dec_convt{i}")(y)
+        y = _upsample(y, f, k, s, _initializer("relu" if last else act, seed + 400 + i), subpixel, i)
         if last:
             y = keras.layers.Activation("sigmoid", name="dec_sigmoid")(y)
             break
-        if bn:
-            y = keras.layers.BatchNormalization(name=f"dec_bn{i}")(y)
-        y = _activation(act, f"dec_act{i}")(y)
-        if rate > 0:
-            y = _dropout(rate, act, seed + 500 + i, f"dec_drop{i}")(y)
-    decoder = keras.Model(latent, y, name="decoder")
-    if tuple(decoder.output.shape[1:]) != (size, size, channels):  # guarded by the config check
-        raise ConfigError(f"decoder output {tuple(decoder.output.shape[1:])} != image shape {(size, size, channels)}")
-    return encoder, decoder
-
+        y = _norm_act_drop(y, config, "dec", i, seed + 500 + i)
+    return keras.Model(latent, y, name="decoder")
 
 def build_dense_ae(config: Mapping[str, Any]) -> tuple[keras.Model, keras.Model]:
     """The ``ae`` encoder ``x -> code`` and decoder ``code -> x``: Dense layers only.
