@@ -30,6 +30,7 @@ from report import write_section  # noqa: E402
 
 REPEAT = 15
 REF = "hf://bench/glyphs"
+ZOO = [sys.executable, "-m", "zoo_cli.main"]
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -44,47 +45,72 @@ def main() -> None:
         root = Path(tmp)
         olah = hub_server.Olah(root / "olah").start()
         try:
-            site = hub_server.install_test_plugin(root / "site")
-            model_dir = root / "model"
-            fam.TinyDecoder(fam.FAMILY.config.resolve({"size": 32, "latent": 16}), fam.FAMILY).save(model_dir)
-            files = {n: (model_dir / n).read_bytes() for n in ("config.json", "model.safetensors")}
-            hub_server.make_model_repo(olah.mirrors, REF[5:], files)
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("HF_", "ZOO_", "XDG_")) and k != "PYTHONDONTWRITEBYTECODE"}
-            # bytecode is cached (in a temporary folder) as it is for an installed zoo; without it
-            # every run would compile zoo's modules from source
-            env.update(PYTHONPATH=str(site), ZOO_PLUGINS="hubtest", HF_ENDPOINT=olah.url, HF_HOME=str(root / "hf"),
-                       XDG_DATA_HOME=str(root / "data"), HF_HUB_DISABLE_TELEMETRY="1",
-                       PYTHONPYCACHEPREFIX=str(root / "pycache"))
-            offline = {**env, "HF_HUB_OFFLINE": "1"}
-            zoo = [sys.executable, "-m", "zoo_cli.main"]
-            subprocess.run([*zoo, "pull", "-q", REF], env=env, check=True, capture_output=True)
-            out = str(root / "x.npy")
-            commands = {
-                "zoo --version": (env, ["--version"]),
-                "zoo list (loads the plugins, as pull does)": (env, ["list"]),
-                f"zoo pull {REF} (cached, asks the Hub)": (env, ["pull", "-q", REF]),
-                f"zoo pull {REF} (cached, HF_HUB_OFFLINE=1)": (offline, ["pull", "-q", REF]),
-                "zoo sample DIR (a local saved model)": (env, ["sample", str(model_dir), "-n", "1", "-o", out]),
-                f"zoo sample {REF} (pulled, pinned)": (env, ["sample", REF, "-n", "1", "-o", out]),
-                f"zoo sample {REF} (pulled, HF_HUB_OFFLINE=1)": (offline, ["sample", REF, "-n", "1", "-o", out]),
-            }
-            for cmd_env, args in commands.values():  # warm-up: fills the bytecode cache
-                subprocess.run([*zoo, *args], env=cmd_env, check=True, capture_output=True)
-            wall: dict[str, list[float]] = {k: [] for k in commands}
-            cpu: dict[str, list[float]] = {k: [] for k in commands}
-            for _ in range(REPEAT):  # interleaved, so that load from other processes hits all alike
-                for label, (cmd_env, args) in commands.items():
-                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    t0 = time.perf_counter()
-                    subprocess.run([*zoo, *args], env=cmd_env, check=True, capture_output=True)
-                    wall[label].append(time.perf_counter() - t0)
-                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    cpu[label].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            env, commands = _prepare(root, olah, fam)
+            wall, cpu = _time_commands(commands)
             in_process = _in_process(env)
         finally:
             olah.stop()
+    body = _report(wall, cpu, in_process)
+    print(body)
+    if "--write" in sys.argv:
+        write_section("hub", ".venv/bin/python benchmarks/bench_hub.py --write", body)
 
+
+def _prepare(root: Path, olah, fam) -> tuple[dict, dict[str, tuple[dict, list[str]]]]:
+    """Install the test plugin, publish one model on the mirror and pull it once; return the children's
+    environment and the commands to time (label -> (environment, zoo arguments))."""
+    site = hub_server.install_test_plugin(root / "site")
+    model_dir = root / "model"
+    fam.TinyDecoder(fam.FAMILY.config.resolve({"size": 32, "latent": 16}), fam.FAMILY).save(model_dir)
+    files = {n: (model_dir / n).read_bytes() for n in ("config.json", "model.safetensors")}
+    hub_server.make_model_repo(olah.mirrors, REF[5:], files)
+    env = _child_env(root, olah, site)
+    offline = {**env, "HF_HUB_OFFLINE": "1"}
+    subprocess.run([*ZOO, "pull", "-q", REF], env=env, check=True, capture_output=True)
+    out = str(root / "x.npy")
+    commands = {
+        "zoo --version": (env, ["--version"]),
+        "zoo list (loads the plugins, as pull does)": (env, ["list"]),
+        f"zoo pull {REF} (cached, asks the Hub)": (env, ["pull", "-q", REF]),
+        f"zoo pull {REF} (cached, HF_HUB_OFFLINE=1)": (offline, ["pull", "-q", REF]),
+        "zoo sample DIR (a local saved model)": (env, ["sample", str(model_dir), "-n", "1", "-o", out]),
+        f"zoo sample {REF} (pulled, pinned)": (env, ["sample", REF, "-n", "1", "-o", out]),
+        f"zoo sample {REF} (pulled, HF_HUB_OFFLINE=1)": (offline, ["sample", REF, "-n", "1", "-o", out]),
+    }
+    return env, commands
+
+
+def _child_env(root: Path, olah, site: Path) -> dict:
+    """This process's environment without HF_/ZOO_/XDG_ settings, pointed at the mirror and folders under ``root``."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HF_", "ZOO_", "XDG_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    # bytecode is cached (in a temporary folder) as it is for an installed zoo; without it
+    # every run would compile zoo's modules from source
+    env.update(PYTHONPATH=str(site), ZOO_PLUGINS="hubtest", HF_ENDPOINT=olah.url, HF_HOME=str(root / "hf"),
+               XDG_DATA_HOME=str(root / "data"), HF_HUB_DISABLE_TELEMETRY="1",
+               PYTHONPYCACHEPREFIX=str(root / "pycache"))
+    return env
+
+
+def _time_commands(commands: dict) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and child CPU seconds of every command, REPEAT times, interleaved, after one warm-up run each."""
+    for cmd_env, args in commands.values():  # warm-up: fills the bytecode cache
+        subprocess.run([*ZOO, *args], env=cmd_env, check=True, capture_output=True)
+    wall: dict[str, list[float]] = {k: [] for k in commands}
+    cpu: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(REPEAT):  # interleaved, so that load from other processes hits all alike
+        for label, (cmd_env, args) in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run([*ZOO, *args], env=cmd_env, check=True, capture_output=True)
+            wall[label].append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[label].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return wall, cpu
+
+
+def _command_rows(wall: dict, cpu: dict) -> tuple[list[str], dict[str, tuple[float, float]]]:
+    """The command table, and each Hub command's extra (best wall ms, median CPU ms) over its local baseline."""
     best = {k: 1000 * min(v) for k, v in wall.items()}
     med = {k: _median_ms(v) for k, v in wall.items()}
     cpu_med = {k: _median_ms(v) for k, v in cpu.items()}
@@ -99,6 +125,12 @@ def main() -> None:
             extra[label] = (best[label] - best[base], cpu_med[label] - cpu_med[base])
             note = f"{extra[label][0]:+.0f} / {extra[label][1]:+.0f} ms vs. `{base.split(' (')[0]}`"
         rows.append(f"| `{label}` | {best[label]:.0f} | {med[label]:.0f} | {cpu_med[label]:.0f} | {note} |")
+    return rows, extra
+
+
+def _report(wall: dict, cpu: dict, in_process: dict[str, float]) -> str:
+    """The section body: both tables, the verdict on the 50 ms goals, and how it was measured."""
+    rows, extra = _command_rows(wall, cpu)
     rows += ["", "In-process, in a fresh process after the plugins loaded:", "", "| call | median ms |", "|---|---:|"]
     rows += [f"| `{label}` | {ms:.2f} |" for label, ms in in_process.items()]
     use = max(max(v) for k, v in extra.items() if k.startswith("zoo sample"))
@@ -110,13 +142,10 @@ def main() -> None:
                + f" In-process, `hub.pull` of a cached model takes {in_process['hub.pull(ref) (asks the Hub)']:.0f} ms"
                " (one HTTP request to the local mirror, sha256, pin file).")
     load = os.getloadavg()[0]
-    body = "\n".join(rows) + (
+    return "\n".join(rows) + (
         f"\n\n{verdict}\n\n{REPEAT} runs of each command, interleaved. Other jobs shared the machine (1-minute "
         f"load average {load:.1f} at the end), so medians of wall time are noisy; the verdict uses the best wall "
         "time (least disturbed run) and the median CPU time of the command's process, whichever is worse.\n")
-    print(body)
-    if "--write" in sys.argv:
-        write_section("hub", ".venv/bin/python benchmarks/bench_hub.py --write", body)
 
 
 def _in_process(env: dict) -> dict[str, float]:

@@ -119,8 +119,7 @@ def frac_table(rows: list[dict], key: str = "best_coder_frac") -> list[str]:
     return lines
 
 
-def main() -> int:
-    """Time both loops, measure the information of every cell, write the report section."""
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1, help="images measured per cell (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="weight seed of every cell (default 0)")
@@ -130,8 +129,11 @@ def main() -> int:
                         help="skip measuring the notebook-shaped network (nearest, no smoothing)")
     parser.add_argument("--json", type=Path, help="also write every row to this JSON file")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def measure(args: argparse.Namespace) -> dict:
+    """The load average, ``import keras``, both loops' speed, and every cell's information per variant."""
     from zoo_random_cnn.information import grid_statistics
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -146,17 +148,18 @@ def main() -> int:
     rows = {name: information(args.seed, args.sample_seed, args.images, overrides, name)
             for name, overrides in variants.items()}
     stats = {name: grid_statistics(r) for name, r in rows.items()}
-    after = rows["after"]
-    bad_ratio = [(r["s"], r["q"]) for r in after if not 0.8 <= r["ratio"] <= 1.05]
-    ratios = [r["ratio"] for r in after]
-    names = list(variants)
-    header = "| measure | " + " | ".join(f"{n} ({'default' if n == 'after' else 'nearest, no smoothing'})"
-                                          for n in names) + " |"
+    return {"load": load, "import_s": import_s, "timing": timing, "rows": rows, "stats": stats}
 
-    def line(label: str, key: str, fmt: str = "{:.3f}") -> str:
-        return f"| {label} | " + " | ".join(fmt.format(stats[n][key]) for n in names) + " |"
 
-    summary = [
+def bad_ratios(rows: list[dict]) -> list[tuple[int, int]]:
+    """Cells whose parameter count misses its budget (outside 0.8-1.05x soph / bits_per_weight)."""
+    return [(r["s"], r["q"]) for r in rows if not 0.8 <= r["ratio"] <= 1.05]
+
+
+def speed_lines(args: argparse.Namespace, m: dict) -> list[str]:
+    """The grid's description and the speed table."""
+    timing = m["timing"]
+    return [
         f"256x256 grey, n = {N}: step = {(SIDE * SIDE * 4 - 2) // N} bits, soph = s*step, noise = q*step, "
         f"120 cells; weights seed {args.seed}, input seed {args.sample_seed}, {args.images} image(s) per cell.",
         "",
@@ -168,9 +171,26 @@ def main() -> int:
         f"{timing['notebook']:.1f} |",
         f"| zoo: `zoo_core.build('random-cnn', ...).sample(1)` per cell | {timing['zoo']:.1f} |",
         f"| **ratio zoo / notebook** (target <= 0.5) | **{timing['ratio']:.2f}** |",
-        f"| `import keras` (once, not in the loops) | {import_s:.1f} |",
-        f"| 1-minute load average at start | {load:.1f} |",
+        f"| `import keras` (once, not in the loops) | {m['import_s']:.1f} |",
+        f"| 1-minute load average at start | {m['load']:.1f} |",
         "",
+    ]
+
+
+def information_lines(rows: dict[str, list[dict]], stats: dict[str, dict]) -> list[str]:
+    """The information table: one column per variant (default network, and the notebook's shape)."""
+    names = list(rows)
+    header = "| measure | " + " | ".join(f"{n} ({'default' if n == 'after' else 'nearest, no smoothing'})"
+                                          for n in names) + " |"
+
+    def line(label: str, key: str, fmt: str = "{:.3f}") -> str:
+        return f"| {label} | " + " | ".join(fmt.format(stats[n][key]) for n in names) + " |"
+
+    def coder_line(coder: str) -> str:
+        return f"| {coder} / uncompressed, median | " + " | ".join(
+            f"{statistics.median(r[f'{coder}_frac'] for r in rows[n]):.3f}" for n in names) + " |"
+
+    return [
         "**Information** (best = smallest of lzma, PNG and WebP lossless per image, as a fraction of the "
         "262144 uncompressed bits; low budget = soph + noise <= 1/4 of the bits, s + q <= 4; rank = "
         "Spearman over the 120 cells):",
@@ -181,16 +201,20 @@ def main() -> int:
         line("rank correlation, noise alone", "rank_noise"),
         line("rank correlation, soph alone", "rank_soph"),
         line("best coder / uncompressed, median", "median_frac"),
-        line("best coder / uncompressed, min (replaced below by min / max)", "min_frac"),
+        *(coder_line(coder) for coder in ("lzma", "png", "webp")),
+        "| best coder / uncompressed, min / max | "
+        + " | ".join(f"{stats[n]['min_frac']:.3f} / {stats[n]['max_frac']:.3f}" for n in names) + " |",
         line("low-budget cells: largest best-coder fraction (target <= 0.5)", "low_budget_max_frac"),
         line("flat cells (8-bit std < 10; target 0)", "flat", "{}"),
     ]
-    summary[-3] = (f"| best coder / uncompressed, min / max | "
-                   + " | ".join(f"{stats[n]['min_frac']:.3f} / {stats[n]['max_frac']:.3f}" for n in names) + " |")
-    for coder in ("lzma", "png", "webp"):
-        summary.insert(-3, f"| {coder} / uncompressed, median | " + " | ".join(
-            f"{statistics.median(r[f'{coder}_frac'] for r in rows[n]):.3f}" for n in names) + " |")
-    summary += [
+
+
+def cell_lines(rows: dict[str, list[dict]]) -> list[str]:
+    """Parameter budgets, contrast, the model-class bound and the per-cell best-coder triangles."""
+    after = rows["after"]
+    bad_ratio = bad_ratios(after)
+    ratios = [r["ratio"] for r in after]
+    lines = [
         "",
         f"Parameters / (soph / 5): min {min(ratios):.3f}, median {statistics.median(ratios):.3f}, max "
         f"{max(ratios):.3f}{' (outside 0.8-1.05: ' + str(bad_ratio) + ')' if bad_ratio else ''}; smallest 8-bit std "
@@ -203,19 +227,25 @@ def main() -> int:
         *frac_table(after),
     ]
     if "before" in rows:
-        summary += ["", "The same for the notebook's network shape (nearest upsampling, no smoothing):", "",
-                    *frac_table(rows["before"])]
-    summary += ["", "soph + noise / uncompressed per cell, for comparison: (s + q) / 16.",
-                "", "Pictures and discussion: [random-cnn.md](random-cnn.md)."]
-    body = "\n".join(summary)
+        lines += ["", "The same for the notebook's network shape (nearest upsampling, no smoothing):", "",
+                  *frac_table(rows["before"])]
+    return lines + ["", "soph + noise / uncompressed per cell, for comparison: (s + q) / 16.",
+                    "", "Pictures and discussion: [random-cnn.md](random-cnn.md)."]
+
+
+def main() -> int:
+    """Time both loops, measure the information of every cell, write the report section."""
+    args = parse_args()
+    m = measure(args)
+    rows, stats = m["rows"], m["stats"]
+    body = "\n".join(speed_lines(args, m) + information_lines(rows, stats) + cell_lines(rows))
     print(body)
     if args.json:
-        args.json.write_text(json.dumps({"timing": timing, "stats": stats, "rows": rows}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"timing": m["timing"], "stats": stats, "rows": rows}, indent=1) + "\n")
     if not args.no_write:
         write_section("random-cnn soph x noise grid", command_line(), body)
     flat = stats["after"]["flat"]
-    return 1 if bad_ratio or flat else 0
-
+    return 1 if bad_ratios(rows["after"]) or flat else 0
 
 if __name__ == "__main__":
     sys.exit(main())

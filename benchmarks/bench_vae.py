@@ -213,33 +213,59 @@ class ExampleRunner:
         return float(hist.history["loss"][-1])
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=6400, help="training images (one epoch = n / 128 batches)")
     parser.add_argument("-k", type=int, default=3, help="timed epochs per model (after one warm-up epoch)")
     parser.add_argument("--no-write", action="store_true", help="print the section only")
-    args = parser.parse_args()
-    n = args.n - args.n % BATCH
+    return parser.parse_args()
 
+
+def make_runners(n: int) -> list:
+    """The four runners on the same ``n`` glyphs-28 images: zoo, keras.io loop on zoo's networks, keras.io
+    example, zoo in short calls."""
     keras.utils.set_random_seed(0)
     images, _ = load_dataset("glyphs-28", n=n)
     assert images.shape == (n, 28, 28, 1) and images.dtype == np.uint8, (images.shape, images.dtype)
     x = images.astype("float32") / 255.0  # the example feeds fit a float32 array in [0, 1]
+    return [ZooRunner(images),
+            ExampleRunner("keras.io loop + `fit`, zoo's architecture", zoo_shaped_networks, x),
+            ExampleRunner("keras.io example (its architecture, loop, `fit`)", example_networks, x),
+            ZooShortRunner(images)]
 
-    runners = [ZooRunner(images),
-               ExampleRunner("keras.io loop + `fit`, zoo's architecture", zoo_shaped_networks, x),
-               ExampleRunner("keras.io example (its architecture, loop, `fit`)", example_networks, x),
-               ZooShortRunner(images)]
-    times: dict[str, list[float]] = {r.name: [] for r in runners}
-    losses: dict[str, float] = {}
+
+class Timings:
+    """Per runner: the timed epochs' wall and CPU seconds, the last epoch's loss; the whole run's wall time
+    and the load average at its start."""
+
+    def __init__(self, runners: list) -> None:
+        self.times: dict[str, list[float]] = {r.name: [] for r in runners}
+        self.cpu: dict[str, list[float]] = {r.name: [] for r in runners}
+        self.losses: dict[str, float] = {}
+        self.wall = 0.0
+        self.load_start = 0.0
+
+    def best(self) -> dict[str, float]:
+        return {name: min(t) for name, t in self.times.items()}
+
+    def median(self) -> dict[str, float]:
+        return {name: statistics.median(t) for name, t in self.times.items()}
+
+    def cpu_median(self) -> dict[str, float]:
+        return {name: statistics.median(t) for name, t in self.cpu.items()}
+
+
+def time_epochs(runners: list, k: int) -> Timings:
+    """One warm-up epoch per runner, then ``k`` timed rounds with the order rotating per round."""
+    timings = Timings(runners)
+    times, cpu, losses = timings.times, timings.cpu, timings.losses
     t_start = time.perf_counter()
-    load_start = os.getloadavg()[0]
+    timings.load_start = os.getloadavg()[0]
     for r in runners:  # warm-up: tracing, graph building, pipeline start
         t0 = time.perf_counter()
         losses[r.name] = r.epoch()
         print(f"warm-up {r.name}: {time.perf_counter() - t0:.2f} s", flush=True)
-    cpu: dict[str, list[float]] = {r.name: [] for r in runners}
-    for round_ in range(args.k):
+    for round_ in range(k):
         order = runners[round_ % len(runners):] + runners[:round_ % len(runners)]
         for r in order:
             t0, c0 = time.perf_counter(), time.process_time()
@@ -248,50 +274,69 @@ def main() -> None:
             cpu[r.name].append(time.process_time() - c0)
             print(f"round {round_ + 1} {r.name}: {times[r.name][-1]:.2f} s wall, {cpu[r.name][-1]:.2f} s CPU, "
                   f"loss {losses[r.name]:.2f}", flush=True)
-    wall = time.perf_counter() - t_start
+    timings.wall = time.perf_counter() - t_start
+    return timings
 
-    zoo, same, example, short = runners
-    best = {r.name: min(times[r.name]) for r in runners}
-    med = {r.name: statistics.median(times[r.name]) for r in runners}
-    cpu_med = {r.name: statistics.median(cpu[r.name]) for r in runners}
-    steps = n // BATCH
+
+def table_rows(runners: list, timings: Timings, n: int) -> list[str]:
+    """The markdown table: one row per runner."""
+    zoo = runners[0]
+    best, med, cpu_med = timings.best(), timings.median(), timings.cpu_median()
     rows = ["| model | params | s / epoch: best (median; all) | µs / sample (best) | zoo ÷ this: best, median "
             "| CPU s / epoch (median) | final-epoch total loss |",
             "|---|---:|---|---:|---|---:|---:|"]
     for r in runners:
-        each = ", ".join(f"{t:.2f}" for t in times[r.name])
+        each = ", ".join(f"{t:.2f}" for t in timings.times[r.name])
         rows.append(f"| {r.name} | {r.params:,} | {best[r.name]:.2f} ({med[r.name]:.2f}; {each}) | "
                      f"{best[r.name] / n * 1e6:.0f} | {best[zoo.name] / best[r.name]:.2f}, "
-                     f"{med[zoo.name] / med[r.name]:.2f} | {cpu_med[r.name]:.2f} | {losses[r.name]:.1f} |")
-    ratio_same = best[zoo.name] / best[same.name]
-    ratio_same_med = med[zoo.name] / med[same.name]
-    ratio_example = best[zoo.name] / best[example.name]
-    ratio_cpu = cpu_med[zoo.name] / cpu_med[same.name]
-    ratio_short, ratio_short_med = best[short.name] / best[zoo.name], med[short.name] / med[zoo.name]
-    verdict = "met" if max(ratio_same, ratio_same_med) <= 0.85 else "not met"
-    verdict_short = "met" if max(ratio_short, ratio_short_med) <= 1.10 else "not met"
-    stamp = datetime.date.today().isoformat()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, " \
-              f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
-    text = f"""## vae
+                     f"{med[zoo.name] / med[r.name]:.2f} | {cpu_med[r.name]:.2f} | {timings.losses[r.name]:.1f} |")
+    return rows
 
-Command: `.venv/bin/python benchmarks/bench_vae.py -n {args.n} -k {args.k}` ({stamp}; {machine};
-1-minute load average {load_start:.1f} at the start; the models were interleaved so that other load falls on
+
+def ratios(runners: list, timings: Timings) -> dict:
+    """The ratios the section quotes and the verdicts on their targets."""
+    zoo, same, example, short = runners
+    best, med, cpu_med = timings.best(), timings.median(), timings.cpu_median()
+    r = dict(same=best[zoo.name] / best[same.name], same_med=med[zoo.name] / med[same.name],
+             example=best[zoo.name] / best[example.name], cpu=cpu_med[zoo.name] / cpu_med[same.name],
+             short=best[short.name] / best[zoo.name], short_med=med[short.name] / med[zoo.name])
+    r["verdict"] = "met" if max(r["same"], r["same_med"]) <= 0.85 else "not met"
+    r["verdict_short"] = "met" if max(r["short"], r["short_med"]) <= 1.10 else "not met"
+    return r
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, " \
+           f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
+def section_head(args: argparse.Namespace, n: int, timings: Timings, rows: list[str]) -> str:
+    """The section's title, command, setup and table."""
+    stamp = datetime.date.today().isoformat()
+    return f"""## vae
+
+Command: `.venv/bin/python benchmarks/bench_vae.py -n {args.n} -k {args.k}` ({stamp}; {machine()};
+1-minute load average {timings.load_start:.1f} at the start; the models were interleaved so that other load falls on
 all of them alike).
 
 Epoch time of the zoo `vae` against the keras.io "Variational AutoEncoder" example (Keras 3) trained by its
 own `train_step` through `fit`, written in `benchmarks/bench_vae.py` from the example's description. Same
-{n:,} glyphs-28 images (uint8 28x28x1) for all, batch 128, {steps} batches = one epoch, Adam lr 1e-3, no XLA
+{n:,} glyphs-28 images (uint8 28x28x1) for all, batch 128, {n // BATCH} batches = one epoch, Adam lr 1e-3, no XLA
 (`jit_compile` resolves to False on CPU for `fit`; zoo `jit_compile: false`); one warm-up epoch each, then
 {args.k} timed epochs each, interleaved with the order rotating per round. Wall time of the whole run
-{wall:.0f} s.
+{timings.wall:.0f} s.
 
 zoo config: `filters [32, 64], kernel_sizes [3, 3], strides [2, 2], z_dim 2, activation relu,
 batch_norm false, dropout 0, likelihood bernoulli, fact 1, batch_size 128, lr 1e-3`.
 
 {chr(10).join(rows)}
 
-Architecture differences (zoo's config keys cannot express the example exactly):
+"""
+
+
+def section_findings(n: int, runners: list, r: dict) -> str:
+    """The section's architecture notes and the ratios against their targets."""
+    zoo, same, example, _short = runners
+    steps, verdict_short = n // BATCH, r["verdict_short"]
+    return f"""Architecture differences (zoo's config keys cannot express the example exactly):
 
 * encoder: the example has `Dense(16, relu)` between Flatten (3,136) and the two `Dense(2)` heads; zoo's heads
   read the Flatten output directly (3,136 -> 2 twice);
@@ -305,23 +350,31 @@ Architecture differences (zoo's config keys cannot express the example exactly):
 
 Because of that, the same-architecture comparison is the middle row: the example's `VAE` class and `fit`
 around networks built layer for layer like zoo's ({same.params:,} parameters, zoo {zoo.params:,}).
-zoo ÷ keras.io loop at the same architecture: **{ratio_same:.2f}** per sample on the best epochs
-({ratio_same_med:.2f} on the medians); target <= 0.85 on both: **{verdict}**.
+zoo ÷ keras.io loop at the same architecture: **{r['same']:.2f}** per sample on the best epochs
+({r['same_med']:.2f} on the medians); target <= 0.85 on both: **{r['verdict']}**.
 Short calls ({SHORT} steps per `model.train` call, {-(-steps // SHORT)} calls per epoch) ÷ one call per epoch:
-**{ratio_short:.2f}** on the best epochs ({ratio_short_med:.2f} on the medians); target <= 1.10 on both:
+**{r['short']:.2f}** on the best epochs ({r['short_med']:.2f} on the medians); target <= 1.10 on both:
 **{verdict_short}** (each call continues the run in memory with `resume=True`; the compiled loop and the images are reused).
 In process CPU time per epoch (all threads, medians)
-the ratio is {ratio_cpu:.2f}. zoo's `model.train` runs {STEPS_PER_CALL} steps per compiled call (a graph loop over
+the ratio is {r['cpu']:.2f}. zoo's `model.train` runs {STEPS_PER_CALL} steps per compiled call (a graph loop over
 the `tf.data` iterator that hands back every step's three losses at once), where `fit` calls its compiled
 step once per batch from Python.
-zoo ÷ the full keras.io example (a heavier decoder): {ratio_example:.2f} (best epochs).
+zoo ÷ the full keras.io example (a heavier decoder): {r['example']:.2f} (best epochs).
 "Best" is the fastest of the timed epochs, the one least disturbed by the other load.
 """
+
+
+def main() -> None:
+    args = parse_args()
+    n = args.n - args.n % BATCH
+    runners = make_runners(n)
+    timings = time_epochs(runners, args.k)
+    text = section_head(args, n, timings, table_rows(runners, timings, n)) + section_findings(
+        n, runners, ratios(runners, timings))
     print(text)
     if not args.no_write:
         replace_section(text)
         print(f"wrote the '## vae' section of {Path(__file__).resolve().parent.parent / 'docs' / 'benchmarks.md'}")
-
 
 if __name__ == "__main__":
     main()

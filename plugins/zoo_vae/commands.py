@@ -34,42 +34,61 @@ def add_commands(cli: click.Group) -> None:
     def reconstruct_cmd(name: str, data: str | None, output: str, n: int, seed: int, scale_png: str | None,
                         device: str) -> None:
         """Reconstruct images with autoencoder NAME: rows of originals above rows of reconstructions."""
-        import numpy as np
+        reconstruct(name, data, output, n, seed, scale_png, device)
 
-        import zoo_core
-        from zoo_core.images import save_images, upscale
 
-        for path in (output, scale_png):
-            if path is not None and Path(path).suffix.lower() != ".png":
-                raise ZooError(f"cannot write '{path}': use a .png file")
-        model = zoo_core.load(name, device=device)
-        if not hasattr(model, "reconstruct"):
-            raise ZooError(f"model '{name}' (family {model.family_name}) cannot reconstruct images; "
-                           "use a vae or ae model")
-        scale = model.output_scale() if hasattr(model, "output_scale") else None
-        if scale_png is not None and scale is None:
-            raise ZooError(f"model '{name}' has no learnt scale (--scale needs likelihood=logistic)")
-        images = model.images_for(data, "test")
-        pick = np.sort(np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False))
-        originals = images[pick]
-        recon = model.reconstruct(originals)
-        cols = min(len(originals), 8)
-        rows = []
-        for start in range(0, len(originals), cols):  # each row of originals, then its reconstructions
-            chunk = slice(start, start + cols)
-            for part in (originals[chunk], recon[chunk]):
-                pad = cols - len(part)
-                rows.append(np.concatenate([part, np.full((pad, *part.shape[1:]), 255, np.uint8)]) if pad else part)
-        save_images(np.concatenate(rows), output, ncols=cols)
-        err = float(np.mean((originals.astype(np.float32) - recon.astype(np.float32)) ** 2) / 255.0 ** 2)
-        click.echo(f"wrote {len(originals)} originals over their reconstructions to {output} "
-                   f"(mse per pixel {err:.4f})")
-        if scale_png is not None:
-            save_images(upscale(scale_picture(scale)[None], 224), scale_png)
-            levels = scale * 255.0
-            click.echo(f"wrote the learnt logistic scale to {scale_png} (logarithmic: black {levels.min():.2f}, "
-                       f"white {levels.max():.2f} grey levels; mean {levels.mean():.2f})")
+def reconstruct(name: str, data: str | None, output: str, n: int, seed: int, scale_png: str | None,
+                device: str) -> None:
+    """``zoo reconstruct``: write the grid of ``n`` originals over their reconstructions (and the scale)."""
+    import numpy as np
 
+    import zoo_core
+    from zoo_core.images import save_images
+
+    for path in (output, scale_png):
+        if path is not None and Path(path).suffix.lower() != ".png":
+            raise ZooError(f"cannot write '{path}': use a .png file")
+    model = zoo_core.load(name, device=device)
+    if not hasattr(model, "reconstruct"):
+        raise ZooError(f"model '{name}' (family {model.family_name}) cannot reconstruct images; "
+                       "use a vae or ae model")
+    scale = model.output_scale() if hasattr(model, "output_scale") else None
+    if scale_png is not None and scale is None:
+        raise ZooError(f"model '{name}' has no learnt scale (--scale needs likelihood=logistic)")
+    images = model.images_for(data, "test")
+    pick = np.sort(np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False))
+    originals = images[pick]
+    recon = model.reconstruct(originals)
+    cols = min(len(originals), 8)
+    save_images(reconstruction_grid(originals, recon, cols), output, ncols=cols)
+    err = float(np.mean((originals.astype(np.float32) - recon.astype(np.float32)) ** 2) / 255.0 ** 2)
+    click.echo(f"wrote {len(originals)} originals over their reconstructions to {output} "
+               f"(mse per pixel {err:.4f})")
+    if scale_png is not None:
+        write_scale(scale, scale_png)
+
+
+def reconstruction_grid(originals, recon, cols: int):
+    """Rows of ``cols`` originals, each above its row of reconstructions; a short last row padded with white."""
+    import numpy as np
+
+    rows = []
+    for start in range(0, len(originals), cols):  # each row of originals, then its reconstructions
+        chunk = slice(start, start + cols)
+        for part in (originals[chunk], recon[chunk]):
+            pad = cols - len(part)
+            rows.append(np.concatenate([part, np.full((pad, *part.shape[1:]), 255, np.uint8)]) if pad else part)
+    return np.concatenate(rows)
+
+
+def write_scale(scale, scale_png: str) -> None:
+    """Write the learnt logistic scale as a log-scale picture, and say its range in grey levels."""
+    from zoo_core.images import save_images, upscale
+
+    save_images(upscale(scale_picture(scale)[None], 224), scale_png)
+    levels = scale * 255.0
+    click.echo(f"wrote the learnt logistic scale to {scale_png} (logarithmic: black {levels.min():.2f}, "
+               f"white {levels.max():.2f} grey levels; mean {levels.mean():.2f})")
 
 def scale_picture(scale):
     """The learnt scale ``(H, W, C)`` as uint8: log-scale from its minimum (black) to its maximum (white).

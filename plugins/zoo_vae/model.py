@@ -111,58 +111,72 @@ def build_conv_vae(config: Mapping[str, Any]) -> tuple[keras.Model, keras.Model]
     starts without the sub-pixel layout's own checkerboard. Every
     layer has a fixed name, so variable paths (the safetensors keys) are the same in every process.
     """
-    size, channels, z_dim = config["image_size"], config["channels"], config["z_dim"]
-    filters, kernels, strides = config["filters"], config["kernel_sizes"], stage_strides(config)
-    act, bn, rate, seed = config["activation"], config["batch_norm"], config["dropout"], config["seed"]
+    size, channels = config["image_size"], config["channels"]
+    encoder, feature_shape = _conv_encoder(config)
+    decoder = _conv_decoder(config, feature_shape)
+    if tuple(decoder.output.shape[1:]) != (size, size, channels):  # guarded by the config check
+        raise ConfigError(f"decoder output {tuple(decoder.output.shape[1:])} != image shape {(size, size, channels)}")
+    return encoder, decoder
 
+
+def _norm_act_drop(x, config: Mapping[str, Any], prefix: str, i: int, dropout_seed: int):
+    """After a (transposed) convolution: [BatchNorm ->] activation [-> dropout], named ``{prefix}_bn{i}`` etc."""
+    act = config["activation"]
+    if config["batch_norm"]:
+        x = keras.layers.BatchNormalization(name=f"{prefix}_bn{i}")(x)
+    x = _activation(act, f"{prefix}_act{i}")(x)
+    if config["dropout"] > 0:
+        x = _dropout(config["dropout"], act, dropout_seed, f"{prefix}_drop{i}")(x)
+    return x
+
+
+def _conv_encoder(config: Mapping[str, Any]) -> tuple[keras.Model, tuple[int, ...]]:
+    """The ``vae`` encoder ``x -> [mu, log_var]`` and the shape of its last feature map."""
+    size, channels, z_dim = config["image_size"], config["channels"], config["z_dim"]
+    act, seed = config["activation"], config["seed"]
     inputs = keras.Input((size, size, channels), name="images")
     x = inputs
-    for i, (f, k, s) in enumerate(zip(filters, kernels, strides)):
+    for i, (f, k, s) in enumerate(zip(config["filters"], config["kernel_sizes"], stage_strides(config))):
         x = keras.layers.Conv2D(f, k, strides=s, padding="same", kernel_initializer=_initializer(act, seed + i),
                                 name=f"enc_conv{i}")(x)
-        if bn:
-            x = keras.layers.BatchNormalization(name=f"enc_bn{i}")(x)
-        x = _activation(act, f"enc_act{i}")(x)
-        if rate > 0:
-            x = _dropout(rate, act, seed + 100 + i, f"enc_drop{i}")(x)
+        x = _norm_act_drop(x, config, "enc", i, seed + 100 + i)
     feature_shape = tuple(int(d) for d in x.shape[1:])
     x = keras.layers.Flatten(name="enc_flatten")(x)
     mu = keras.layers.Dense(z_dim, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 200),
                             name="mu")(x)
     log_var = keras.layers.Dense(z_dim, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 201),
                                  name="log_var")(x)
-    encoder = keras.Model(inputs, [mu, log_var], name="encoder")
+    return keras.Model(inputs, [mu, log_var], name="encoder"), feature_shape
 
-    latent = keras.Input((z_dim,), name="z")
+
+def _upsample(y, f: int, k: int, s: int, init, subpixel: bool, i: int):
+    """One decoder stage's upsampling by ``s`` to ``f`` channels: Conv2DTranspose, or Conv2D + depth-to-space."""
+    if not subpixel:
+        return keras.layers.Conv2DTranspose(f, k, strides=s, padding="same", kernel_initializer=init,
+                                            name=f"dec_convt{i}")(y)
+    y = keras.layers.Conv2D(f * s * s, k, padding="same", kernel_initializer=ICNR(init, s) if s > 1 else init,
+                            name=f"dec_conv{i}")(y)
+    return DepthToSpace(s, name=f"dec_d2s{i}")(y) if s > 1 else y
+
+
+def _conv_decoder(config: Mapping[str, Any], feature_shape: tuple[int, ...]) -> keras.Model:
+    """The ``vae`` decoder ``z -> x``: Dense, Reshape to ``feature_shape``, the encoder's stages mirrored, sigmoid."""
+    filters, kernels, strides = config["filters"], config["kernel_sizes"], stage_strides(config)
+    act, seed = config["activation"], config["seed"]
+    latent = keras.Input((config["z_dim"],), name="z")
     y = keras.layers.Dense(int(np.prod(feature_shape)), kernel_initializer=_initializer(act, seed + 300),
                            name="dec_dense")(latent)
     y = keras.layers.Reshape(feature_shape, name="dec_reshape")(y)
-    outs = list(reversed(filters[:-1])) + [channels]
+    outs = list(reversed(filters[:-1])) + [config["channels"]]
     subpixel = config.get("decoder", "transpose") == "subpixel"
     for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides))):
         last = i == len(outs) - 1
-        init = _initializer("relu" if last else act, seed + 400 + i)
-        if subpixel:
-            y = keras.layers.Conv2D(f * s * s, k, padding="same", kernel_initializer=ICNR(init, s) if s > 1 else init,
-                                    name=f"dec_conv{i}")(y)
-            if s > 1:
-                y = DepthToSpace(s, name=f"dec_d2s{i}")(y)
-        else:
-            y = keras.layers.Conv2DTranspose(f, k, strides=s, padding="same", kernel_initializer=init,
-                                             name=f"dec_convt{i}")(y)
+        y = _upsample(y, f, k, s, _initializer("relu" if last else act, seed + 400 + i), subpixel, i)
         if last:
             y = keras.layers.Activation("sigmoid", name="dec_sigmoid")(y)
             break
-        if bn:
-            y = keras.layers.BatchNormalization(name=f"dec_bn{i}")(y)
-        y = _activation(act, f"dec_act{i}")(y)
-        if rate > 0:
-            y = _dropout(rate, act, seed + 500 + i, f"dec_drop{i}")(y)
-    decoder = keras.Model(latent, y, name="decoder")
-    if tuple(decoder.output.shape[1:]) != (size, size, channels):  # guarded by the config check
-        raise ConfigError(f"decoder output {tuple(decoder.output.shape[1:])} != image shape {(size, size, channels)}")
-    return encoder, decoder
-
+        y = _norm_act_drop(y, config, "dec", i, seed + 500 + i)
+    return keras.Model(latent, y, name="decoder")
 
 def build_dense_ae(config: Mapping[str, Any]) -> tuple[keras.Model, keras.Model]:
     """The ``ae`` encoder ``x -> code`` and decoder ``code -> x``: Dense layers only.
@@ -634,65 +648,84 @@ class _KerasAutoencoder(LatentModel):
         """
         images = self.images_for(data, "test")[:EVAL_IMAGES]
         x = images.astype(np.float32) / 255.0
-        rng = np.random.default_rng(seed)
         pixels = int(np.prod(self._image_shape()))
-        reco_weight, kl_weight = self.trainer.reco_weight, self.trainer.fact
         likelihood = self.likelihood
         out: dict[str, Any] = {"images": int(len(x)), "likelihood": likelihood}
         if likelihood == "gaussian" and self.variational:
             # sigma^2 = (KL weight / reconstruction weight) / 2, in [0, 1] pixel units
-            out["gaussian_sigma"] = float(np.sqrt(max(kl_weight / reco_weight, 1e-12) / 2.0))
-        reco, bce, sq, kl, nll, codes = [], [], [], [], [], []
+            out["gaussian_sigma"] = float(np.sqrt(max(self.trainer.fact / self.trainer.reco_weight, 1e-12) / 2.0))
+        per_image = self._per_image_losses(x, np.random.default_rng(seed), likelihood, out.get("gaussian_sigma"))
+        out.update(self._loss_metrics(per_image, pixels, likelihood))
+        scale = self.output_scale()
+        if scale is not None:
+            out.update({"scale_mean": float(scale.mean()), "scale_min": float(scale.min()),
+                        "scale_max": float(scale.max())})
+        codes = per_image["codes"]
+        out.update({"code_mean": float(codes.mean()), "code_std": float(codes.std())})
+        out.update(self._sample_metrics(x, seed, pixels))
+        return out
+
+    def _per_image_losses(self, x: np.ndarray, rng: np.random.Generator, likelihood: str,
+                          gaussian_sigma: float | None) -> dict[str, np.ndarray]:
+        """Per image of ``x`` (floats in [0, 1]), one posterior draw each from ``rng``: ``reco`` (the training
+        kind), ``bce``, ``sq`` (summed squared error), ``codes`` (posterior means) and, for a VAE, ``kl`` and
+        ``nll`` (of the 8-bit pixels)."""
+        keys = ("reco", "bce", "sq", "codes") + (("kl", "nll") if self.variational else ())
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         for i in range(0, len(x), 256):
             xb = tf.constant(x[i:i + 256])
             if self.variational:
                 mu, log_var = self.encoder(xb, training=False)
                 eps = rng.standard_normal(mu.shape).astype(np.float32)
                 z = mu + tf.exp(0.5 * log_var) * eps
-                kl.append(kl_divergence(mu, log_var).numpy())
+                parts["kl"].append(kl_divergence(mu, log_var).numpy())
             else:
                 mu = z = self.encoder(xb, training=False)
             x_hat = self.decoder(z, training=False)
-            reco.append(self.trainer.reconstruction(xb, x_hat).numpy())
-            bce.append(reconstruction_loss(xb, x_hat, "bce").numpy())
-            sq.append(reconstruction_loss(xb, x_hat, "mse").numpy())
-            if not self.variational:  # no posterior, no ELBO
-                pass
-            elif likelihood == "logistic":
-                nll.append(discretized_nll(xb, x_hat, self.trainer.output_log_scale, "logistic").numpy())
-            elif likelihood == "gaussian":
-                nll.append(discretized_nll(xb, x_hat, tf.constant(float(np.log(out["gaussian_sigma"]))),
-                                           "gaussian").numpy())
-            else:
-                nll.append(binomial_nll(xb, x_hat).numpy())
-            codes.append(np.asarray(mu))
-        reco_v, bce_v, sq_v, codes_v = (np.concatenate(a) for a in (reco, bce, sq, codes))
-        out.update({"reco_loss": float(reco_v.mean()), "bce": float(bce_v.mean()),
-                    "mse_per_pixel": float(sq_v.mean() / pixels)})
-        if self.variational:
-            nll_v, kl_v = np.concatenate(nll), np.concatenate(kl)
-            out["nll"] = float(nll_v.mean())
-            neg_elbo = float(nll_v.mean() + kl_v.mean())
-            out.update({"kl": float(kl_v.mean()), "kl_loss": float(kl_weight * kl_v.mean()),
-                        "total_loss": float(reco_weight * reco_v.mean() + kl_weight * kl_v.mean()),
-                        "neg_elbo": neg_elbo, "bits_per_dim": neg_elbo / (pixels * float(np.log(2.0)))})
-            if likelihood == "bernoulli":  # the usual figure: BCE + KL, not a likelihood of 8-bit data
-                out["neg_elbo_bce"] = float(bce_v.mean() + kl_v.mean())
-        else:
+            parts["reco"].append(self.trainer.reconstruction(xb, x_hat).numpy())
+            parts["bce"].append(reconstruction_loss(xb, x_hat, "bce").numpy())
+            parts["sq"].append(reconstruction_loss(xb, x_hat, "mse").numpy())
+            if self.variational:  # no posterior, no ELBO
+                parts["nll"].append(self._pixel_nll(xb, x_hat, likelihood, gaussian_sigma))
+            parts["codes"].append(np.asarray(mu))
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+    def _pixel_nll(self, xb, x_hat, likelihood: str, gaussian_sigma: float | None) -> np.ndarray:
+        """Per image: the negative log-likelihood of the 8-bit pixels under the decoder's distribution."""
+        if likelihood == "logistic":
+            return discretized_nll(xb, x_hat, self.trainer.output_log_scale, "logistic").numpy()
+        if likelihood == "gaussian":
+            return discretized_nll(xb, x_hat, tf.constant(float(np.log(gaussian_sigma))), "gaussian").numpy()
+        return binomial_nll(xb, x_hat).numpy()
+
+    def _loss_metrics(self, per_image: dict[str, np.ndarray], pixels: int, likelihood: str) -> dict[str, float]:
+        """Means of the per-image losses, weighted as in training where named so, and the ELBO of a VAE."""
+        reco_weight, kl_weight = self.trainer.reco_weight, self.trainer.fact
+        reco_v, bce_v, sq_v = per_image["reco"], per_image["bce"], per_image["sq"]
+        out = {"reco_loss": float(reco_v.mean()), "bce": float(bce_v.mean()),
+               "mse_per_pixel": float(sq_v.mean() / pixels)}
+        if not self.variational:
             out["total_loss"] = float(reco_weight * reco_v.mean())
-        scale = self.output_scale()
-        if scale is not None:
-            out.update({"scale_mean": float(scale.mean()), "scale_min": float(scale.min()),
-                        "scale_max": float(scale.max())})
-        out.update({"code_mean": float(codes_v.mean()), "code_std": float(codes_v.std())})
+            return out
+        nll_v, kl_v = per_image["nll"], per_image["kl"]
+        out["nll"] = float(nll_v.mean())
+        neg_elbo = float(nll_v.mean() + kl_v.mean())
+        out.update({"kl": float(kl_v.mean()), "kl_loss": float(kl_weight * kl_v.mean()),
+                    "total_loss": float(reco_weight * reco_v.mean() + kl_weight * kl_v.mean()),
+                    "neg_elbo": neg_elbo, "bits_per_dim": neg_elbo / (pixels * float(np.log(2.0)))})
+        if likelihood == "bernoulli":  # the usual figure: BCE + KL, not a likelihood of 8-bit data
+            out["neg_elbo_bce"] = float(bce_v.mean() + kl_v.mean())
+        return out
+
+    def _sample_metrics(self, x: np.ndarray, seed: int, pixels: int) -> dict[str, float]:
+        """How close 256 decoded prior draws come to held-out images, and held-out images to each other."""
         samples = self.sample(256, seed=seed).astype(np.float32).reshape(256, -1) / 255.0
         flat = x.reshape(len(x), -1)
-        out["prior_nn_mse"] = float(_nearest_sq(samples, flat).mean() / pixels)
+        out = {"prior_nn_mse": float(_nearest_sq(samples, flat).mean() / pixels)}
         half = len(flat) // 2
         if half:
             out["heldout_nn_mse"] = float(_nearest_sq(flat[:min(half, 256)], flat[half:]).mean() / pixels)
         return out
-
 
 def _nearest_sq(queries: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """Squared L2 distance from each query row to its nearest row of ``pool``."""
