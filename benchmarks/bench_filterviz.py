@@ -52,8 +52,7 @@ def run(model_name: str, layer: str, recipes: list[str], seed: int, grid_dir: st
     import torch
 
     import zoo_core
-    from zoo_core.layers import probe_for
-    from zoo_core.featureviz import ascend, make_recipe, to_display
+    from zoo_filterviz import ascend, make_recipe, probe_for, to_display
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     probe = probe_for(zoo_core.load(model_name))

@@ -11,11 +11,14 @@ from PIL import Image
 
 import zoo_core
 import zoo_core.plugins
+import zoo_filterviz
 from zoo_cli.main import cli
-from zoo_core.layers import ChannelError, UnknownLayerError, parse_channels, probe_for
-from zoo_core.featureviz import (Recipe, _Fourier, _Warp, ascend, initial_images, snapshot_steps, total_variation,
-                                visualize)
+from zoo_core.layers import ChannelError, UnknownLayerError
+from zoo_filterviz.ascent import ascend, visualize
 from zoo_filterviz.cli import add_commands
+from zoo_filterviz.probes import parse_channels, probe_for
+from zoo_filterviz.recipe import Recipe
+from zoo_filterviz.transforms import Fourier, Warp, initial_images, snapshot_steps, total_variation
 
 add_commands(cli)  # what the register_commands hook does when `zoo` starts
 
@@ -78,11 +81,11 @@ def test_transforms_are_exact_adjoints():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 20, 22, 2)).astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)
-    warp = _Warp(x.shape, Recipe(jitter=2, rotate=10, scale_jitter=0.1), rng)
+    warp = Warp(x.shape, Recipe(jitter=2, rotate=10, scale_jitter=0.1), rng)
     assert np.isclose(np.sum(warp.forward(x) * g), np.sum(x * warp.adjoint(g)), rtol=1e-4)
     assert not np.allclose(warp.forward(x), x)
     for h, w in ((20, 22), (21, 19)):
-        four = _Fourier(h, w, 1.0)
+        four = Fourier(h, w, 1.0)
         p = four.from_image(rng.standard_normal((2, h, w, 1)))
         gi = rng.standard_normal((2, h, w, 1))
         d = rng.standard_normal(p.shape) + 1j * rng.standard_normal(p.shape)
@@ -226,7 +229,7 @@ def test_visualize_cli_with_snapshots_and_activations(runner, real_registry, tmp
 
 
 def test_python_api_visualize(glyph_cnn):
-    images = zoo_core.visualize(glyph_cnn, "conv_1", "0:2", steps=10)
+    images = zoo_filterviz.visualize(glyph_cnn, "conv_1", "0:2", steps=10)
     assert images.dtype == np.uint8 and images.shape == (2, 28, 28, 1)
     with pytest.raises(UnknownLayerError, match="valid layers"):
         visualize(glyph_cnn, "conv_7", [0])

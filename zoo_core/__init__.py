@@ -36,7 +36,7 @@ _EXPORTS = {
     "get_entry": "zoo_core.resolver", "get_family": "zoo_core.resolver", "entry_config": "zoo_core.api",
     "resolve": "zoo_core.resolver", "Resolved": "zoo_core.resolver",
     "build": "zoo_core.api", "load": "zoo_core.api", "load_directory": "zoo_core.api",
-    "interpolate": "zoo_core.walks", "visualize": "zoo_core.featureviz",
+    "interpolate": "zoo_core.walks",
     "Family": "zoo_core.families", "ConfigSpec": "zoo_core.config", "Param": "zoo_core.config",
     "ModelEntry": "zoo_core.catalog", "WeightsRef": "zoo_core.catalog",
     "ZooModel": "zoo_core.model", "LatentModel": "zoo_core.model", "History": "zoo_core.sessions",

@@ -2,12 +2,27 @@
 
 Adds ``zoo layers``, ``zoo visualize`` and ``zoo activations`` (see :mod:`zoo_filterviz.cli`) and
 the ``glyphcnn`` family (catalog entry ``glyph-cnn``), a small trained torch classifier of the
-glyph datasets to look into. The algorithm and the framework back ends live in the core
-(:mod:`zoo_core.featureviz`, :mod:`zoo_core.layers`) so that the Python API works without this
-plugin. Importing this module imports no framework.
+glyph datasets to look into. Models opt in through the protocol in :mod:`zoo_core.layers`;
+everything else is here:
+
+* :mod:`zoo_filterviz.ascent`: :func:`visualize` and :func:`ascend`, the gradient ascent;
+* :mod:`zoo_filterviz.recipe`: :class:`Recipe`, every knob of it;
+* :mod:`zoo_filterviz.transforms`: start images, warps, TV, Fourier parametrisation (numpy);
+* :mod:`zoo_filterviz.probes`: :func:`probe_for` (a model's probe) and :func:`parse_channels`;
+* :mod:`zoo_filterviz.torch_probe`, :mod:`zoo_filterviz.keras_probe`: the framework back ends.
+
+The public names below are imported on first attribute access (PEP 562), so ``import zoo_filterviz``
+(done by ``zoo --help`` to register the commands) imports no framework and not even numpy:
+
+>>> import zoo_core, zoo_filterviz
+>>> zoo_filterviz.visualize(zoo_core.load("glyph-cnn"), "conv_3", "0:16").shape   # doctest: +SKIP
+(16, 28, 28, 1)
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from zoo_core import hookimpl
 from zoo_core.config import ConfigSpec, Param
@@ -29,6 +44,27 @@ GLYPHCNN_CONFIG = ConfigSpec({
     "sample_steps": Param(200, "int", "ascent steps of sample() (class-maximising inputs)", min=1, max=10_000),
     "seed": Param(0, "int", "seed of the initial weights, the training data and batches", min=0, max=2**31 - 1),
 })
+
+
+# Public names -> defining module, imported on first use.
+_EXPORTS = {
+    "visualize": "zoo_filterviz.ascent", "ascend": "zoo_filterviz.ascent", "AscentResult": "zoo_filterviz.ascent",
+    "Recipe": "zoo_filterviz.recipe", "make_recipe": "zoo_filterviz.recipe",
+    "probe_for": "zoo_filterviz.probes", "parse_channels": "zoo_filterviz.probes",
+    "TorchProbe": "zoo_filterviz.torch_probe", "KerasProbe": "zoo_filterviz.keras_probe",
+    "to_display": "zoo_filterviz.transforms",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo_filterviz' has no attribute '{name}'")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def _count(config: dict) -> int:

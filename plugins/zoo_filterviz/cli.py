@@ -38,8 +38,8 @@ def _set_threads(threads: int) -> None:
 def _probe(name: str, threads: int = 0, device: str | None = None):
     """The probe of a catalog model, a saved directory, or a family (fresh weights), on ``device``."""
     import zoo_core
-    from zoo_core.layers import probe_for
     from zoo_core.plugins import get_registry
+    from zoo_filterviz.probes import probe_for
 
     registry = get_registry()
     if name not in registry.models and name in registry.families:
@@ -105,8 +105,9 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
     """Write, for each channel of LAYER, the input pattern that makes its feature map fire most."""
     _check_output(output)
     from zoo_core.progress import Progress
-    from zoo_core.layers import parse_channels
-    from zoo_core.featureviz import ascend, make_recipe
+    from zoo_filterviz.ascent import ascend
+    from zoo_filterviz.probes import parse_channels
+    from zoo_filterviz.recipe import make_recipe
 
     plan = make_recipe(recipe, steps=steps, epsilon=epsilon, jitter=jitter, rotate=rotate,
                        scale_jitter=scale_jitter, tv_weight=tv_weight, fourier=fourier)  # checked before loading
@@ -139,7 +140,7 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
 
 def _write(images, output: str, size: int, ncols: int | None = None) -> Path:
     from zoo_core.images import save_images, upscale
-    from zoo_core.featureviz import to_display
+    from zoo_filterviz.transforms import to_display
 
     display = to_display(images)
     if Path(output).suffix.lower() == ".png":
