@@ -121,21 +121,33 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
     finally:
         progress.close()
     path = _write(result.images, output, size)
+    click.echo(f"wrote {len(chosen)} patterns of {layer} ({_shape(probe.input_shape)}) to {path}")
+    _summarise(result)
+    if snapshots:
+        _write_snapshots(result, output, size)
+
+
+def _summarise(result) -> None:
+    """One line of numbers: mean activation before and after, channels at >= 10x, dead, retried, speed."""
     import numpy as np
 
-    gain = result.gain
-    fired = int(np.sum((gain >= 10) & (result.final > 0)))
-    click.echo(f"wrote {len(chosen)} patterns of {layer} ({_shape(probe.input_shape)}) to {path}")
+    n = len(result.channels)
+    fired = int(np.sum((result.gain >= 10) & (result.final > 0)))
     click.echo(f"mean activation {np.mean(result.start):.4g} -> {np.mean(result.final):.4g}; "
-               f"{fired}/{len(chosen)} channels >= 10x their random start; "
+               f"{fired}/{n} channels >= 10x their random start; "
                f"dead maps: {int(result.dead.sum())}; retried: {int((result.attempts > 1).sum())}; "
-               f"{result.seconds / len(chosen):.2f} s/channel")
-    if snapshots:
-        strip_path = Path(output).with_name(Path(output).stem + "-snapshots.png")
-        steps_taken = sorted(result.snapshots)
-        strip = np.stack([result.snapshots[s] for s in steps_taken], axis=1)  # (N, S, H, W, C)
-        _write(strip.reshape(-1, *strip.shape[2:]), str(strip_path), size, ncols=len(steps_taken))
-        click.echo(f"wrote snapshots at steps {', '.join(map(str, steps_taken))} to {strip_path}")
+               f"{result.seconds / n:.2f} s/channel")
+
+
+def _write_snapshots(result, output: str, size: int) -> None:
+    """``FILE-snapshots.png``: one row per channel, one column per snapshot step."""
+    import numpy as np
+
+    strip_path = Path(output).with_name(Path(output).stem + "-snapshots.png")
+    steps_taken = sorted(result.snapshots)
+    strip = np.stack([result.snapshots[s] for s in steps_taken], axis=1)  # (N, S, H, W, C)
+    _write(strip.reshape(-1, *strip.shape[2:]), str(strip_path), size, ncols=len(steps_taken))
+    click.echo(f"wrote snapshots at steps {', '.join(map(str, steps_taken))} to {strip_path}")
 
 
 def _write(images, output: str, size: int, ncols: int | None = None) -> Path:
