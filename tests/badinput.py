@@ -171,7 +171,7 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
     import zoo_core
 
     for family in zoo_core.list_families():
-        if family.plugin not in ("glyphnet", "random_cnn", "vae", "filterviz"):
+        if family.plugin not in ("glyphnet", "random_cnn", "vae", "filterviz", "glyph_cnn"):
             continue
         for key, param in family.config.params.items():
             if param.type == "float":
@@ -194,8 +194,8 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
     add("config", "random-cnn:channels=2", ["sample", "random-cnn", "--set", "channels=2", "-o", png], outputs=[png])
     add("config", "random-cnn:height=4096", ["sample", "random-cnn", "--set", "height=4096", "--set", "width=4096",
                                              "-o", png], outputs=[png])
-    add("config", "glyphcnn:sample_steps=1e9", ["sample", "glyphcnn", "--set", "sample_steps=1000000000",
-                                                "-o", png], outputs=[png])
+    add("config", "glyph-cnn:sample_steps=1e9", ["sample", "glyph-cnn", "--set", "sample_steps=1000000000",
+                                                 "-o", png], outputs=[png])
     add("config", "set-no-equals", ["sample", "glyphnet-32", "--set", "lr", "-o", png], outputs=[png])
     add("config", "set-unknown-key", ["sample", "glyphnet-32", "--set", "nope=1", "-o", png], outputs=[png])
     add("config", "api-build-nan", kind="api", code="import zoo_core; zoo_core.build('glyphnet', lr=float('nan'))")

@@ -22,7 +22,7 @@ PREFERRED = ("random-cnn-256", "glyphnet-64")
 SMALL = {
     "random-cnn": {"height": 32, "width": 32},
     "glyphnet": {"image_size": 32, "msg_size": 16, "widths": [8, 16, 32], "batch_size": 8},
-    "glyphcnn": {"sample_steps": 4, "train_size": 100, "channels": [8, 8, 8], "hidden": 16},
+    "glyph-cnn": {"sample_steps": 4, "train_size": 100, "channels": [8, 8, 8], "hidden": 16},
     "vae": {"filters": [8, 16, 16], "z_dim": 4},
     "ae": {"z_dim": 4},
 }

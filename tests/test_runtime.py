@@ -26,7 +26,7 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INT
 #: family -> (--set pairs of a tiny, fast config, steps, checkpoint every, extra args)
 FAMILIES = {
     "glyphnet": (["image_size=32", "widths=4,8,8", "msg_size=8", "batch_size=16", "seed=3"], 60, 5, []),
-    "glyphcnn": (["channels=4,4,4", "hidden=8", "train_size=200", "batch_size=16", "sample_steps=2"], 60, 5, []),
+    "glyph-cnn": (["channels=4,4,4", "hidden=8", "train_size=200", "batch_size=16", "sample_steps=2"], 60, 5, []),
     "vae": (["image_size=16", "filters=4,8", "kernel_sizes=3,3", "z_dim=4", "batch_size=16", "dropout=0.1"], 600,
             25, []),
 }
@@ -215,7 +215,7 @@ def test_devices(tmp_path):
     if auto.device == "cpu":
         assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "c.npy"))
     run = tmp_path / "run"
-    proc = run_zoo("train", "glyphcnn", "-o", str(run), "--steps", "2", "--device", "auto", "--set", "channels=4,4,4",
+    proc = run_zoo("train", "glyph-cnn", "-o", str(run), "--steps", "2", "--device", "auto", "--set", "channels=4,4,4",
                    "--set", "hidden=8", "--set", "train_size=100", env=ONE_THREAD)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((run / "run.json").read_text())["device"] == auto.device

@@ -13,7 +13,7 @@ from zoo_core.config import MAX_LIST, Param
 from zoo_core.errors import ConfigError, ZooError
 from zoo_core.safeio import check_file, json_depth_ok, parse_json, read_bytes
 
-BUILTIN = ("glyphnet", "random_cnn", "vae", "filterviz")
+BUILTIN = ("glyphnet", "random_cnn", "vae", "filterviz", "glyph_cnn")
 
 
 def builtin_params():

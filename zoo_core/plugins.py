@@ -42,7 +42,7 @@ ENTRY_POINT_GROUP = "zoo.plugins"
 BUILTIN_DISTRIBUTION = "zoo"
 #: entry-point name -> module of each built-in plugin (as in pyproject.toml).
 BUILTIN_PLUGINS = {"glyphnet": "zoo_glyphnet", "random_cnn": "zoo_random_cnn", "vae": "zoo_vae",
-                   "filterviz": "zoo_filterviz"}
+                   "filterviz": "zoo_filterviz", "glyph_cnn": "zoo_glyph_cnn"}
 
 
 @dataclass

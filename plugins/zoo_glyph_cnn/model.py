@@ -10,7 +10,7 @@ image itself, so the seed's per-image standardisation during feature visualisati
 for it.
 
 ``sample(n, seed)`` returns *class-maximising inputs*: image ``i`` is the gradient-ascent pattern
-(default recipe of :mod:`zoo_filterviz.recipe`) that maximises the logit of class ``i mod 36``.
+(default recipe of :mod:`zoo_filterviz`) that maximises the logit of class ``i mod 36``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from zoo_core.model import ZooModel
 from zoo_core.runtime import BatchSampler, TrainContext, step_seed
 from zoo_core.torchstate import (broadcast_buffers, load_optimizer_state, load_rng_state, model_tensors,
                                  optimizer_state, rng_state)
+from zoo_filterviz.ascent import ascend
+from zoo_filterviz.recipe import Recipe
+from zoo_filterviz.torch_probe import TorchProbe
+from zoo_filterviz.transforms import to_display
 
 
 class Standardize(nn.Module):
@@ -74,8 +78,6 @@ class GlyphCNN(ZooModel):
 
     def feature_probe(self) -> FeatureProbe:
         """Conv layers ``conv_1..`` (after ReLU) plus the class ``logits``."""
-        from zoo_filterviz.torch_probe import TorchProbe
-
         return TorchProbe({"": (self.net, (self.in_channels, self.size, self.size))}, extra=("logits",))
 
     # -- ZooModel ----------------------------------------------------------------------------------
@@ -92,10 +94,6 @@ class GlyphCNN(ZooModel):
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """Class-maximising inputs: image ``i`` maximises the logit of class ``i % 36`` (uint8 NHWC)."""
-        from zoo_filterviz.ascent import ascend
-        from zoo_filterviz.recipe import Recipe
-        from zoo_filterviz.transforms import to_display
-
         if n == 0:
             return np.zeros((0, self.size, self.size, self.in_channels), dtype=np.uint8)
         classes = [i % self.classes for i in range(n)]

@@ -1,0 +1,56 @@
+"""zoo_glyph_cnn: ``glyph-cnn``, a small torch classifier of the glyph images, trained to be looked into.
+
+One name for plugin, family and catalog model: the family ``glyph-cnn`` (former name ``glyphcnn``,
+kept as an alias so that folders and run folders saved under it still load and resume) and the
+catalog entry ``glyph-cnn`` in ``registry.json`` (weights shipped in this package). The model
+(:mod:`zoo_glyph_cnn.model`) exposes its layers to ``zoo layers`` / ``zoo visualize`` /
+``zoo activations``, and its ``sample()`` (class-maximising inputs) uses the gradient ascent of the
+plugin ``zoo_filterviz``. Importing this module imports no framework.
+"""
+
+from __future__ import annotations
+
+from zoo_core import hookimpl
+from zoo_core.config import ConfigSpec, Param
+from zoo_core.families import Family
+
+GLYPHCNN_CONFIG = ConfigSpec({
+    "dataset": Param("glyphs-28", "str", "glyph dataset it classifies",
+                     choices=("glyphs-28", "glyphs-64", "glyphs-28-rgb", "glyphs-64-rgb")),
+    "channels": Param([32, 64, 64], "list", "output channels of conv_1, conv_2, ...", min=1, max=512),
+    "hidden": Param(128, "int", "units of the dense hidden layer", min=1, max=4096),
+    "lr": Param(2e-3, "float", "peak learning rate (one-cycle schedule, AdamW)", min=0.0, max=1.0),
+    "weight_decay": Param(0.05, "float", "AdamW weight decay", min=0.0, max=1.0),
+    "sparsity": Param(1.0, "float", "weight of the L1 penalty on conv activations (sparser, more selective maps)",
+                      min=0.0, max=100.0),
+    "batch_size": Param(128, "int", "training batch size", min=1, max=4096),
+    # 50 000 glyphs-64-rgb images are 2.5 GB as float32 (the training set is held as one tensor)
+    "train_size": Param(24000, "int", "glyph images generated for training", min=100, max=50_000),
+    "steps": Param(1000, "int", "default training steps", min=1, max=10_000_000),
+    "sample_steps": Param(200, "int", "ascent steps of sample() (class-maximising inputs)", min=1, max=10_000),
+    "seed": Param(0, "int", "seed of the initial weights, the training data and batches", min=0, max=2**31 - 1),
+})
+
+
+def _count(config: dict) -> int:
+    from zoo_core.datasets import GLYPH_CLASSES, GLYPH_SPECS
+
+    size, c_in = GLYPH_SPECS[config["dataset"]]
+    total, side = 0, size
+    for i, c in enumerate(config["channels"]):
+        total += c_in * c * 9 + c
+        c_in = c
+        if i < len(config["channels"]) - 1:
+            side //= 2
+    return total + c_in * side * side * config["hidden"] + config["hidden"] + \
+        config["hidden"] * len(GLYPH_CLASSES) + len(GLYPH_CLASSES)
+
+
+@hookimpl
+def register_families(register):
+    """The ``glyph-cnn`` family (torch), also found under its former name ``glyphcnn``."""
+    register(Family(name="glyph-cnn", framework="torch", factory="zoo_glyph_cnn.model:GlyphCNN",
+                    config=GLYPHCNN_CONFIG, requires=("torch",), extra="torch",
+                    description="small CNN classifier of glyph images (0-9A-Z); sample() = class-maximising inputs",
+                    count_parameters=_count, distributed=True, resume_safe=("lr", "steps", "sample_steps"),
+                    aliases=("glyphcnn",)))
