@@ -24,7 +24,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from zoo_core import hookimpl
+import zoo_core
 
 # Public names -> defining module, imported on first use.
 _EXPORTS = {
@@ -47,7 +47,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-@hookimpl
+@zoo_core.hookimpl
 def register_commands(cli):
     """``zoo layers``, ``zoo visualize``, ``zoo activations``."""
     from zoo_filterviz.cli import add_commands

@@ -38,14 +38,13 @@ def _set_threads(threads: int) -> None:
 def _probe(name: str, threads: int = 0, device: str | None = None):
     """The probe of a catalog model, a saved directory, or a family (fresh weights), on ``device``."""
     import zoo_core
-    from zoo_core.plugins import get_registry
     from zoo_filterviz.probes import probe_for
 
-    registry = get_registry()
-    if name not in registry.models and name in registry.families:
-        model = zoo_core.build(name, device=device)
+    target = zoo_core.resolve(name)  # once: catalog entry, family, saved or run folder, hf:// model
+    if target.kind == "family":
+        model = zoo_core.build(target, device=device)
     else:
-        model = zoo_core.load(name, device=device)
+        model = zoo_core.load(target, device=device)
     _set_threads(threads)
     return probe_for(model)
 

@@ -10,7 +10,7 @@ plugin ``zoo_filterviz``. Importing this module imports no framework.
 
 from __future__ import annotations
 
-from zoo_core import hookimpl
+import zoo_core
 from zoo_core.config import ConfigSpec, Param
 from zoo_core.families import Family
 
@@ -46,7 +46,7 @@ def _count(config: dict) -> int:
         config["hidden"] * len(GLYPH_CLASSES) + len(GLYPH_CLASSES)
 
 
-@hookimpl
+@zoo_core.hookimpl
 def register_families(register):
     """The ``glyph-cnn`` family (torch), also found under its former name ``glyphcnn``."""
     register(Family(name="glyph-cnn", framework="torch", factory="zoo_glyph_cnn.model:GlyphCNN",
