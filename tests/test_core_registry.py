@@ -10,7 +10,7 @@ from zoo_core import Family
 from zoo_core.catalog import builtin_catalog_path, natural_key, parse_entry, read_catalog
 from zoo_core.errors import PluginError, RegistryError, UnknownModelError, WeightsError
 from zoo_core.suggest import closest
-from toyplugin import Toy, ToyPlugin, make_registry, toy_registry  # noqa: F401 (fixture)
+from toyplugin import TOY_SPEC, Toy, ToyPlugin, make_registry, toy_registry  # noqa: F401 (fixture)
 
 
 def test_list_build_sample_save_load(toy_registry, tmp_path):
@@ -176,3 +176,29 @@ def test_user_catalog_overrides_a_plugin_registered_name(monkeypatch, tmp_path):
     assert registry.plugins["toy"].errors == []
     assert registry.models["toy-8"].description == "mine"
     assert zoo_core.load("toy-8").sample(1).shape == (1, 5, 5, 1)
+
+
+class RenamedToyPlugin:
+    """The toy family under a new name; its old name ``toy`` is an alias."""
+
+    name = "renamed"
+
+    @zoo_core.hookimpl
+    def register_families(self, register):
+        register(Family(name="toy-new", framework="numpy", factory=Toy, config=TOY_SPEC, latent=True,
+                        aliases=("toy",)))
+
+
+def test_a_family_alias_finds_the_renamed_family(monkeypatch, tmp_path):
+    make_registry(ToyPlugin(), monkeypatch=monkeypatch)
+    zoo_core.load("toy-16").save(tmp_path / "old")  # saved while the family was called "toy"
+    images = zoo_core.load(str(tmp_path / "old")).sample(3, seed=1)
+    make_registry(RenamedToyPlugin(), monkeypatch=monkeypatch)
+    family = zoo_core.get_family("toy")
+    assert family.name == "toy-new" and zoo_core.get_family("toy-new") is family
+    assert [f.name for f in zoo_core.list_families()] == ["toy-new"]  # listings show the current name only
+    assert zoo_core.resolve("toy").family is family and zoo_core.build("toy", size=4).family is family
+    again = zoo_core.load(str(tmp_path / "old"))
+    assert again.family_name == "toy-new" and np.array_equal(again.sample(3, seed=1), images)
+    again.save(tmp_path / "new")  # written back under the current name
+    assert json.loads((tmp_path / "new" / "config.json").read_text())["family"] == "toy-new"

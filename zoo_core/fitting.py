@@ -128,7 +128,7 @@ class _Fit:
             raise ZooError(f"nothing to resume: no checkpoint in {self.ckpt_dir or '(no run folder)'}")
         tensors, meta = read_checkpoint(path)
         family = self.model.family_name
-        if meta.get("family") != family:
+        if meta.get("family") not in (family, *getattr(self.model.family, "aliases", ())):  # a former name too
             raise WeightsError(f"checkpoint {path} was written by family '{meta.get('family')}', not '{family}'")
         _check_resume_config(self.model, meta.get("config") or {}, f"checkpoint {path}")
         state = {k[len("session/"):]: v for k, v in tensors.items() if k.startswith("session/")}
