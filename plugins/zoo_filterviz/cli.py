@@ -12,14 +12,7 @@ import click
 
 from zoo_core.config import MAX_SEED
 from zoo_core.devices import device_option
-from zoo_core.errors import ZooError
-
-_OUTPUTS = (".png", ".npy", ".npz")
-
-
-def _check_output(path: str) -> None:
-    if Path(path).suffix.lower() not in _OUTPUTS:
-        raise ZooError(f"cannot write '{path}': use one of {', '.join(_OUTPUTS)}")
+from zoo_core.files import IMAGE_SUFFIXES, check_suffix
 
 
 _THREADS = click.option(
@@ -67,12 +60,11 @@ def layers_cmd(name: str, as_json: bool) -> None:
                                "layers": [{"name": i.name, "kind": i.kind, "output_shape": list(i.output_shape),
                                            "channels": i.channels} for i in infos]}, indent=2))
         return
+    from zoo_core.render import table_lines
+
     click.echo(f"input {_shape(probe.input_shape)} (H x W x C, {probe.framework})")
-    rows = [("LAYER", "KIND", "OUTPUT (HxWxC)", "CHANNELS")] + [
-        (i.name, i.kind, _shape(i.output_shape), str(i.channels)) for i in infos]
-    widths = [max(len(r[k]) for r in rows) for k in range(4)]
-    for row in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    rows = [(i.name, i.kind, _shape(i.output_shape), i.channels) for i in infos]
+    click.echo("\n".join(table_lines(("LAYER", "KIND", "OUTPUT (HxWxC)", "CHANNELS"), rows)))
 
 
 @click.command("visualize")
@@ -102,7 +94,7 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
                   tv_weight: float | None, fourier: bool | None, snapshots: bool, size: int, threads: int,
                   device: str) -> None:
     """Write, for each channel of LAYER, the input pattern that makes its feature map fire most."""
-    _check_output(output)
+    check_suffix(output, IMAGE_SUFFIXES)
     from zoo_core.progress import Progress
     from zoo_filterviz.ascent import ascend
     from zoo_filterviz.probes import parse_channels
@@ -173,7 +165,7 @@ def _write(images, output: str, size: int, ncols: int | None = None) -> Path:
 def activations_cmd(name: str, image_path: str, layer: str, output: str, size: int, threads: int,
                     device: str) -> None:
     """Show the feature maps of LAYER that one input image produces (one shared brightness scale)."""
-    _check_output(output)
+    check_suffix(output, IMAGE_SUFFIXES)
     import numpy as np
     from PIL import Image
 
