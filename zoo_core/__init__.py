@@ -11,8 +11,9 @@ are discovered on first use of :func:`list_models`, :func:`build`, :func:`load` 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from zoo_core.lazy import lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers; at run time the names load lazily
     from zoo_core.api import build, entry_config, list_families, list_models, list_plugins, load, load_directory
@@ -50,13 +51,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zoo_core' has no attribute '{name}'")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, _ = lazy_exports(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -21,10 +21,8 @@ The public names below are imported on first attribute access (PEP 562), so ``im
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
 import zoo_core
+from zoo_core.lazy import lazy_exports
 
 # Public names -> defining module, imported on first use.
 _EXPORTS = {
@@ -38,13 +36,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zoo_filterviz' has no attribute '{name}'")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, _ = lazy_exports(__name__, _EXPORTS)
 
 
 @zoo_core.hookimpl

@@ -29,8 +29,7 @@ folder; staging is :mod:`zoo_core.publishing`) and :mod:`~zoo_core.hub.discovery
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from zoo_core.lazy import lazy_exports
 
 _EXPORTS = {
     "refs": ("PREFIX", "HubRef", "parse_ref", "valid_repo_id", "valid_revision", "endpoint", "offline",
@@ -40,16 +39,6 @@ _EXPORTS = {
     "publish": ("upload",),
     "discovery": ("HubModel", "list_hub_models"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+_WHERE = {name: f"zoo_core.hub.{module}" for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zoo_core.hub' has no attribute '{name}'")
-    return getattr(import_module(f"zoo_core.hub.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__ + list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
