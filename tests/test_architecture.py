@@ -123,3 +123,14 @@ def test_one_spelling_of_the_hook_marker():
            if any(line.strip().startswith("@hookimpl") or "import hookimpl" in line
                   for line in p.read_text(encoding="utf-8").splitlines())]
     assert bad == []
+
+
+def test_the_readme_layout_names_every_core_module():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    words = set(layout.replace("/", " ").split())
+    missing = sorted(str(p.relative_to(CORE)) for p in CORE.rglob("*.py")
+                     if p.parent == CORE and p.name not in words and p.name != "__init__.py")
+    packages = sorted(p.name for p in CORE.iterdir() if (p / "__init__.py").is_file() and p.name not in words)
+    assert missing == [] and packages == []
