@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from zoo_core.errors import WeightsError
+from zoo_core.files import CONFIG_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -175,7 +176,7 @@ def _recover_folder_temps(directory: Path, managed: set[str]) -> None:
             for item in list(folder.iterdir()):
                 if item.name not in managed and not (directory / item.name).exists():
                     os.rename(item, directory / item.name)
-        elif (folder / "config.json").is_file():  # killed between the two renames of the fallback
+        elif (folder / CONFIG_FILE).is_file():  # killed between the two renames of the fallback
             os.rename(folder, directory)
             continue
         shutil.rmtree(folder, ignore_errors=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from zoo_core.errors import NotTrainableError, ZooError
+from zoo_core.files import RUN_FILE
 from zoo_core.testing.common import (Target, build_model, fail, is_trainable, sample_of, state_of,
                                     target_of)
 
@@ -107,7 +108,7 @@ def check_resume_exact(name: str, *, overrides: Mapping[str, Any] | None = None)
                                     evaluate=False)
         except ZooError as exc:
             raise fail(check, name, f"train/resume raised {type(exc).__name__}: {exc}") from exc
-        manifest_path = Path(tmp) / "b" / "run.json"
+        manifest_path = Path(tmp) / "b" / RUN_FILE
         if not manifest_path.is_file():
             raise fail(check, name, "train(run_dir=...) wrote no run.json")
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
