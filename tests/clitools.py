@@ -39,3 +39,19 @@ def assert_one_line_error(proc, fragment: str) -> None:
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("zoo: error: ") and fragment in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def invoke(runner, *args: str):
+    """``zoo ARGS`` in-process through a click ``CliRunner`` (the ``runner`` fixture); exceptions propagate."""
+    from zoo_cli.main import cli
+
+    return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+def one_error_line(result, fragment: str = "") -> str:
+    """A ``CliRunner`` result of a user error: exit 2 and all its output one ``zoo: error: ...`` line
+    containing ``fragment``; returns that line."""
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("zoo: error: ") and fragment in lines[0], result.output
+    return lines[0]

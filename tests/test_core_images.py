@@ -8,7 +8,6 @@ import zoo_core
 from zoo_core.errors import ZooError
 from zoo_core.images import save_animation, save_images, tile
 from zoo_core.walks import lerp, slerp
-from toyplugin import toy_registry  # noqa: F401 (fixture)
 
 
 def test_tile_layout():

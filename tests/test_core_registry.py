@@ -10,7 +10,7 @@ from zoo_core import Family
 from zoo_core.catalog import builtin_catalog_path, natural_key, parse_entry, read_catalog
 from zoo_core.errors import PluginError, RegistryError, UnknownModelError, WeightsError
 from zoo_core.suggest import closest
-from toyplugin import TOY_SPEC, Toy, ToyPlugin, make_registry, toy_registry  # noqa: F401 (fixture)
+from toyplugin import TOY_SPEC, Toy, ToyPlugin, make_registry
 
 
 def test_list_build_sample_save_load(toy_registry, tmp_path):
@@ -31,7 +31,7 @@ def test_list_build_sample_save_load(toy_registry, tmp_path):
 def test_build_by_family_with_overrides(toy_registry):
     model = zoo_core.build("toy", size=4, latent=2)
     assert model.sample(1).shape == (1, 4, 4, 1)
-    assert model.num_parameters == 2 * 16
+    assert model.num_parameters == 2 * 16 + 16  # W (latent x pixels) and b (pixels)
 
 
 def test_unknown_name_suggests_closest(toy_registry):
@@ -59,9 +59,10 @@ def test_saved_directory_with_wrong_shapes_is_refused(toy_registry, tmp_path):
 
     zoo_core.load("toy-8").save(tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "config.json").read_text())
-    meta["weights_sha256"] = save_tensors({"w": np.zeros((3, 3), np.float32)}, tmp_path / "m" / "model.safetensors")
+    wrong = {"decoder.weight": np.zeros((3, 3), np.float32), "decoder.bias": np.zeros(64, np.float32)}
+    meta["weights_sha256"] = save_tensors(wrong, tmp_path / "m" / "model.safetensors")
     (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
-    with pytest.raises(WeightsError, match=r"w shape \(3, 3\) != expected \(4, 64\)"):
+    with pytest.raises(WeightsError, match=r"decoder\.weight shape \(3, 3\) != expected \(4, 64\)"):
         zoo_core.load(str(tmp_path / "m"))
 
 
@@ -79,9 +80,7 @@ class Duplicate:
 
 
 def test_duplicate_model_name_names_both_plugins(monkeypatch, capsys):
-    toy = ToyPlugin()
-    toy.name = "toy"
-    registry = make_registry(toy, Duplicate(), monkeypatch=monkeypatch)
+    registry = make_registry(ToyPlugin(), Duplicate(), monkeypatch=monkeypatch)
     assert registry.models["toy-8"].plugin == "toy"  # the first registration is kept
     assert "model 'toy-8' is registered by both plugin 'toy' and plugin 'dup'" in registry.plugins["dup"].errors[0]
     assert "plugin 'dup' skipped" in capsys.readouterr().err
@@ -96,9 +95,7 @@ class Broken:
 
 
 def test_broken_plugin_is_isolated(monkeypatch):
-    toy = ToyPlugin()
-    toy.name = "toy"
-    registry = make_registry(Broken(), toy, monkeypatch=monkeypatch)
+    registry = make_registry(Broken(), ToyPlugin(), monkeypatch=monkeypatch)
     assert "register_families failed: RuntimeError: boom" in registry.plugins["broken"].errors[0]
     assert [m.name for m in zoo_core.list_models()] == ["toy-8", "toy-16"]
 
@@ -170,9 +167,7 @@ def test_user_catalog_overrides_a_plugin_registered_name(monkeypatch, tmp_path):
     catalog.write_text(json.dumps({"models": [{"name": "toy-8", "family": "toy", "config": {"size": 5},
                                                "description": "mine"}]}))
     monkeypatch.setenv("ZOO_REGISTRY", str(catalog))
-    toy = ToyPlugin()
-    toy.name = "toy"
-    registry = make_registry(toy, monkeypatch=monkeypatch)
+    registry = make_registry(ToyPlugin(), monkeypatch=monkeypatch)
     assert registry.plugins["toy"].errors == []
     assert registry.models["toy-8"].description == "mine"
     assert zoo_core.load("toy-8").sample(1).shape == (1, 5, 5, 1)

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import zoo_core
@@ -19,13 +18,9 @@ from zoo_filterviz.cli import add_commands
 from zoo_filterviz.probes import parse_channels, probe_for
 from zoo_filterviz.recipe import Recipe
 from zoo_filterviz.transforms import Fourier, Warp, initial_images, snapshot_steps, total_variation
+from clitools import invoke, one_error_line
 
 add_commands(cli)  # what the register_commands hook does when `zoo` starts
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,17 +45,6 @@ def real_registry(monkeypatch):
     """The registry of the installed entry points (other tests may have replaced the global one)."""
     monkeypatch.delenv("ZOO_PLUGINS", raising=False)
     monkeypatch.setattr(zoo_core.plugins, "_registry", None)
-
-
-def invoke(runner, *args):
-    return runner.invoke(cli, list(args), catch_exceptions=False)
-
-
-def one_error_line(result) -> str:
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("zoo: error: "), result.output
-    return lines[0]
 
 
 # -- pure numpy pieces ------------------------------------------------------------------------

@@ -1,39 +1,60 @@
-"""A tiny numpy-only family used to test the core without any deep-learning framework.
+"""The tests' one toy family, ``toy``: a tiny numpy-only latent model (no deep-learning framework).
 
-It is a real (if small) latent model: a fixed random linear map from a latent vector to pixels,
-squashed by a sigmoid. Tests load it in-process through a fresh Registry.
+:class:`Toy` decodes a latent vector ``z`` to ``sigmoid(z @ W + b)`` reshaped to a ``size x size``
+grey image; ``W`` and ``b`` (tensors ``decoder.weight``, ``decoder.bias``) are drawn from the
+config's ``seed``. It is used in two ways:
+
+* in-process, :class:`ToyPlugin` (the family plus the catalog models ``toy-8`` and ``toy-16``)
+  in a fresh registry: the ``toy_registry`` fixture (``tests/conftest.py``) or :func:`make_registry`;
+* installed, this module is a plugin of its own that registers the family only:
+  ``hub_server.install_test_plugin`` copies it beside a ``.dist-info`` whose ``zoo.plugins`` entry
+  point is ``toy = toyplugin``, so CLI subprocesses (``ZOO_PLUGINS=toy``) find it like any plugin.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Mapping
+
 import numpy as np
-import pytest
 
 import zoo_core
 from zoo_core import ConfigSpec, Family, LatentModel, Param
 from zoo_core.model import to_uint8
-from zoo_core.plugins import Registry
+
+PLUGIN = "toy"  # the plugin's name, in-process and as an entry point
+SAVED_FILES = ("config.json", "model.safetensors")  # what ZooModel.save() writes
 
 
 class Toy(LatentModel):
-    """Latent (d,) -> sigmoid(W z) reshaped to (size, size, 1)."""
+    """A one-layer decoder: ``sigmoid(z @ W + b)`` reshaped to a ``size x size`` grey image."""
 
-    def __init__(self, config, family=None):
+    def __init__(self, config: Mapping, family: Family | None = None) -> None:
         super().__init__(config, family)
-        self.latent_size = config["latent"]
-        rng = np.random.default_rng(config["seed"])
-        self.w = rng.standard_normal((config["latent"], config["size"] ** 2)).astype(np.float32)
+        size, self.latent_size = int(self.config["size"]), int(self.config["latent"])
+        rng = np.random.default_rng(int(self.config["seed"]))
+        self.weight = rng.standard_normal((self.latent_size, size * size)).astype(np.float32)
+        self.bias = (0.1 * rng.standard_normal(size * size)).astype(np.float32)
 
-    def decode(self, latents):
-        size = self.config["size"]
-        x = 1 / (1 + np.exp(-(np.asarray(latents, np.float32) @ self.w) / np.sqrt(self.latent_size)))
-        return to_uint8(x.reshape(-1, size, size, 1))
+    def decode(self, latents: np.ndarray) -> np.ndarray:
+        """Images for ``latents``: uint8 ``(n, size, size, 1)``."""
+        size = int(self.config["size"])
+        logits = np.asarray(latents, np.float32) @ self.weight + self.bias
+        return to_uint8(1.0 / (1.0 + np.exp(-logits))).reshape(-1, size, size, 1)
 
-    def state_dict(self):
-        return {"w": self.w}
+    def evaluate(self, data=None, *, seed: int = 0) -> dict:
+        """Statistics of 64 samples (what ``zoo eval`` prints; a real, cheap figure for card tests)."""
+        images = self.sample(64, seed=seed).astype(np.float64) / 255.0
+        return {"mean_intensity": float(images.mean()), "pixel_std": float(images.std()), "images": 64}
 
-    def load_state_dict(self, tensors):
-        self.w = np.array(tensors["w"])
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The decoder's weight and bias."""
+        return {"decoder.weight": self.weight, "decoder.bias": self.bias}
+
+    def load_state_dict(self, tensors: Mapping[str, np.ndarray]) -> None:
+        """Set the decoder's weight and bias."""
+        self.weight = np.array(tensors["decoder.weight"])
+        self.bias = np.array(tensors["decoder.bias"])
 
 
 TOY_SPEC = ConfigSpec({
@@ -43,14 +64,34 @@ TOY_SPEC = ConfigSpec({
     "mode": Param("a", "str", "a choice", choices=("a", "b")),
 })
 
+FAMILY = Family(name="toy", framework="numpy", factory=Toy, config=TOY_SPEC, latent=True,
+                description="test-only one-layer numpy decoder")
+
+
+def build_toy(**config) -> Toy:
+    """A ``toy`` model with ``config`` over the defaults, built without any registry."""
+    return Toy(FAMILY.config.resolve(config), FAMILY)
+
+
+def saved_files(directory: Path) -> dict[str, bytes]:
+    """The bytes of a saved model's files (``config.json``, ``model.safetensors``) by name."""
+    return {name: (Path(directory) / name).read_bytes() for name in SAVED_FILES}
+
+
+@zoo_core.hookimpl
+def register_families(register):
+    """The module as an installed plugin: the ``toy`` family, no catalog models."""
+    register(FAMILY)
+
 
 class ToyPlugin:
-    """Registers the 'toy' family and two models."""
+    """The in-process plugin ``toy``: the family and two catalog models, ``toy-8`` and ``toy-16``."""
+
+    name = PLUGIN
 
     @zoo_core.hookimpl
     def register_families(self, register):
-        register(Family(name="toy", framework="numpy", factory=Toy, config=TOY_SPEC, latent=True,
-                        description="test family"))
+        register(FAMILY)
 
     @zoo_core.hookimpl
     def register_models(self, register):
@@ -60,6 +101,8 @@ class ToyPlugin:
 
 def make_registry(*plugins, monkeypatch):
     """A loaded registry with only ``plugins`` (no entry points), installed as the global one."""
+    from zoo_core.plugins import Registry
+
     monkeypatch.setenv("ZOO_PLUGINS", "")
     registry = Registry()
     for i, plugin in enumerate(plugins):
@@ -67,11 +110,3 @@ def make_registry(*plugins, monkeypatch):
     registry.load()
     monkeypatch.setattr(zoo_core.plugins, "_registry", registry)
     return registry
-
-
-@pytest.fixture
-def toy_registry(monkeypatch):
-    """The global registry replaced by one holding only the toy plugin."""
-    plugin = ToyPlugin()
-    plugin.name = "toy"
-    return make_registry(plugin, monkeypatch=monkeypatch)
