@@ -1,7 +1,7 @@
 """Cost of Hub references once a model is cached: `zoo pull` again, and `zoo sample hf://...`.
 
 Goal: using an already pulled model adds <= 50 ms to a command. A real olah Hub mirror runs on
-127.0.0.1 (see tests/hub_server.py) with one small numpy model (the tests' ``hubtest`` family,
+127.0.0.1 (see tests/hub_server.py) with one small numpy model (the tests' ``toy`` family,
 installed as an entry point on PYTHONPATH), so the numbers include real HTTP round trips but no
 internet. Commands run in fresh processes, interleaved, REPEAT times each; medians are reported.
 Bytecode is cached as in an installed zoo (``PYTHONPYCACHEPREFIX`` in a temporary folder, even if
@@ -39,13 +39,11 @@ def _median_ms(samples: list[float]) -> float:
 
 def main() -> None:
     """Set up the mirror, pull once, then time the cached paths."""
-    import zoo_hubtest_family as fam
-
     with tempfile.TemporaryDirectory(prefix="zoo-bench-hub-") as tmp:
         root = Path(tmp)
         olah = hub_server.Olah(root / "olah").start()
         try:
-            env, commands = _prepare(root, olah, fam)
+            env, commands = _prepare(root, olah)
             wall, cpu = _time_commands(commands)
             in_process = _in_process(env)
         finally:
@@ -56,13 +54,15 @@ def main() -> None:
         write_section("hub", ".venv/bin/python benchmarks/bench_hub.py --write", body)
 
 
-def _prepare(root: Path, olah, fam) -> tuple[dict, dict[str, tuple[dict, list[str]]]]:
+def _prepare(root: Path, olah) -> tuple[dict, dict[str, tuple[dict, list[str]]]]:
     """Install the test plugin, publish one model on the mirror and pull it once; return the children's
     environment and the commands to time (label -> (environment, zoo arguments))."""
+    from toyplugin import build_toy, saved_files
+
     site = hub_server.install_test_plugin(root / "site")
     model_dir = root / "model"
-    fam.TinyDecoder(fam.FAMILY.config.resolve({"size": 32, "latent": 16}), fam.FAMILY).save(model_dir)
-    files = {n: (model_dir / n).read_bytes() for n in ("config.json", "model.safetensors")}
+    build_toy(size=32, latent=16).save(model_dir)
+    files = saved_files(model_dir)
     hub_server.make_model_repo(olah.mirrors, REF[5:], files)
     env = _child_env(root, olah, site)
     offline = {**env, "HF_HUB_OFFLINE": "1"}
@@ -86,7 +86,7 @@ def _child_env(root: Path, olah, site: Path) -> dict:
            if not k.startswith(("HF_", "ZOO_", "XDG_")) and k != "PYTHONDONTWRITEBYTECODE"}
     # bytecode is cached (in a temporary folder) as it is for an installed zoo; without it
     # every run would compile zoo's modules from source
-    env.update(PYTHONPATH=str(site), ZOO_PLUGINS="hubtest", HF_ENDPOINT=olah.url, HF_HOME=str(root / "hf"),
+    env.update(PYTHONPATH=str(site), ZOO_PLUGINS="toy", HF_ENDPOINT=olah.url, HF_HOME=str(root / "hf"),
                XDG_DATA_HOME=str(root / "data"), HF_HUB_DISABLE_TELEMETRY="1",
                PYTHONPYCACHEPREFIX=str(root / "pycache"))
     return env

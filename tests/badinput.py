@@ -80,7 +80,7 @@ def _zip_bomb(path: Path, chunks: int, chunk: int = 1 << 24) -> None:
                 fh.write(zeros)
 
 
-def _hubtest_site(root: Path) -> Path:
+def _toy_site(root: Path) -> Path:
     sys.path.insert(0, str(HERE))
     import hub_server
 
@@ -88,13 +88,11 @@ def _hubtest_site(root: Path) -> Path:
 
 
 def _saved_model(folder: Path) -> dict:
-    """A real saved ``hubtest`` model (numpy only); returns its config.json as a dict."""
+    """A real saved ``toy`` model (numpy only); returns its config.json as a dict."""
     sys.path.insert(0, str(HERE))
-    import zoo_hubtest_family
+    from toyplugin import build_toy
 
-    family = zoo_hubtest_family.FAMILY
-    model = zoo_hubtest_family.TinyDecoder(family.config.resolve({"seed": 1}), family)
-    model.save(folder)
+    build_toy(seed=1).save(folder)
     return json.loads((folder / "config.json").read_text())
 
 
@@ -263,7 +261,7 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
         code="import zoo_core; zoo_core.list_models()")
 
     # -- saved model folders: config.json, sha256, safetensors ------------------------------------
-    site = _hubtest_site(root)
+    site = _toy_site(root)
     template = root / "template"
     meta = _saved_model(template)
     weights = (template / "model.safetensors").read_bytes()

@@ -34,7 +34,7 @@ def _safetensors(values: bytes = b"\0" * 16) -> bytes:
 
 
 def _config(sha: object) -> bytes:
-    return json.dumps({"format": "zoo-model/1", "family": "hubtest", "config": {}, "weights_sha256": sha}).encode()
+    return json.dumps({"format": "zoo-model/1", "family": "toy", "config": {}, "weights_sha256": sha}).encode()
 
 
 class HostileHub:
@@ -105,7 +105,7 @@ class HostileHub:
         if repo == "evil/deep":
             return {"config.json": b"[" * 100_000 + b"]" * 100_000, "model.safetensors": weights}
         if repo == "evil/zero":
-            header = b'{"w":{"dtype":"F32","shape":[1073741824,1073741824],"data_offsets":[0,4611686018427387904]}}'
+            header = b'{"decoder.weight":{"dtype":"F32","shape":[1073741824,1073741824],"data_offsets":[0,4611686018427387904]}}'
             return {"config.json": _config(None), "model.safetensors": struct.pack("<Q", len(header)) + header}
         if repo == "evil/nosha":
             return {"config.json": _config(12345), "model.safetensors": weights}

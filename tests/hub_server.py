@@ -20,8 +20,8 @@ libraries without a download rule of their own: every GET or HEAD of a repo's ``
 Files are stored as regular git blobs: the preupload answer is ``uploadMode: regular`` for every
 file (the Hub decides this per file; this server has no LFS/Xet storage).
 
-Also :func:`install_test_plugin`, which installs ``tests/zoo_hubtest_family.py`` as a real
-``zoo.plugins`` entry point (a ``.dist-info`` folder on ``PYTHONPATH``) for CLI subprocesses.
+Also :func:`install_test_plugin`, which installs ``tests/toyplugin.py`` (the ``toy`` family) as a
+real ``zoo.plugins`` entry point (a ``.dist-info`` folder on ``PYTHONPATH``) for CLI subprocesses.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -488,11 +487,10 @@ class HubServer:
 
 
 def install_test_plugin(site: Path) -> Path:
-    """Install ``zoo_hubtest_family`` as a ``zoo.plugins`` entry point in ``site`` (put it on PYTHONPATH)."""
-    site.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(HERE / "zoo_hubtest_family.py", site / "zoo_hubtest_family.py")
-    dist = site / "zoo_hubtest-0.0.0.dist-info"
-    dist.mkdir(exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-hubtest\nVersion: 0.0.0\n", encoding="utf-8")
-    (dist / "entry_points.txt").write_text("[zoo.plugins]\nhubtest = zoo_hubtest_family\n", encoding="utf-8")
+    """Install ``toyplugin`` as the ``zoo.plugins`` entry point ``toy`` in ``site`` (put it on PYTHONPATH,
+    with ``ZOO_PLUGINS=toy``); returns ``site``."""
+    from pluginenv import write_dist
+
+    source = (HERE / "toyplugin.py").read_text(encoding="utf-8")
+    write_dist(site, "zoo-toy", {"toy": "toyplugin"}, {"toyplugin.py": source}, version="0.0.0")
     return site

@@ -13,34 +13,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import zoo_hubtest_family
 from zoo_core.api import load_directory
 from zoo_core.errors import WeightsError
 from zoo_core.weights import atomic_write_bytes, replace_files, sha256_file
+from toyplugin import build_toy
 
 HERE = Path(__file__).resolve().parent
 
 
-def tiny(seed: int, size: int = 8):
-    family = zoo_hubtest_family.FAMILY
-    return zoo_hubtest_family.TinyDecoder(family.config.resolve({"seed": seed, "size": size}), family)
-
-
-def load(folder: Path):
-    import zoo_core.plugins
-
-    registry = zoo_core.plugins.get_registry()
-    registry.families.setdefault("hubtest", zoo_hubtest_family.FAMILY)
-    return load_directory(folder)
-
-
 def test_save_over_a_run_folder_keeps_its_other_entries(tmp_path):
     run = tmp_path / "run"
-    tiny(1).save(run)
+    build_toy(seed=1).save(run)
     (run / "checkpoint").mkdir()
     (run / "checkpoint" / "state.safetensors").write_bytes(b"keep me")
     (run / "README.md").write_text("notes")
-    tiny(2).save(run)
+    build_toy(seed=2).save(run)
     assert sorted(p.name for p in run.iterdir()) == ["README.md", "checkpoint", "config.json", "model.safetensors"]
     assert (run / "checkpoint" / "state.safetensors").read_bytes() == b"keep me"
     meta = json.loads((run / "config.json").read_text())
@@ -48,15 +35,14 @@ def test_save_over_a_run_folder_keeps_its_other_entries(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no sibling left behind
 
 
-def test_a_saved_folder_without_a_valid_sha256_does_not_load(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZOO_PLUGINS", "")
-    tiny(1).save(tmp_path / "m")
+def test_a_saved_folder_without_a_valid_sha256_does_not_load(tmp_path, toy_registry):
+    build_toy(seed=1).save(tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "config.json").read_text())
     for bad in (12345, "abc", None, meta["weights_sha256"].upper(), ["x"]):
         meta["weights_sha256"] = bad
         (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
         with pytest.raises(WeightsError, match="weights_sha256 must be 64 lowercase hex"):
-            load(tmp_path / "m")
+            load_directory(tmp_path / "m")
 
 
 def test_stray_temp_files_of_dead_writers_are_cleaned_on_the_next_write(tmp_path):
@@ -72,7 +58,7 @@ def test_stray_temp_files_of_dead_writers_are_cleaned_on_the_next_write(tmp_path
 
 def test_a_folder_left_by_a_killed_swap_is_recovered(tmp_path):
     run = tmp_path / "run"
-    tiny(1).save(run)
+    build_toy(seed=1).save(run)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     left = tmp_path / f".run.zoo-{int(dead.stdout)}-xyz"  # killed after the swap, before moving entries back
     left.mkdir()
@@ -86,10 +72,8 @@ def test_a_folder_left_by_a_killed_swap_is_recovered(tmp_path):
 SAVER = """
 import sys, time
 sys.path.insert(0, {tests!r})
-import zoo_hubtest_family
-family = zoo_hubtest_family.FAMILY
-models = [zoo_hubtest_family.TinyDecoder(family.config.resolve({{"seed": s, "size": 64, "latent": 64}}), family)
-          for s in (1, 2)]
+from toyplugin import build_toy
+models = [build_toy(seed=s, size=64, latent=64) for s in (1, 2)]
 print("ready", flush=True)
 i = 0
 while True:
@@ -99,11 +83,10 @@ while True:
 
 
 @pytest.mark.slow
-def test_killed_saves_never_leave_a_mixed_or_unloadable_folder(tmp_path, monkeypatch):
+def test_killed_saves_never_leave_a_mixed_or_unloadable_folder(tmp_path, toy_registry):
     """SIGKILL a process that saves two different models into one folder in a loop, 6 times."""
-    monkeypatch.setenv("ZOO_PLUGINS", "")
     folder = tmp_path / "m"
-    tiny(1).save(folder)
+    build_toy(seed=1).save(folder)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     rng = np.random.default_rng(0)
     seen = set()
@@ -114,9 +97,9 @@ def test_killed_saves_never_leave_a_mixed_or_unloadable_folder(tmp_path, monkeyp
         time.sleep(float(rng.uniform(0.02, 0.4)))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        model = load(folder)  # verifies the sha256 of the weights against their own config
+        model = load_directory(folder)  # verifies the sha256 of the weights against their own config
         seen.add(int(model.config["seed"]))
-    tiny(3).save(folder)  # the next write cleans up whatever the kills left
+    build_toy(seed=3).save(folder)  # the next write cleans up whatever the kills left
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
     assert seen <= {1, 2}

@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 import hub_server
-import zoo_hubtest_family
 from hostile_hub import HostileHub
 from pluginenv import error_lines, zoo
 from zoo_core import hub
 from zoo_core.weights import sha256_file
+from toyplugin import build_toy, saved_files
 
 
-def saved_files(folder: Path, seed: int) -> dict[str, bytes]:
-    family = zoo_hubtest_family.FAMILY
-    zoo_hubtest_family.TinyDecoder(family.config.resolve({"seed": seed}), family).save(folder)
-    return {name: (folder / name).read_bytes() for name in ("config.json", "model.safetensors")}
+def saved(folder: Path, seed: int) -> dict[str, bytes]:
+    """The files of a ``toy`` model saved into ``folder``."""
+    build_toy(seed=seed).save(folder)
+    return saved_files(folder)
 
 
 @pytest.fixture
 def endpoint(tmp_path):
-    files = saved_files(tmp_path / "model", seed=1)
+    files = saved(tmp_path / "model", seed=1)
     with HostileHub(tmp_path / "escape", model=files) as server:
         site = hub_server.install_test_plugin(tmp_path / "site")
         env = {"HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf"), "XDG_DATA_HOME": str(tmp_path / "data"),
-               "ZOO_PLUGINS": "hubtest", "HF_HUB_DISABLE_TELEMETRY": "1"}
+               "ZOO_PLUGINS": "toy", "HF_HUB_DISABLE_TELEMETRY": "1"}
         yield server, site, env, tmp_path
 
 
@@ -58,7 +57,7 @@ def test_cache_tampering_with_an_edited_config_is_caught_by_the_pin(endpoint):
     pins = json.loads((tmp / "data" / "zoo" / "hub-pins.json").read_text())["pins"]
     real = pins["evil/any"]["weights_sha256"]
     snap = next((tmp / "hf" / "hub" / "models--evil--any" / "snapshots").iterdir())
-    other = saved_files(tmp / "other", seed=2)
+    other = saved(tmp / "other", seed=2)
     blob = (snap / "model.safetensors").resolve()
     blob.write_bytes(other["model.safetensors"])  # tamper with the cached weights ...
     config = (snap / "config.json").resolve()

@@ -19,27 +19,26 @@ import numpy as np
 import pytest
 
 import hub_server
-import zoo_hubtest_family
+import toyplugin
 from zoo_core import hub
 from zoo_core.errors import HubRefError
 from zoo_core.publishing import push
 from zoo_core.cards import model_card
 from zoo_core.catalog import WeightsRef
 from zoo_core.weights import sha256_file
+from toyplugin import Toy, build_toy, saved_files
 
 pytestmark = pytest.mark.slow
 TOKEN = "hf_test_write"
 
 
 def make_model(directory: Path, seed: int, **extra) -> Path:
-    """A saved ``hubtest`` model (built without the registry: the family object is imported)."""
-    family = zoo_hubtest_family.FAMILY
-    model = zoo_hubtest_family.TinyDecoder(family.config.resolve({"seed": seed}), family)
-    return model.save(directory, extra=extra or None)
+    """A saved ``toy`` model (built without the registry: the family object is imported)."""
+    return build_toy(seed=seed).save(directory, extra=extra or None)
 
 
 def model_files(directory: Path, **replace: bytes | None) -> dict[str, bytes]:
-    files = {name: (directory / name).read_bytes() for name in ("config.json", "model.safetensors")}
+    files = saved_files(directory)
     files["README.md"] = b"---\nlibrary_name: zoo\n---\n# test model\n"
     files.update(replace)
     return {k: v for k, v in files.items() if v is not None}
@@ -76,7 +75,7 @@ class Servers:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("HF_", "HUGGINGFACE_", "ZOO_", "XDG_"))}
         path = os.pathsep.join([str(self.site)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))
-        env.update(PYTHONPATH=path, ZOO_PLUGINS="hubtest", HF_ENDPOINT=self.hub.url,
+        env.update(PYTHONPATH=path, ZOO_PLUGINS="toy", HF_ENDPOINT=self.hub.url,
                    HF_HOME=str(home / "hf"), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
                    HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_IMPLICIT_TOKEN="1")
         env.update(extra)
@@ -294,13 +293,13 @@ def test_push_then_pull_then_sample_gives_identical_images(servers, tmp_path):
 
     snapshot = other / "hf" / "hub" / "models--me--glyphs" / "snapshots" / commit
     card = (snapshot / "README.md").read_text()
-    for needle in ("library_name: zoo", "family: hubtest", '"seed": 11', "| nll | 1.25 |", "sample.png"):
+    for needle in ("library_name: zoo", "family: toy", '"seed": 11', "| nll | 1.25 |", "sample.png"):
         assert needle in card
     repo = hub_server.mirror_path(servers.olah.mirrors, "me/glyphs")
     png = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit}:sample.png"], capture_output=True,
                          check=True).stdout
     grid = np.asarray(Image.open(io.BytesIO(png)))
-    model = zoo_hubtest_family.TinyDecoder(json.loads((mine / "config.json").read_text())["config"])
+    model = Toy(json.loads((mine / "config.json").read_text())["config"])
     np.testing.assert_array_equal(grid, tile(model.sample(16, seed=0))[..., 0])
 
     # a second push to a new branch; pull it by name
@@ -399,9 +398,9 @@ def test_sha256_mismatch_deletes_the_file_and_refuses(servers, tmp_path):
 def test_user_catalog_with_hub_weights(servers, tmp_path):
     sha = sha256_file(servers.v1_dir / "model.safetensors")
     catalog = {"models": [
-        {"name": "remote-glyphs", "family": "hubtest", "config": {"seed": 1},
+        {"name": "remote-glyphs", "family": "toy", "config": {"seed": 1},
          "weights": {"source": "hf://someone/catalog", "sha256": sha}, "description": "from the Hub"},
-        {"name": "remote-wrong", "family": "hubtest",
+        {"name": "remote-wrong", "family": "toy",
          "weights": {"source": "hf://someone/catalog@main", "sha256": "1" * 64}},
         {"name": "ghost", "family": "not-loaded"},
     ]}
@@ -424,7 +423,7 @@ def test_user_catalog_with_hub_weights(servers, tmp_path):
     # the default location is $XDG_CONFIG_HOME/zoo/registry.json; invalid entries name file and field
     default = tmp_path / "config" / "zoo" / "registry.json"
     default.parent.mkdir(parents=True)
-    default.write_text(json.dumps({"models": [{"name": "Bad Name", "family": "hubtest"}]}))
+    default.write_text(json.dumps({"models": [{"name": "Bad Name", "family": "toy"}]}))
     bad = zoo(servers.env(tmp_path), "list", check=False)
     assert_one_line_error(bad, str(default), "field 'name'")
 
@@ -433,20 +432,20 @@ def test_user_catalog_overrides_builtin(tmp_path, monkeypatch):
     from zoo_core import plugins
 
     builtin, user = tmp_path / "registry.json", tmp_path / "user.json"
-    builtin.write_text(json.dumps({"models": [{"name": "a", "family": "hubtest", "description": "built-in"},
+    builtin.write_text(json.dumps({"models": [{"name": "a", "family": "toy", "description": "built-in"},
                                               {"name": "b", "family": "ghost"}]}))
-    user.write_text(json.dumps({"models": [{"name": "a", "family": "hubtest", "description": "mine"},
+    user.write_text(json.dumps({"models": [{"name": "a", "family": "toy", "description": "mine"},
                                            {"name": "c", "family": "ghost"},
-                                           {"name": "d", "family": "hubtest", "config": {"size": 4}}]}))
+                                           {"name": "d", "family": "toy", "config": {"size": 4}}]}))
     monkeypatch.setattr(plugins, "builtin_catalog_path", lambda: builtin)
     monkeypatch.setenv("ZOO_PLUGINS", "")
     monkeypatch.setenv("ZOO_REGISTRY", str(user))
     registry = plugins.Registry()
-    registry.add_plugin(zoo_hubtest_family, "hubtest")
+    registry.add_plugin(toyplugin, "toy")
     registry.load()
     assert sorted(registry.models) == ["a", "d"]
     assert registry.models["a"].description == "mine" and registry.models["a"].origin == str(user)
-    assert sorted(registry.plugins["hubtest"].models) == ["a", "d"]
+    assert sorted(registry.plugins["toy"].models) == ["a", "d"]
 
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "missing.json"))
     with pytest.raises(plugins.RegistryError, match="file not found"):
@@ -494,7 +493,7 @@ def test_list_hub_finds_zoo_models_with_family_downloads_and_last_change(servers
 
     rows = json.loads(zoo(env, "list", "--hub", "finder/*", "--json").stdout)
     assert [r["ref"] for r in rows] == ["hf://finder/glyphs-b", "hf://finder/glyphs-a"]  # most downloaded first
-    assert [r["downloads"] for r in rows] == [pulls, 0] and {r["family"] for r in rows} == {"hubtest"}
+    assert [r["downloads"] for r in rows] == [pulls, 0] and {r["family"] for r in rows} == {"toy"}
     repo = hub_server.mirror_path(mirrors, "finder/glyphs-b")
     committed = subprocess.run(["git", "--git-dir", str(repo), "log", "-1", "--format=%ct", "main"],
                                capture_output=True, text=True, check=True).stdout.strip()
@@ -505,7 +504,7 @@ def test_list_hub_finds_zoo_models_with_family_downloads_and_last_change(servers
 
     table = zoo(env, "list", "--hub", "*-a").stdout.splitlines()  # the pattern matches the name part too
     assert table[0].split() == ["REF", "FAMILY", "DOWNLOADS", "LAST", "CHANGE", "(UTC)"]
-    assert [line.split()[:3] for line in table[1:]] == [["hf://finder/glyphs-a", "hubtest", "0"]]
+    assert [line.split()[:3] for line in table[1:]] == [["hf://finder/glyphs-a", "toy", "0"]]
     assert "no zoo models on" in zoo(env, "list", "--hub", "nothing-like-this*").stdout
 
     # in-process, HF_ENDPOINT set after huggingface_hub was imported still applies
@@ -515,8 +514,8 @@ def test_list_hub_finds_zoo_models_with_family_downloads_and_last_change(servers
         if key.startswith(("HF_", "XDG_")):
             monkeypatch.setenv(key, value)
     found = zoo_core.list_models("finder/glyphs-?", hub=True)
-    assert [(m.repo_id, m.family, m.downloads) for m in found] == [("finder/glyphs-b", "hubtest", pulls),
-                                                                   ("finder/glyphs-a", "hubtest", 0)]
+    assert [(m.repo_id, m.family, m.downloads) for m in found] == [("finder/glyphs-b", "toy", pulls),
+                                                                   ("finder/glyphs-a", "toy", 0)]
     assert "zoo" in found[0].tags and "license:mit" in found[0].tags
 
 
@@ -533,7 +532,7 @@ def test_list_hub_offline_is_one_line(servers, tmp_path):
 def write_run_manifest(directory: Path, **extra) -> dict:
     """A run manifest as the training runtime writes it (RUN/run.json), written by hand."""
     config = json.loads((directory / "config.json").read_text())["config"]
-    run = {"family": "hubtest", "config": {**config, "lr": 0.002, "batch_size": 64}, "step": 1200, "steps": 1200,
+    run = {"family": "toy", "config": {**config, "lr": 0.002, "batch_size": 64}, "step": 1200, "steps": 1200,
            "data": {"source": "/home/someone/data/glyph-strokes.npz", "sha256": "c0ffee" + "0" * 58,
                     "examples": 50000},
            "seed": 7, "device": "cuda:0", "world_size": 2,
@@ -560,7 +559,7 @@ def test_pushed_card_metadata_round_trips_through_the_hub(servers, tmp_path):
     info = next(iter(api.list_models(search="cards/glyphs", cardData=True)))
     meta = info.card_data.to_dict()
     (tmp_path / "card-metadata.json").write_text(json.dumps(meta, indent=2))  # shown in the issue's closing note
-    assert meta["library_name"] == "zoo" and meta["family"] == "hubtest"
+    assert meta["library_name"] == "zoo" and meta["family"] == "toy"
     assert meta["datasets"] == ["glyph-strokes.npz"] and meta["base_model"] == "someone/glyphs"
     assert "/home/someone" not in json.dumps(meta)  # a local path is published by its name only
     recipe = meta["recipe"]
@@ -571,7 +570,7 @@ def test_pushed_card_metadata_round_trips_through_the_hub(servers, tmp_path):
                                                             "samples/seed-3.png"]
 
     # model-index: live --eval figures win over eval.json, which wins over the run's metrics
-    model = zoo_hubtest_family.TinyDecoder(json.loads((run_dir / "config.json").read_text())["config"])
+    model = Toy(json.loads((run_dir / "config.json").read_text())["config"])
     live = model.evaluate(seed=0)
     repo = hub_server.mirror_path(servers.olah.mirrors, "cards/glyphs")
     readme = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit['commit']}:README.md"],
