@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import functools
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import tempfile
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "zoo-blobs"
@@ -88,6 +89,18 @@ def zoo(*args: str, path: tuple | list = (), env: Mapping[str, str] | None = Non
     """Run the real ``zoo`` CLI in a fresh interpreter with ``path`` on PYTHONPATH."""
     return subprocess.run([sys.executable, "-c", "from zoo_cli.main import main; main()", *args],
                           capture_output=True, text=True, env=clean_env(env, path), cwd=cwd, timeout=timeout)
+
+
+def zoo_json(*args: str, path: tuple | list = (), env: Mapping[str, str] | None = None) -> Any:
+    """Run ``zoo ARGS`` (a ``--json`` command) like :func:`zoo`: it must exit 0; returns its parsed output."""
+    proc = zoo(*args, path=path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def by_name(rows: list[dict]) -> dict[str, dict]:
+    """``zoo list --json`` or ``zoo plugins --json`` rows keyed by their ``name``."""
+    return {row["name"]: row for row in rows}
 
 
 def python(code: str, path: tuple | list = (), env: Mapping[str, str] | None = None,

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from pluginenv import EXAMPLE, installed_example, on_sys_path, python, zoo
+from pluginenv import EXAMPLE, by_name, installed_example, on_sys_path, python, zoo, zoo_json
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +36,13 @@ def test_installed_as_its_own_distribution(site):
 
 
 def test_zoo_list_and_plugins_show_it(site):
-    listed = zoo("list", "--json", path=[site])
-    assert listed.returncode == 0, listed.stderr
-    rows = {r["name"]: r for r in json.loads(listed.stdout)}
+    rows = by_name(zoo_json("list", "--json", path=[site]))
     assert rows["blobs-16"]["family"] == "blobs" and rows["blobs-16"]["plugin"] == "blobs"
     assert rows["blobs-16"]["framework"] == "numpy" and rows["blobs-16"]["weights_local"] is True
     table = zoo("list", "blobs*", path=[site])
     assert table.stdout.splitlines()[1].split()[:3] == ["blobs-16", "blobs", "numpy"]
 
-    plugins = zoo("plugins", "--json", path=[site])
-    (blobs,) = [p for p in json.loads(plugins.stdout) if p["name"] == "blobs"]
+    (blobs,) = [p for p in zoo_json("plugins", "--json", path=[site]) if p["name"] == "blobs"]
     assert blobs == {"name": "blobs", "module": "zoo_blobs", "distribution": "zoo-blobs", "version": "0.1.0",
                      "hooks": ["register_families", "register_models"], "families": ["blobs"],
                      "models": ["blobs-16"], "builtin": False, "commands": [], "error": None,
@@ -57,9 +54,7 @@ def test_zoo_list_and_plugins_show_it(site):
 def test_zoo_info_shows_the_published_weights_and_sha256(site):
     from zoo_core.weights import sha256_file
 
-    info = zoo("info", "blobs-16", "--json", path=[site])
-    assert info.returncode == 0, info.stderr
-    data = json.loads(info.stdout)
+    data = zoo_json("info", "blobs-16", "--json", path=[site])
     assert data["weights_source"] == "pkg://zoo_blobs/weights/blobs-16.safetensors"
     assert data["sha256"] == sha256_file(site / "zoo_blobs" / "weights" / "blobs-16.safetensors")
     assert data["sha256"] == sha256_file(EXAMPLE / "zoo_blobs" / "weights" / "blobs-16.safetensors")
@@ -87,9 +82,7 @@ def test_zoo_train_then_sample_and_eval_the_run(site, tmp_path):
     sample = zoo("sample", str(run), "-n", "3", "-o", str(tmp_path / "s.npy"), path=[site])
     assert sample.returncode == 0, sample.stderr
     assert np.load(tmp_path / "s.npy").shape == (3, 12, 12, 3)
-    ev = zoo("eval", str(run), "--json", path=[site])
-    assert ev.returncode == 0, ev.stderr
-    assert np.isfinite(json.loads(ev.stdout)["nll_per_pixel"])
+    assert np.isfinite(zoo_json("eval", str(run), "--json", path=[site])["nll_per_pixel"])
 
 
 def test_training_really_learns(loaded):

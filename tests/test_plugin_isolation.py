@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from pluginenv import error_lines, write_dist, zoo
+from pluginenv import by_name, error_lines, write_dist, zoo, zoo_json
 
 GOOD_MODEL = '''
 import numpy as np
@@ -128,7 +128,7 @@ def site(tmp_path_factory):
 def plugins_json(site):
     proc = zoo("plugins", "--json", path=[site])
     assert proc.returncode == 0, proc.stderr
-    return {p["name"]: p for p in json.loads(proc.stdout)}, proc
+    return by_name(json.loads(proc.stdout)), proc
 
 
 def test_each_broken_plugin_is_reported_in_json(plugins_json):
@@ -182,9 +182,7 @@ def test_missing_framework_note_without_an_extra(site):
 
 
 def test_first_registration_is_kept(site):
-    proc = zoo("list", "--json", path=[site])
-    assert proc.returncode == 0, proc.stderr
-    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    rows = by_name(zoo_json("list", "--json", path=[site]))
     assert rows["twin-8"]["plugin"] == "alpha" and rows["twin-8"]["description"] == "alpha's twin"
     assert rows["nofw-8"]["framework"] == "notorch"
 
@@ -207,9 +205,7 @@ def test_builtin_models_still_work_beside_broken_plugins(site):
     if not builtin:
         pytest.skip("no built-in models are registered in this checkout yet")
     for name in builtin:
-        proc = zoo("info", name, "--json", path=[site])
-        assert proc.returncode == 0, proc.stderr
-        assert json.loads(proc.stdout)["name"] == name
+        assert zoo_json("info", name, "--json", path=[site])["name"] == name
 
 
 def test_missing_framework_is_one_clear_line_when_used(site):

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from pluginenv import error_lines, python, write_dist, zoo
+from pluginenv import by_name, error_lines, python, write_dist, zoo, zoo_json
 
 HOSTILE = {
     # distribution: (entry-point name, {file: source})
@@ -111,14 +111,12 @@ def site(tmp_path_factory):
 def plugins(site):
     proc = zoo("plugins", "--json", path=[site])
     assert proc.returncode == 0, proc.stderr
-    return {p["name"]: p for p in json.loads(proc.stdout)}, proc.stderr
+    return by_name(json.loads(proc.stdout)), proc.stderr
 
 
 @pytest.fixture(scope="module")
 def models(site):
-    proc = zoo("list", "--json", path=[site])
-    assert proc.returncode == 0, proc.stderr
-    return {r["name"]: r for r in json.loads(proc.stdout)}
+    return by_name(zoo_json("list", "--json", path=[site]))
 
 
 def test_builtin_families_keep_their_names(plugins, models):
