@@ -52,8 +52,6 @@ def grid_command(output: str | None, n: int, size: int, channels: str, seed: int
       zoo random-cnn-grid -o grid.png --size 256 --channels 3 --info grid-info.json
       zoo random-cnn-grid --serve --size 256
     """
-    from pathlib import Path
-
     from zoo_core.errors import ZooError
 
     if serve:
@@ -63,10 +61,11 @@ def grid_command(output: str | None, n: int, size: int, channels: str, seed: int
         return
     if not output:
         raise ZooError("missing -o FILE.png (or use --serve)")
-    if Path(output).suffix.lower() != ".png":
-        raise ZooError(f"cannot write '{output}': use a .png file")
-    if info_path and Path(info_path).suffix.lower() != ".json":
-        raise ZooError(f"cannot write '{info_path}': --info writes a .json file")
+    from zoo_core.files import check_suffix
+
+    check_suffix(output, (".png",))
+    if info_path:
+        check_suffix(info_path, (".json",))
     _grid(output, n, size, int(channels), seed, pairs, info_path, device)
 
 

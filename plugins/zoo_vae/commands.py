@@ -6,7 +6,6 @@ in the command body, so ``zoo --help`` stays fast.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
@@ -43,11 +42,12 @@ def reconstruct(name: str, data: str | None, output: str, n: int, seed: int, sca
     import numpy as np
 
     import zoo_core
+    from zoo_core.files import check_suffix
     from zoo_core.images import save_images
 
     for path in (output, scale_png):
-        if path is not None and Path(path).suffix.lower() != ".png":
-            raise ZooError(f"cannot write '{path}': use a .png file")
+        if path is not None:
+            check_suffix(path, (".png",))
     model = zoo_core.load(name, device=device)
     if not hasattr(model, "reconstruct"):
         raise ZooError(f"model '{name}' (family {model.family_name}) cannot reconstruct images; "
