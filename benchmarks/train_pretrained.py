@@ -31,17 +31,18 @@ REGISTRY = ROOT / "registry.json"
 RECIPES: dict[str, tuple[dict, str, list[str]]] = {
     "glyphnet-32": (
         {"image_size": 32, "msg_size": 32, "batch_size": 64, "lr": 0.002, "steps": 12000, "antialias": True,
-         "upsample": 1},
+         "upsample": 1, "channel": "fast", "affine_p": 1.0},
         "32x32 grey glyphs carrying a 32-float message through rotation, shift, shear, perspective and noise",
         ["glyphs", "latent", "grey", "32px"],
     ),
     "glyphnet-64": (
-        {"batch_size": 64, "lr": 0.002, "steps": 18000, "antialias": True, "upsample": 1},
+        {"batch_size": 64, "lr": 0.002, "steps": 18000, "antialias": True, "upsample": 1, "channel": "fast",
+         "affine_p": 1.0},
         "64x64 grey glyphs carrying a 64-float message through rotation, shift, shear, perspective and noise",
         ["glyphs", "latent", "grey", "64px"],
     ),
     "glyphnet-64-rgb": (
-        {"channels": 3, "batch_size": 64, "lr": 0.002, "steps": 6000},
+        {"channels": 3, "batch_size": 64, "lr": 0.002, "steps": 6000, "channel": "fast", "affine_p": 1.0},
         "64x64 colour glyphs carrying a 64-float message through rotation, shift, shear, perspective and noise",
         ["glyphs", "latent", "colour", "64px"],
     ),

@@ -37,12 +37,19 @@ def _check(config: dict) -> None:
     if config["upsample"] >= need:
         raise ConfigError(f"config key 'upsample': image_size {config['image_size']} allows at most {need - 1}, "
                           f"got {config['upsample']}")
+    if config["message"] == "onehot" and config["msg_size"] < 2:
+        raise ConfigError("config key 'msg_size': a onehot alphabet needs at least 2 symbols, got "
+                          f"{config['msg_size']}")
     if config["scale_min"] > config["scale_max"]:
         raise ConfigError(f"config keys 'scale_min'/'scale_max': {config['scale_min']} > {config['scale_max']}")
 
 
 CONFIG = ConfigSpec({
-    "msg_size": Param(64, "int", "length of the message (latent) vector drawn from N(0, 1)", min=1, max=4096),
+    "msg_size": Param(64, "int", "length of the message vector: floats (continuous), symbols K (onehot) or "
+                      "bits B (binary)", min=1, max=4096),
+    "message": Param("continuous", "str", "messages: 'continuous' N(0, 1) floats (MSE loss), 'onehot' one of "
+                     "msg_size symbols (cross-entropy), 'binary' strings of msg_size bits (binary cross-entropy)",
+                     choices=("continuous", "onehot", "binary")),
     "image_size": Param(64, "int", "side of the square images", choices=IMAGE_SIZES),
     "channels": Param(1, "int", "1 for grey glyphs, 3 for colour", choices=(1, 3)),
     "widths": Param([16, 32, 64, 128], "list",
@@ -53,8 +60,11 @@ CONFIG = ConfigSpec({
                       "sigmoid (no weights; smooth strokes instead of fine stripes)", min=0, max=3),
     "decoder_depth": Param(1, "int", "extra 3x3 conv layers per resolution in the decoder (above 4x4)",
                            min=0, max=4),
+    "channel": Param("post", "str", "training channel: 'post' resamples once per warp, exactly as the post's kornia "
+                     "RandomAffine then RandomPerspective; 'fast' composes both warps into one resampling",
+                     choices=("post", "fast")),
     "affine": Param(True, "bool", "channel: random affine warp on/off"),
-    "affine_p": Param(1.0, "float", "channel: probability of the affine warp per image (kornia's default is 0.5)",
+    "affine_p": Param(0.5, "float", "channel: probability of the affine warp per image (kornia's default, the post's)",
                       min=0.0, max=1.0),
     "rotation": Param(30.0, "float", "channel: max rotation, degrees (uniform in +-rotation)", min=0.0, max=180.0),
     "translate": Param(0.1, "float", "channel: max shift, fraction of the image side", min=0.0, max=0.5),

@@ -12,6 +12,18 @@ Why plain torch rather than kornia's ``RandomAffine`` + ``RandomPerspective``:
   so the image is resampled by one ``grid_sample`` call instead of two full warps (which also
   means one bilinear blur instead of two), and there is no per-call parameter-object overhead.
 
+Two ways to resample (``resample``):
+
+* ``"post"``: the blog post's channel, exactly: noise added, then kornia's
+  ``RandomAffine(degrees, translate, scale, shear, p=affine_p)`` as its own resampling, then
+  ``RandomPerspective(distortion, p=perspective_p)`` as another. Parameters have kornia's semantics
+  (pixel coordinates with the centre at ``((W-1)/2, (H-1)/2)``, translations in ``+-translate * W``
+  pixels, x-shear only, perspective corners at the corner pixels' centres moved inward by
+  ``U(0, distortion * W/2)`` pixels); an image not drawn for a warp is left untouched, not
+  resampled. tests/test_glyphnet.py checks it against kornia itself, parameter for parameter and
+  statistically.
+* ``"fast"``: the affine and the perspective warp composed into one homography, one resampling.
+
 All randomness comes from an optional :class:`torch.Generator`, so a training step is a pure
 function of its seed (exact resume) and evaluation is repeatable.
 """
@@ -53,8 +65,12 @@ class NoiseChannel(nn.Module):
     def __init__(self, *, affine: bool = True, affine_p: float = 1.0, rotation: float = 30.0,
                  translate: float = 0.1, scale: tuple[float, float] = (0.9, 1.1), shear: float = 10.0,
                  perspective: bool = True, distortion: float = 0.6, perspective_p: float = 0.5, noise: bool = True,
-                 noise_sigma: float = 0.25, blur: bool = False, blur_sigma: float = 0.025) -> None:
+                 noise_sigma: float = 0.25, blur: bool = False, blur_sigma: float = 0.025,
+                 resample: str = "fast") -> None:
         super().__init__()
+        if resample not in RESAMPLE:
+            raise ValueError(f"resample must be one of {RESAMPLE}, got {resample!r}")
+        self.resample = resample
         self.affine, self.affine_p = affine, float(affine_p)
         self.rotation, self.translate = float(rotation), float(translate)
         self.scale, self.shear = (float(scale[0]), float(scale[1])), float(shear)
@@ -70,7 +86,15 @@ class NoiseChannel(nn.Module):
                    shear=config["shear"], perspective=enabled and config["perspective"],
                    distortion=config["distortion"], perspective_p=config["perspective_p"],
                    noise=enabled and config["noise"], noise_sigma=config["noise_sigma"],
-                   blur=enabled and config["blur"], blur_sigma=config["blur_sigma"])
+                   blur=enabled and config["blur"], blur_sigma=config["blur_sigma"],
+                   resample=config.get("channel", "fast"))
+
+    @classmethod
+    def post(cls) -> "NoiseChannel":
+        """The blog post's channel: ``randn/4`` noise, then kornia's ``RandomAffine(degrees=30,
+        translate=(0.1, 0.1), scale=(0.9, 1.1), shear=(-10, 10))`` at its default p=0.5, then
+        ``RandomPerspective(0.6, p=0.5)``, each warp its own resampling. What ``evaluate`` uses."""
+        return cls(**POST_CHANNEL)
 
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Apply the enabled terms: blur, noise, then one resampling by the composed warp."""
@@ -82,10 +106,50 @@ class NoiseChannel(nn.Module):
         if self.noise and self.noise_sigma > 0:
             # drawn on the CPU (where the step's generator lives) and moved: the same noise on every device
             out = out + self.noise_sigma * torch.randn(out.shape, generator=generator, dtype=out.dtype).to(out.device)
+        if self.resample == "post":
+            return self._post_warps(out, generator)
         inverse = self.warp_inverse(out.shape[0], generator=generator, dtype=out.dtype, device=out.device)
         if inverse is not None:
             out = warp(out, inverse)
         return out
+
+    def post_params(self, batch: int, height: int, width: int,
+                    generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Random parameters of the two warps of the ``"post"`` channel, in kornia's terms (float64, CPU).
+
+        ``angle`` (degrees), ``translations`` (pixels, x then y), ``scale`` (isotropic),
+        ``shear_x`` (degrees), ``affine_apply`` (bool); ``start_points``/``end_points``
+        (``(B, 4, 2)`` pixels), ``perspective_apply`` (bool). Warps that are off apply to no image.
+        """
+        f64 = dict(generator=generator, dtype=torch.float64)
+        on = self.affine and self.affine_p > 0
+        params = {
+            "angle": _uniform(batch, -self.rotation, self.rotation, generator),
+            "translations": torch.stack([_uniform(batch, -self.translate, self.translate, generator) * width,
+                                         _uniform(batch, -self.translate, self.translate, generator) * height], 1),
+            "scale": _uniform(batch, self.scale[0], self.scale[1], generator),
+            "shear_x": _uniform(batch, -self.shear, self.shear, generator),
+            "affine_apply": (torch.rand(batch, **f64) < self.affine_p) & on,
+        }
+        start = torch.tensor([[0.0, 0.0], [width - 1.0, 0.0], [width - 1.0, height - 1.0], [0.0, height - 1.0]],
+                             dtype=torch.float64).expand(batch, 4, 2)
+        factor = torch.tensor([self.distortion * width / 2, self.distortion * height / 2], dtype=torch.float64)
+        inward = torch.tensor([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]], dtype=torch.float64)
+        params["start_points"] = start
+        params["end_points"] = start + factor * torch.rand(batch, 4, 2, **f64) * inward
+        on = self.perspective and self.distortion > 0 and self.perspective_p > 0
+        params["perspective_apply"] = (torch.rand(batch, **f64) < self.perspective_p) & on
+        return params
+
+    def _post_warps(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The post's two warps, each its own bilinear resampling of the images drawn for it."""
+        b, _, h, w = images.shape
+        params = self.post_params(b, h, w, generator)
+        forward = kornia_affine_matrix(params["angle"], params["translations"], params["scale"], params["shear_x"],
+                                       h, w)
+        out = apply_where(images, params["affine_apply"], pixel_to_normalised_inverse(forward, h, w))
+        forward = homography(params["start_points"], params["end_points"])
+        return apply_where(out, params["perspective_apply"], pixel_to_normalised_inverse(forward, h, w))
 
     def warp_inverse(self, batch: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
                      device: torch.device | str = "cpu") -> torch.Tensor | None:
@@ -105,6 +169,57 @@ class NoiseChannel(nn.Module):
             p_inv = perspective_inverse(batch, self.distortion, self.perspective_p, generator=generator)
             inverse = p_inv if inverse is None else inverse @ p_inv
         return None if inverse is None else inverse.to(device=device, dtype=dtype)
+
+
+#: the blog post's channel (see :meth:`NoiseChannel.post`)
+POST_CHANNEL = dict(affine=True, affine_p=0.5, rotation=30.0, translate=0.1, scale=(0.9, 1.1), shear=10.0,
+                    perspective=True, distortion=0.6, perspective_p=0.5, noise=True, noise_sigma=0.25, blur=False,
+                    resample="post")
+#: the ``resample`` modes (the config key ``channel``)
+RESAMPLE = ("post", "fast")
+
+
+def kornia_affine_matrix(angle: torch.Tensor, translations: torch.Tensor, scale: torch.Tensor,
+                         shear_x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Forward affine maps ``(B, 3, 3)`` in pixel coordinates, as kornia's ``RandomAffine`` builds them.
+
+    ``T(translations) @ C @ R(-angle) @ S(scale) @ C^-1 @ Shear_x``: about the centre
+    ``C = ((W-1)/2, (H-1)/2)``, a positive angle turns the displayed image clockwise, the x-shear
+    maps ``x -> x - tan(shear_x) * (y - cy)`` (kornia's ``get_shear_matrix2d``).
+    """
+    batch = angle.shape[0]
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    a = torch.deg2rad(-angle.to(torch.float64))
+    cos, sin = torch.cos(a) * scale, torch.sin(a) * scale
+    rot = torch.zeros(batch, 3, 3, dtype=torch.float64)
+    rot[:, 0, 0], rot[:, 0, 1], rot[:, 1, 0], rot[:, 1, 1] = cos, sin, -sin, cos
+    rot[:, 0, 2] = (1 - cos) * cx - sin * cy + translations[:, 0]
+    rot[:, 1, 2] = sin * cx + (1 - cos) * cy + translations[:, 1]
+    rot[:, 2, 2] = 1.0
+    tan = torch.tan(torch.deg2rad(shear_x.to(torch.float64)))
+    shear = torch.eye(3, dtype=torch.float64).repeat(batch, 1, 1)
+    shear[:, 0, 1], shear[:, 0, 2] = -tan, tan * cy
+    return rot @ shear
+
+
+def pixel_to_normalised_inverse(forward: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The output-to-input map in :func:`warp`'s normalised coordinates of a forward pixel map.
+
+    Pixel ``x`` is normalised to ``(2x + 1) / W - 1`` (``align_corners=False``, as kornia's warps).
+    """
+    norm = torch.tensor([[2.0 / width, 0.0, 1.0 / width - 1.0], [0.0, 2.0 / height, 1.0 / height - 1.0],
+                         [0.0, 0.0, 1.0]], dtype=torch.float64)
+    return norm @ torch.linalg.inv(forward.to(torch.float64)) @ torch.linalg.inv(norm)
+
+
+def apply_where(images: torch.Tensor, apply: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+    """Resample the images with ``apply[b]`` by ``inverse[b]``; the others pass untouched."""
+    idx = torch.nonzero(apply, as_tuple=True)[0]
+    if idx.numel() == 0:
+        return images
+    inv = inverse[idx].to(device=images.device, dtype=images.dtype)
+    idx = idx.to(images.device)
+    return images.index_copy(0, idx, warp(images.index_select(0, idx), inv))
 
 
 def _uniform(batch: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -216,7 +331,9 @@ def describe(channel: NoiseChannel) -> str:
                      f"scale {channel.scale[0]:g}-{channel.scale[1]:g} shear {channel.shear:g}")
     if channel.perspective and channel.distortion > 0 and channel.perspective_p > 0:
         parts.append(f"perspective {channel.distortion:g}@{channel.perspective_p:g}")
-    return " + ".join(parts) or "identity"
+    described = " + ".join(parts) or "identity"
+    return described + (" (post: one resampling per warp)" if channel.resample == "post" and parts else "")
 
 
-__all__ = ["NoiseChannel", "affine_inverse", "perspective_inverse", "homography", "warp", "gaussian_blur", "describe"]
+__all__ = ["NoiseChannel", "POST_CHANNEL", "RESAMPLE", "kornia_affine_matrix", "pixel_to_normalised_inverse",
+           "apply_where", "affine_inverse", "perspective_inverse", "homography", "warp", "gaussian_blur", "describe"]

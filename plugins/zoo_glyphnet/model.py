@@ -96,38 +96,126 @@ class GlyphNet(LatentModel):
         self.device = device
         return self
 
-    def evaluate(self, data: Any = None, *, seed: int = 0, messages: int = 1000) -> dict[str, Any]:
-        """Message recovery on held-out messages, through the full channel and with it off.
+    # -- messages ----------------------------------------------------------------------------------
+
+    @property
+    def message_mode(self) -> str:
+        """``continuous`` (N(0, 1) floats), ``onehot`` (one of K = msg_size symbols) or ``binary`` (B bits)."""
+        return self.config.get("message", "continuous")
+
+    def sample_latent(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` messages from the prior, float32 ``(n, msg_size)``.
+
+        continuous: N(0, 1); onehot: one-hot vectors of uniformly drawn symbols; binary: uniformly
+        drawn bit strings written as +-1 (what the generator reads).
+        """
+        rng = np.random.default_rng(seed)
+        if self.message_mode == "continuous":
+            return rng.standard_normal((n, self.latent_size)).astype(np.float32)
+        if self.message_mode == "onehot":
+            return self.encode_symbols(rng.integers(0, self.latent_size, n))
+        return (2.0 * rng.integers(0, 2, (n, self.latent_size)) - 1.0).astype(np.float32)
+
+    def encode_symbols(self, symbols: np.ndarray) -> np.ndarray:
+        """onehot models: the messages ``(n, K)`` of symbol indices ``(n,)``."""
+        if self.message_mode != "onehot":
+            raise ZooError(f"symbols need message 'onehot'; this model's message is {self.message_mode!r}")
+        symbols = np.asarray(symbols, dtype=np.int64)
+        if symbols.ndim != 1 or (symbols.size and (symbols.min() < 0 or symbols.max() >= self.latent_size)):
+            raise ZooError(f"symbols must be indices in 0..{self.latent_size - 1}")
+        out = np.zeros((symbols.shape[0], self.latent_size), dtype=np.float32)
+        out[np.arange(symbols.shape[0]), symbols] = 1.0
+        return out
+
+    def _eval_messages(self, messages: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng([EVAL_STREAM, int(seed)])
+        if self.message_mode == "onehot":  # every symbol equally often (as far as messages allows)
+            return self.encode_symbols(rng.permutation(np.arange(messages) % self.latent_size))
+        if self.message_mode == "binary":
+            return (2.0 * rng.integers(0, 2, (messages, self.latent_size)) - 1.0).astype(np.float32)
+        return rng.standard_normal((messages, self.latent_size)).astype(np.float32)
+
+    # -- evaluation ----------------------------------------------------------------------------------
+
+    def evaluate(self, data: Any = None, *, seed: int = 0, messages: int = 1000,
+                 channel: Any = "post") -> dict[str, Any]:
+        """Message recovery on held-out messages, and how glyph-like the glyphs are.
 
         The ``messages`` messages come from numpy's generator seeded ``[EVAL_STREAM, seed]``, a
         stream training never uses (training draws from torch generators keyed by step); the
         channel's randomness is seeded from ``seed`` too, so results are repeatable. Both networks
         run in eval mode.
 
-        :return: ``mse_channel``, ``cosine_channel`` (mean cosine similarity between each message
-            and its reconstruction), ``mse_clean``, ``cosine_clean``, ``messages``, ``channel``.
+        :param channel: ``"post"`` (default): the post's exact channel (``NoiseChannel.post()``),
+            whatever the model trained through; ``"model"``: the model's own training channel; or
+            a :class:`~zoo_glyphnet.channel.NoiseChannel`.
+        :return: continuous messages: ``cosine_clean``, ``cosine_channel`` (mean cosine similarity
+            between each message and its reconstruction), ``mse_clean``, ``mse_channel``; onehot
+            and binary: ``accuracy_clean``, ``accuracy_channel`` (whole symbols read back),
+            onehot also ``worst_symbol_accuracy_channel``, binary also ``bit_accuracy_*``. Always
+            ``ink``, ``hamming_ratio``, ``mean_correlation`` (of the ``messages`` glyphs
+            binarised at 0.5: :func:`zoo_glyphnet.metrics.glyph_statistics`), ``messages`` and
+            ``channel`` (a description). A model trained through another channel than the post's
+            also reports ``cosine_train_channel`` / ``mse_train_channel`` (or
+            ``accuracy_train_channel``) through its own.
         """
         if data is not None:
             raise ZooError("glyphnet evaluates on random messages and takes no --data")
-        from zoo_glyphnet.channel import describe
+        from zoo_glyphnet.channel import NoiseChannel, describe
+        from zoo_glyphnet.metrics import binarise, glyph_statistics
 
-        msgs = np.random.default_rng([EVAL_STREAM, int(seed)]).standard_normal(
-            (messages, self.latent_size)).astype(np.float32)
-        gen = torch.Generator().manual_seed(splitmix64(EVAL_STREAM ^ int(seed)) >> 1)
+        if channel == "post":
+            channel = NoiseChannel.post()
+        elif channel == "model":
+            channel = self.channel
+        elif not isinstance(channel, NoiseChannel):
+            raise ZooError(f"channel must be 'post', 'model' or a NoiseChannel, not {channel!r}")
+        channels = {"channel": channel}
+        if describe(self.channel) != describe(channel):
+            channels["train_channel"] = self.channel
+        msgs = self._eval_messages(int(messages), seed)
         self.generator.eval()
         self.decoder.eval()
-        sums = {"mse_channel": 0.0, "cosine_channel": 0.0, "mse_clean": 0.0, "cosine_clean": 0.0}
+        received: dict[str, list] = {"clean": [], **{key: [] for key in channels}}
+        inked = []
         with torch.inference_mode():
-            for i in range(0, messages, 250):
-                m = torch.from_numpy(msgs[i:i + 250]).to(self.device)
-                images = self.generator(m)
-                for key, received in (("channel", self.decoder(self.channel(images, generator=gen))),
-                                      ("clean", self.decoder(images))):
-                    sums[f"mse_{key}"] += float(((received - m) ** 2).mean(dim=1).sum())
-                    sums[f"cosine_{key}"] += float(torch.nn.functional.cosine_similarity(received, m, dim=1).sum())
-        result: dict[str, Any] = {k: v / messages for k, v in sums.items()}
-        result.update(messages=int(messages), channel=describe(self.channel))
+            for key, chan in channels.items():  # each channel's draws from its own seeded stream
+                gen = torch.Generator().manual_seed(splitmix64(EVAL_STREAM ^ int(seed)) >> 1)
+                for i in range(0, len(msgs), 250):
+                    images = self.generator(torch.from_numpy(msgs[i:i + 250]).to(self.device))
+                    received[key].append(self.decoder(chan(images, generator=gen)).float().cpu())
+                    if key == "channel":
+                        received["clean"].append(self.decoder(images).float().cpu())
+                        inked.append(binarise(images.float().cpu().numpy()))
+        m = torch.from_numpy(msgs)
+        result: dict[str, Any] = {}
+        for key in received:
+            out = torch.cat(received[key])
+            result.update(self._recovery(out, m, key))
+        stats = glyph_statistics(np.concatenate(inked))
+        result.update(ink=stats["ink"], hamming_ratio=stats["hamming_ratio"],
+                      mean_correlation=stats["mean_correlation"], messages=int(messages),
+                      channel=describe(channel))
         return result
+
+    def _recovery(self, out: "torch.Tensor", msgs: "torch.Tensor", key: str) -> dict[str, float]:
+        """Recovery figures of decoder outputs ``out`` for messages ``msgs``, suffixed ``_key``."""
+        mode = self.message_mode
+        if mode == "continuous":
+            return {f"cosine_{key}": float(torch.nn.functional.cosine_similarity(out, msgs, dim=1).mean()),
+                    f"mse_{key}": float(((out - msgs) ** 2).mean())}
+        if mode == "onehot":
+            truth = msgs.argmax(dim=1)
+            right = (out.argmax(dim=1) == truth).double()
+            figures = {f"accuracy_{key}": float(right.mean())}
+            if key == "channel":
+                per_symbol = torch.zeros(self.latent_size, dtype=torch.float64).index_add_(0, truth, right)
+                seen = torch.bincount(truth, minlength=self.latent_size).double()
+                figures["worst_symbol_accuracy_channel"] = float((per_symbol[seen > 0] / seen[seen > 0]).min())
+            return figures
+        bits = (out > 0) == (msgs > 0)
+        return {f"accuracy_{key}": float(bits.all(dim=1).double().mean()),
+                f"bit_accuracy_{key}": float(bits.double().mean())}
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """``generator.*`` and ``decoder.*`` tensors (BatchNorm buffers included) as numpy copies.

@@ -33,7 +33,7 @@ from zoo_core.torchstate import (broadcast_buffers, load_optimizer_state, load_r
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_glyphnet.model import GlyphNet
 
-__all__ = ["GlyphNetSession", "learning_rate", "splitmix64", "step_seed", "training_threads"]
+__all__ = ["GlyphNetSession", "draw_messages", "message_loss", "learning_rate", "splitmix64", "step_seed", "training_threads"]
 
 
 def learning_rate(config: dict, step: int, total: int | None) -> float:
@@ -95,14 +95,14 @@ class GlyphNetSession:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step, self.total)
         gen = torch.Generator().manual_seed(step_seed(cfg["seed"], step))
-        messages = torch.randn(cfg["batch_size"], cfg["msg_size"], generator=gen)
+        messages = draw_messages(cfg, gen)
         if self.world.distributed:
             messages = messages[self.part]
             gen = torch.Generator().manual_seed(step_seed(cfg["seed"], step, stream=1 + self.world.rank))
         messages = messages.to(self.device)
         images = self.generator(messages)
         received = self.decoder(self.model.channel(images, generator=gen))
-        loss = F.mse_loss(received, messages)
+        loss = message_loss(cfg.get("message", "continuous"), received, messages)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -131,6 +131,25 @@ class GlyphNetSession:
         torch.set_num_threads(self._threads)
         self.model.generator.eval()
         self.model.decoder.eval()
+
+
+def draw_messages(config: dict, generator: torch.Generator) -> torch.Tensor:
+    """A step's ``batch_size`` messages: N(0, 1) floats, one-hot symbols or +-1 bit strings."""
+    batch, size, mode = config["batch_size"], config["msg_size"], config.get("message", "continuous")
+    if mode == "continuous":
+        return torch.randn(batch, size, generator=generator)
+    if mode == "onehot":
+        return F.one_hot(torch.randint(0, size, (batch,), generator=generator), size).float()
+    return 2.0 * torch.randint(0, 2, (batch, size), generator=generator).float() - 1.0
+
+
+def message_loss(mode: str, received: torch.Tensor, messages: torch.Tensor) -> torch.Tensor:
+    """MSE (continuous), cross-entropy over the symbols (onehot), binary cross-entropy per bit (binary)."""
+    if mode == "continuous":
+        return F.mse_loss(received, messages)
+    if mode == "onehot":
+        return F.cross_entropy(received, messages.argmax(dim=1))
+    return F.binary_cross_entropy_with_logits(received, (messages > 0).float())
 
 
 def check_no_data(data: object) -> None:
