@@ -554,3 +554,127 @@ def test_shipped_models_eval_figures(name):
     # float sums differ in the last bits between thread counts and CPUs: 5e-4, far below any change of weights
     got = {key: round(metrics[key], 4) for key in SHIPPED_EVAL[name]}
     assert got == pytest.approx(SHIPPED_EVAL[name], abs=5e-4)
+
+
+# -- discrete messages, large messages ------------------------------------------------------------
+
+
+def test_discrete_messages_sample_train_and_evaluate(one_thread):
+    onehot = tiny(message="onehot", msg_size=6)
+    latents = onehot.sample_latent(50, seed=1)
+    assert latents.shape == (50, 6) and set(np.unique(latents)) == {0.0, 1.0} and (latents.sum(1) == 1).all()
+    assert np.array_equal(onehot.encode_symbols(np.array([2, 0])), np.eye(6, dtype=np.float32)[[2, 0]])
+    with pytest.raises(ZooError, match="symbols"):
+        onehot.encode_symbols(np.array([6]))
+    with pytest.raises(ZooError, match="onehot"):
+        tiny().encode_symbols(np.array([0]))
+    history = onehot.train(steps=40)
+    assert np.mean(history["loss"][-5:]) < np.mean(history["loss"][:5])  # cross-entropy from log(6) = 1.79 down
+    metrics = onehot.evaluate(seed=0, messages=60)
+    assert {"accuracy_clean", "accuracy_channel", "worst_symbol_accuracy_channel", "ink", "hamming_ratio",
+            "mean_correlation"} <= set(metrics) and "cosine_channel" not in metrics
+    assert 0 <= metrics["worst_symbol_accuracy_channel"] <= metrics["accuracy_channel"] <= 1
+
+    binary = tiny(message="binary", msg_size=5)
+    latents = binary.sample_latent(20, seed=0)
+    assert set(np.unique(latents)) == {-1.0, 1.0}
+    binary.train(steps=3)
+    metrics = binary.evaluate(seed=0, messages=40)
+    assert 0 <= metrics["accuracy_channel"] <= metrics["bit_accuracy_channel"] <= 1
+
+
+def test_message_sizes_up_to_4096_and_validation():
+    big = zoo_core.build("glyphnet", image_size=32, widths=[2, 2, 2], msg_size=2048)
+    assert big.sample(2, seed=0).shape == (2, 32, 32, 1)
+    alphabet = zoo_core.build("glyphnet", image_size=32, widths=[2, 2, 2], msg_size=2048, message="onehot")
+    assert alphabet.decode(alphabet.encode_symbols(np.array([0, 2047]))).shape == (2, 32, 32, 1)
+    from zoo_glyphnet import count_parameters
+
+    assert count_parameters(alphabet.config) == alphabet.num_parameters
+    assert zoo_core.build("glyphnet", image_size=32, widths=[2, 2, 2], msg_size=4096).latent_size == 4096
+    with pytest.raises(ConfigError, match="msg_size"):
+        zoo_core.build("glyphnet", msg_size=4097)
+    with pytest.raises(ConfigError, match="msg_size.*2 symbols"):
+        zoo_core.build("glyphnet", msg_size=1, message="onehot")
+    with pytest.raises(ConfigError, match="message"):
+        zoo_core.build("glyphnet", message="ternary")
+    for key in ("ink_weight", "diversity_weight", "clean_weight"):
+        with pytest.raises(ConfigError, match=key):
+            zoo_core.build("glyphnet", **{key: -1.0})
+
+
+def test_glyph_penalties_enter_the_loss(one_thread):
+    from zoo_glyphnet.training import glyph_penalty
+
+    images = torch.rand(8, 1, 16, 16)
+    assert glyph_penalty(tiny().config, images) == 0.0
+    ink = glyph_penalty({"ink_weight": 2.0}, images)
+    assert float(ink) == pytest.approx(2.0 * float(images.mean()))
+    same = images[:1].expand(8, 1, 16, 16)
+    assert float(glyph_penalty({"diversity_weight": 1.0}, same)) == pytest.approx(1.0, abs=1e-4)  # one template
+    plain = tiny().train(steps=3)["loss"]
+    assert tiny(ink_weight=1.0).train(steps=3)["loss"][0] > plain[0]
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+    from zoo_cli.main import add_plugin_commands, cli
+
+    add_plugin_commands()
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_alphabet_sheet(tmp_path):
+    from zoo_glyphnet.commands import labelled_sheet
+
+    onehot = tiny(message="onehot", msg_size=12)
+    onehot.save(tmp_path / "abc")
+    result = _cli("glyph-alphabet", tmp_path / "abc", "-o", tmp_path / "sheet.png", "--cols", 5, "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.splitlines()[-1])
+    assert figures["symbols"] == 12 and 0 <= figures["min_hamming_ratio"]
+    from zoo_core.images import read_image
+
+    sheet = np.asarray(read_image(tmp_path / "sheet.png"))
+    assert sheet.shape[0] == 2 + 3 * (32 + 16) + 2 and sheet.shape[1] >= 5 * 32  # 3 rows of 5 glyphs over labels, framed
+    glyphs = onehot.decode(onehot.encode_symbols(np.arange(12)))
+    drawn = labelled_sheet(glyphs, [str(i) for i in range(12)], 5)
+    assert np.array_equal(drawn[2:34, 2:34, 0], glyphs[0, :, :, 0])  # the glyph itself, unscaled
+    assert (drawn[35:46, :, 0] < 128).any()  # label ink under the first row
+
+    tiny(message="binary", msg_size=3).save(tmp_path / "bits")
+    result = _cli("glyph-alphabet", tmp_path / "bits", "-o", tmp_path / "bits.png", "--json")
+    assert result.exit_code == 0 and json.loads(result.output.splitlines()[-1])["symbols"] == 8
+    tiny().save(tmp_path / "cont")
+    result = _cli("glyph-alphabet", tmp_path / "cont", "-o", tmp_path / "x.png")
+    assert result.exit_code == 2 and "continuous" in result.output and not (tmp_path / "x.png").exists()
+
+
+def test_the_posts_experiments_small(tmp_path, one_thread):
+    from zoo_glyphnet import experiments as ex
+
+    model = tiny()
+    images, labels = ex.load_images(model, None, "test", 24)
+    assert images.shape == (24, 32, 32, 1) and labels.min() >= 0
+    rec = ex.reconstruct(model, images, labels)
+    assert rec["reconstructions"].shape == images.shape and rec["mse"] > 0 and "class_distance_ratio" in rec
+    opt = ex.optimise(model, images[:4], steps=15)
+    assert opt["mse_trained"] < opt["mse_start_trained"]  # gradient descent on the messages works
+    assert opt["images_random"].shape == (4, 32, 32, 1)
+    train = ex.load_images(model, None, "train", 60)
+    probe = ex.probe(model, train, (images, labels), steps=20)
+    assert 0 <= probe["accuracy_trained"] <= 1 and 1 <= probe["steps_to_95pct_random"] <= 20
+
+    model.save(tmp_path / "m")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", images=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+             labels=rng.integers(0, 3, 40))
+    result = _cli("glyph-experiment", tmp_path / "m", "probe", "--data", tmp_path / "d.npz", "-n", 40, "--steps", 10,
+                  "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["train_images"] == 32 and out["test_images"] == 8  # the file's last fifth is held out
+    result = _cli("glyph-experiment", tmp_path / "m", "optimise", "-n", 4, "--steps", 3, "-o", tmp_path / "o.png")
+    assert result.exit_code == 0 and (tmp_path / "o.png").is_file(), result.output
+    result = _cli("glyph-experiment", tmp_path / "m", "reconstruct", "-o", tmp_path / "o.jpg")
+    assert result.exit_code == 2 and "png" in result.output

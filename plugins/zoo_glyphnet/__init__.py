@@ -80,6 +80,12 @@ CONFIG = ConfigSpec({
     "noise_sigma": Param(0.25, "float", "channel: standard deviation of the additive noise", min=0.0, max=10.0),
     "blur": Param(False, "bool", "channel: random Gaussian blur on/off (before the noise; favours larger shapes)"),
     "blur_sigma": Param(0.025, "float", "channel: max blur std, fraction of the image side (min: half of it)", min=0.0, max=0.25),
+    "clean_weight": Param(0.0, "float", "loss: weight of the message loss on the undistorted glyph (the decoder "
+                          "also learns to read clean glyphs)", min=0.0, max=10.0),
+    "ink_weight": Param(0.0, "float", "loss: weight of the mean ink (pixel value) of the batch's glyphs: strokes on "
+                        "a background instead of a filled frame", min=0.0, max=100.0),
+    "diversity_weight": Param(0.0, "float", "loss: weight of the mean correlation of each glyph with the batch's "
+                              "mean glyph: no shared template", min=0.0, max=100.0),
     "lr": Param(1e-3, "float", "Adam learning rate", min=1e-6, max=1.0),
     "schedule": Param("cosine", "str", "learning-rate schedule over the run's steps: constant, or cosine decay to 0",
                       choices=("constant", "cosine")),
@@ -133,3 +139,11 @@ FAMILY = Family(
 def register_families(register):
     """Register the ``glyphnet`` family (its named models are in registry.json)."""
     register(FAMILY)
+
+
+@hookimpl
+def register_commands(cli):
+    """Add ``zoo glyph-alphabet`` and ``zoo glyph-experiment`` (torch is imported only when they run)."""
+    from zoo_glyphnet.commands import add_commands
+
+    add_commands(cli)

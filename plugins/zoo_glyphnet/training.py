@@ -102,7 +102,11 @@ class GlyphNetSession:
         messages = messages.to(self.device)
         images = self.generator(messages)
         received = self.decoder(self.model.channel(images, generator=gen))
-        loss = message_loss(cfg.get("message", "continuous"), received, messages)
+        mode = cfg.get("message", "continuous")
+        loss = message_loss(mode, received, messages)
+        if cfg.get("clean_weight", 0.0) > 0:
+            loss = loss + cfg["clean_weight"] * message_loss(mode, self.decoder(images), messages)
+        loss = loss + glyph_penalty(cfg, images)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -150,6 +154,25 @@ def message_loss(mode: str, received: torch.Tensor, messages: torch.Tensor) -> t
     if mode == "onehot":
         return F.cross_entropy(received, messages.argmax(dim=1))
     return F.binary_cross_entropy_with_logits(received, (messages > 0).float())
+
+
+def glyph_penalty(config: dict, images: torch.Tensor) -> torch.Tensor | float:
+    """``ink_weight * mean ink + diversity_weight * mean correlation of each glyph with the batch mean``.
+
+    The correlation is that of :func:`zoo_glyphnet.metrics.glyph_statistics`, on the soft
+    (unbinarised) glyphs of the batch.
+    """
+    penalty: torch.Tensor | float = 0.0
+    if config.get("ink_weight", 0.0) > 0:
+        penalty = penalty + config["ink_weight"] * images.mean()
+    if config.get("diversity_weight", 0.0) > 0:
+        flat = images.flatten(1)
+        centred = flat - flat.mean(dim=1, keepdim=True)
+        mean = flat.mean(dim=0)
+        mean = mean - mean.mean()
+        corr = (centred @ mean) / (centred.norm(dim=1) * mean.norm() + 1e-6)
+        penalty = penalty + config["diversity_weight"] * corr.mean()
+    return penalty
 
 
 def check_no_data(data: object) -> None:
