@@ -56,7 +56,8 @@ def test_family_registered_with_lazy_factory():
 @pytest.mark.parametrize("overrides", [{}, {"image_size": 32}, {"image_size": 128, "widths": [4, 8, 8, 16, 16]},
                                        {"channels": 3, "msg_size": 17, "widths": [3, 5, 7, 9, 100]},
                                        {"decoder_depth": 0}, {"decoder_depth": 3, "image_size": 32},
-                                       {"upsample": 1}, {"upsample": 2, "image_size": 32, "channels": 3}])
+                                       {"upsample": 1}, {"upsample": 2, "image_size": 32, "channels": 3},
+                                       {"decoder_head": "pool"}, {"message": "onehot", "msg_size": 26}])
 def test_count_parameters_matches_the_model(overrides):
     from zoo_glyphnet import count_parameters
 

@@ -60,6 +60,9 @@ CONFIG = ConfigSpec({
                       "sigmoid (no weights; smooth strokes instead of fine stripes)", min=0, max=3),
     "decoder_depth": Param(1, "int", "extra 3x3 conv layers per resolution in the decoder (above 4x4)",
                            min=0, max=4),
+    "decoder_head": Param("conv", "str", "decoder readout: 'conv' (a 4x4 convolution over the 4x4 map: position "
+                          "matters) or 'pool' (global average pooling, then 1x1: it does not)",
+                          choices=("conv", "pool")),
     "channel": Param("post", "str", "training channel: 'post' resamples once per warp, exactly as the post's kornia "
                      "RandomAffine then RandomPerspective; 'fast' composes both warps into one resampling",
                      choices=("post", "fast")),
@@ -116,7 +119,7 @@ def count_parameters(config: dict) -> int:
     for i in range(1, len(w)):
         dec += full["decoder_depth"] * (w[i - 1] * w[i - 1] * 9 + bn(w[i - 1]))
         dec += w[i - 1] * w[i] * 16 + bn(w[i])
-    dec += w[-1] * m * 16 + m
+    dec += w[-1] * m * (1 if full["decoder_head"] == "pool" else 16) + m
     return gen + dec
 
 

@@ -62,11 +62,36 @@ def _uint8(images: torch.Tensor) -> np.ndarray:
     return images.mul(255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def random_twin(model: Any) -> Any:
-    """A glyphnet of the same config with freshly initialised (untrained) weights."""
+def random_twin(model: Any, images: np.ndarray | None = None) -> Any:
+    """A glyphnet of the same config with freshly initialised (untrained) weights.
+
+    Its batch-norm statistics are measured, not left at their initial (0, 1): the generator's on
+    512 prior messages, the decoder's on ``images`` (default: the twin's own glyphs). Otherwise a
+    random generator in eval mode draws a flat grey whatever the message, a strawman.
+    """
     import zoo_core
 
-    return zoo_core.build("glyphnet", **model.config).to(model.device)
+    twin = zoo_core.build("glyphnet", **model.config).to(model.device)
+
+    def calibrate(net: torch.nn.Module, inputs: torch.Tensor) -> None:
+        norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the calibration batches
+        net.train()
+        with torch.no_grad():
+            for i in range(0, len(inputs), 256):
+                net(inputs[i:i + 256])
+        net.eval()
+        for m in norms:
+            m.momentum = 0.1
+
+    messages = torch.from_numpy(twin.sample_latent(512, seed=12345)).to(model.device)
+    calibrate(twin.generator, messages)
+    with torch.no_grad():
+        own = twin.generator(messages)
+    calibrate(twin.decoder, _tensor(images, model.device) if images is not None else own)
+    return twin
 
 
 def reconstruct(model: Any, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -130,7 +155,8 @@ def probe(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarr
           steps: int = 500, seed: int = 0) -> dict[str, Any]:
     """A linear classifier (Adam, batch 128, standardised features) on the frozen decoder's output.
 
-    :return: for ``trained`` and ``random`` (a randomly initialised decoder of the same config):
+    :return: for ``trained`` and ``random`` (a randomly initialised decoder of the same config,
+        batch-norm statistics measured on the training images, see :func:`random_twin`):
         ``accuracy_*`` (test accuracy after ``steps`` steps), ``steps_to_95pct_*`` (the first
         evaluation step, every ``steps // 50``, at which test accuracy reached 95% of that final
         figure) and ``curve_*`` (steps, accuracies).
@@ -140,7 +166,7 @@ def probe(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarr
         raise ZooError("the probe needs labelled images (an .npz with 'y' / 'labels', or a built-in dataset)")
     every = max(1, steps // 50)
     result: dict[str, Any] = {"steps": steps, "train_images": len(train_images), "test_images": len(test_images)}
-    for name, net in (("trained", model), ("random", random_twin(model))):
+    for name, net in (("trained", model), ("random", random_twin(model, train_images))):
         at, acc = _linear_probe(_features(net, train_images), torch.from_numpy(train_labels),
                                 _features(net, test_images), torch.from_numpy(test_labels), steps, seed, every)
         result[f"accuracy_{name}"] = acc[-1]
@@ -152,7 +178,8 @@ def probe(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarr
 def optimise(model: Any, images: np.ndarray, steps: int = 300, lr: float = 0.05, seed: int = 0) -> dict[str, Any]:
     """Messages optimised (Adam, from N(0, 1) draws) so that the frozen generator draws ``images``.
 
-    :return: for ``trained`` and ``random`` (a randomly initialised generator): ``mse_*`` (per
+    :return: for ``trained`` and ``random`` (a randomly initialised generator, batch-norm statistics
+        measured on prior messages): ``mse_*`` (per
         pixel, after ``steps`` steps) and ``images_*`` (uint8); ``mse_start_trained`` (before).
     """
     target = _tensor(images, model.device)

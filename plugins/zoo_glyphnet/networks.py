@@ -81,12 +81,15 @@ class Decoder(nn.Sequential):
 
     Stride-2 convolutions (BatchNorm + LeakyReLU) halve the side up the widths to a 4x4 map, which
     a final 4x4 convolution reads out as the message (no activation: messages are unbounded).
+    ``head="pool"`` averages the 4x4 map over its positions before a 1x1 readout (global average
+    pooling, as noahtren/GlyphNet's decoder): the message can then not be read from fixed slots.
     ``depth`` extra 3x3 stride-1 convolutions (BatchNorm + LeakyReLU) at each resolution above
     4x4 widen the receptive field; the decoder has to undo rotations and perspective, and that
     depth buys much more message accuracy per training step than width does.
     """
 
-    def __init__(self, msg_size: int, image_size: int, channels: int, widths: list[int], depth: int = 0) -> None:
+    def __init__(self, msg_size: int, image_size: int, channels: int, widths: list[int], depth: int = 0,
+                 head: str = "conv") -> None:
         w = list(widths)
         if len(w) != levels(image_size):
             raise ValueError(f"image_size {image_size} needs {levels(image_size)} widths, got {w}")
@@ -101,7 +104,10 @@ class Decoder(nn.Sequential):
             layers += [nn.Conv2d(w[i - 1], w[i], 4, 2, 1, bias=False),
                        nn.BatchNorm2d(w[i]),
                        nn.LeakyReLU(LEAK, inplace=True)]
-        layers += [nn.Conv2d(w[-1], msg_size, 4, 1, 0)]
+        if head == "pool":  # where a feature is on the 4x4 map no longer matters (as GlyphNet's decoder)
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Conv2d(w[-1], msg_size, 1)]
+        else:
+            layers += [nn.Conv2d(w[-1], msg_size, 4, 1, 0)]
         super().__init__(*layers)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:  # noqa: D102 - see class
@@ -113,4 +119,4 @@ def build_networks(config: dict) -> tuple[Generator, Decoder]:
     widths = list(config["widths"])[:levels(config["image_size"])]
     args = (config["msg_size"], config["image_size"], config["channels"], widths)
     generator = Generator(*args, antialias=config["antialias"], upsample=config["upsample"])
-    return generator, Decoder(*args, depth=config["decoder_depth"])
+    return generator, Decoder(*args, depth=config["decoder_depth"], head=config.get("decoder_head", "conv"))
