@@ -105,15 +105,20 @@ def bench_train(steps: int, block: int, affine_p: float) -> dict:
     import torch.nn.functional as F
 
     import zoo_core
-    from zoo_glyphnet.training import make_optimizer, train_step, training_threads
+    from zoo_core.distributed import World
+    from zoo_core.runtime import TrainContext
+    from zoo_glyphnet.training import training_threads
 
     torch.set_num_threads(training_threads())
-    # the post's architecture and optimiser: no extra decoder convs, no output low-pass, Adam(1e-3)
-    model = zoo_core.build("glyphnet", affine_p=affine_p, schedule="constant", decoder_depth=0, antialias=False)
+    # the post's architecture and optimiser: no extra decoder convs, no output low-pass, Adam(1e-3);
+    # zoo trains through its own copy of the post's channel (two resamplings)
+    model = zoo_core.build("glyphnet", affine_p=affine_p, schedule="constant", decoder_depth=0, antialias=False,
+                           channel="post")
     cfg = model.config
-    zoo_opt = make_optimizer(model)
-    model.generator.train()
-    model.decoder.train()
+    session = model.training_session(None, steps + 1, TrainContext(world=World()))  # Adam, train mode
+
+    def train_step(step: int) -> float:
+        return session.run(step, step)[0]["loss"]
 
     torch.manual_seed(0)
     gen, dec = reference_networks(cfg["msg_size"], cfg["widths"], cfg["channels"])
@@ -131,7 +136,7 @@ def bench_train(steps: int, block: int, affine_p: float) -> dict:
         return float(loss.detach())
 
     # warm-up (allocator, oneDNN primitive caches) outside the timings
-    train_step(model, zoo_opt, 1)
+    train_step(1)
     ref_step()
     zoo_time = ref_time = 0.0
     zoo_losses, ref_losses = [], []
@@ -139,7 +144,7 @@ def bench_train(steps: int, block: int, affine_p: float) -> dict:
     while done < steps:
         n = min(block, steps - done)
         t0 = time.perf_counter()
-        zoo_losses += [train_step(model, zoo_opt, done + i + 2) for i in range(n)]
+        zoo_losses += [train_step(done + i + 2) for i in range(n)]
         t1 = time.perf_counter()
         ref_losses += [ref_step() for _ in range(n)]
         t2 = time.perf_counter()
@@ -147,6 +152,7 @@ def bench_train(steps: int, block: int, affine_p: float) -> dict:
         ref_time += t2 - t1
         done += n
 
+    session.close()
     # the same held-out messages through the same (reference) channel, both in eval mode
     model.generator.eval()
     model.decoder.eval()
