@@ -10,6 +10,9 @@ recipe (glyphnet-32's shipped recipe, trained through the post's channel). Every
 with ``model.evaluate(seed=0)`` (1,000 held-out messages, the post's channel) and appended as one
 JSON line to ``OUT/results.jsonl``; ``OUT/LABEL.png`` holds ``sample(16, seed=0)`` and
 ``OUT/LABEL/`` the saved model.
+
+``--figure FILE.png LABEL...`` trains nothing: it writes one row of ``sample(8, seed=0)`` per
+model (the shipped glyphnet-32 first, then each saved variant of ``OUT``; the same 8 messages).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--base", default="", help="KEY=VALUE,... applied to every variant")
+    parser.add_argument("--figure", type=Path, help="write the rows of the saved variants to FILE.png, train nothing")
     args = parser.parse_args()
 
     import torch
@@ -46,6 +50,14 @@ def main() -> None:
     from zoo_core.images import save_images
 
     torch.set_num_threads(1)
+    if args.figure is not None:
+        import numpy as np
+
+        rows = [zoo_core.load(name).sample(8, seed=0) for name in
+                ["glyphnet-32", *(str(args.out / parse_variant(v)[0]) for v in args.variants)]]
+        save_images(np.concatenate(rows), args.figure, ncols=8)
+        print(f"wrote {len(rows)} rows to {args.figure}")
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     _, base = parse_variant("base=" + args.base)
     for text in args.variants:
