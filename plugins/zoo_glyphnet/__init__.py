@@ -144,7 +144,7 @@ def register_families(register):
     register(FAMILY)
 
 
-@hookimpl
+@zoo_core.hookimpl
 def register_commands(cli):
     """Add ``zoo glyph-alphabet`` and ``zoo glyph-experiment`` (torch is imported only when they run)."""
     from zoo_glyphnet.commands import add_commands

@@ -8,8 +8,6 @@ command bodies, so ``zoo --help`` stays fast.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import click
 
 from zoo_core.config import MAX_SEED
@@ -62,8 +60,9 @@ def add_commands(cli: click.Group) -> None:
         from zoo_core.images import save_images
         from zoo_glyphnet.metrics import binarise, glyph_statistics, pairwise_hamming
 
-        if Path(output).suffix.lower() != ".png":
-            raise ZooError(f"cannot write '{output}': use a .png file")
+        from zoo_core.files import check_suffix
+
+        check_suffix(output, (".png",))
         model = zoo_core.load(name)
         if getattr(model, "message_mode", None) == "onehot":
             k = model.latent_size
@@ -117,8 +116,10 @@ def add_commands(cli: click.Group) -> None:
         import zoo_core
         from zoo_core.images import save_images
 
-        if output is not None and Path(output).suffix.lower() != ".png":
-            raise ZooError(f"cannot write '{output}': use a .png file")
+        from zoo_core.files import check_suffix
+
+        if output is not None:
+            check_suffix(output, (".png",))
         model = zoo_core.load(name, device=device)
         if model.family_name != "glyphnet":
             raise ZooError(f"model '{name}' is a {model.family_name} model; glyph-experiment needs a glyphnet")
