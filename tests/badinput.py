@@ -207,23 +207,26 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
         return path
 
     good_sha = "0" * 64
-    bad_entries = {
-        "pkg-traversal": {"source": "pkg://zoo_glyphnet/../../../../etc/passwd", "sha256": good_sha},
-        "pkg-absolute": {"source": "pkg://zoo_glyphnet//etc/passwd", "sha256": good_sha},
-        "pkg-hidden": {"source": "pkg://zoo_glyphnet/.secret", "sha256": good_sha},
-        "pkg-badpkg": {"source": "pkg://../zoo_glyphnet/weights/x", "sha256": good_sha},
-        "hf-dots": {"source": "hf://../..@x", "sha256": good_sha},
-        "hf-rev-traversal": {"source": "hf://org/repo@../../../tmp/x", "sha256": good_sha},
-        "hf-double-dash": {"source": "hf://org--x/repo", "sha256": good_sha},
-        "hf-git": {"source": "hf://org/repo.git", "sha256": good_sha},
-        "hf-rev-lock": {"source": "hf://org/repo@main.lock", "sha256": good_sha},
-        "file-dots": {"source": "file:///tmp/../etc/passwd", "sha256": good_sha},
-        "file-encoded-dots": {"source": "file:///tmp/%2e%2e/etc/passwd", "sha256": good_sha},
-        "file-host": {"source": "file://evil.example/x", "sha256": good_sha},
-        "file-relative": {"source": "file://weights.safetensors", "sha256": good_sha},
+    bad_sources = {
+        "pkg-traversal": "pkg://zoo_glyphnet/../../../../etc/passwd",
+        "pkg-absolute": "pkg://zoo_glyphnet//etc/passwd",
+        "pkg-hidden": "pkg://zoo_glyphnet/.secret",
+        "pkg-badpkg": "pkg://../zoo_glyphnet/weights/x",
+        "hf-dots": "hf://../..@x",
+        "hf-rev-traversal": "hf://org/repo@../../../tmp/x",
+        "hf-double-dash": "hf://org--x/repo",
+        "hf-git": "hf://org/repo.git",
+        "hf-rev-lock": "hf://org/repo@main.lock",
+        "file-dots": "file:///tmp/../etc/passwd",
+        "file-encoded-dots": "file:///tmp/%2e%2e/etc/passwd",
+        "file-host": "file://evil.example/x",
+        "file-relative": "file://weights.safetensors",
+    }
+    bad_entries = {name: {"source": source, "sha256": good_sha} for name, source in bad_sources.items()}
+    bad_entries.update({
         "sha-int": {"source": "pkg://zoo_glyphnet/weights/glyphnet-32.safetensors", "sha256": 12345},
         "sha-upper": {"source": "pkg://zoo_glyphnet/weights/glyphnet-32.safetensors", "sha256": "A" * 64},
-    }
+    })
     for name, weights in bad_entries.items():
         path = catalog(name, [{"name": f"evil-{name}", "family": "glyphnet", "weights": weights}])
         add("catalog", name, ["list"], env={"ZOO_REGISTRY": str(path)})

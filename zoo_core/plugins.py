@@ -32,7 +32,6 @@ from typing import Any, Callable
 import pluggy
 
 from zoo_core import hookspecs
-
 from zoo_core.catalog import ModelEntry, builtin_catalog_path, parse_entry, read_catalog
 from zoo_core.errors import DuplicateNameError, PluginError, RegistryError, ZooError
 from zoo_core.families import Family

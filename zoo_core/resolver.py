@@ -25,9 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.catalog import ModelEntry
     from zoo_core.families import Family
 
-#: the kinds of thing a reference can name
-KINDS = ("catalog", "family", "directory", "run", "hub")
-
 
 @dataclass(frozen=True)
 class Resolved:
@@ -39,7 +36,7 @@ class Resolved:
     ``weights_verified`` is True when its weights were already checked against their sha256.
     """
 
-    kind: str
+    kind: str  # "catalog", "family", "directory", "run" or "hub"
     ref: str
     family: Family
     config: dict = field(default_factory=dict)
@@ -52,13 +49,6 @@ class Resolved:
     def name(self) -> str:
         """The name a model loaded from this reference carries."""
         return self.entry.name if self.entry is not None else (self.family.name if self.kind == "family" else self.ref)
-
-    @property
-    def has_weights(self) -> bool:
-        """Whether loading gives trained weights (not a fresh, seed-determined build)."""
-        if self.kind == "catalog":
-            return self.entry is not None and self.entry.weights is not None
-        return self.kind != "family"
 
 
 def get_entry(name: str) -> ModelEntry:
@@ -127,4 +117,4 @@ def _hub(text: str) -> Resolved:
                     weights_sha256=meta.get("weights_sha256"), weights_verified=True)
 
 
-__all__ = ["KINDS", "Resolved", "get_entry", "get_family", "resolve"]
+__all__ = ["Resolved", "get_entry", "get_family", "resolve"]

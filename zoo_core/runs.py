@@ -17,9 +17,6 @@ from zoo_core.files import CHECKPOINT_DIR, LOCK_FILE, RUN_FILE
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.model import ZooModel
 
-MANIFEST = RUN_FILE
-
-
 def describe_data(data: Any) -> dict | None:
     """The run manifest's ``data``: None, or the source, its sha256 and (later) its example count."""
     if data is None:
@@ -94,14 +91,14 @@ class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.checkpoints = self.path / CHECKPOINT_DIR
-        self.manifest_path = self.path / MANIFEST
+        self.manifest_path = self.path / RUN_FILE
 
     def read_manifest(self) -> dict:
         """``run.json`` as a dict; a missing or malformed one is a one-line error."""
         from zoo_core.files import read_family_json
 
         return read_family_json(self.manifest_path, "run manifest", "run folder",
-                                f"{self.path} has no {MANIFEST}; it is not a zoo run folder")
+                                f"{self.path} has no {RUN_FILE}; it is not a zoo run folder")
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         """Rewrite ``run.json`` atomically."""
@@ -141,7 +138,7 @@ class RunFolder:
 
 def is_run_folder(path: str | Path) -> bool:
     """Whether ``path`` is a folder holding a ``run.json``."""
-    return (Path(path) / MANIFEST).is_file()
+    return (Path(path) / RUN_FILE).is_file()
 
 
 def run_data(ref: str | Path) -> str | None:

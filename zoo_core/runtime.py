@@ -27,10 +27,9 @@ This module is the runtime's public face for family authors; the parts live in
 from __future__ import annotations
 
 from zoo_core.batches import BatchSampler, splitmix64, step_seed
-from zoo_core.files import CHECKPOINT_DIR, RUN_FILE as MANIFEST
 from zoo_core.fitting import fit
 from zoo_core.runs import RunFolder, describe_data, is_run_folder, run_data, versions
 from zoo_core.sessions import History, TrainContext, TrainingSession
 
-__all__ = ["BatchSampler", "CHECKPOINT_DIR", "History", "MANIFEST", "RunFolder", "TrainContext", "TrainingSession",
+__all__ = ["BatchSampler", "History", "RunFolder", "TrainContext", "TrainingSession",
            "describe_data", "fit", "is_run_folder", "run_data", "splitmix64", "step_seed", "versions"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.files import CHECKPOINT_DIR, RUN_FILE as MANIFEST
+from zoo_core.files import CHECKPOINT_DIR, RUN_FILE
 from zoo_core.runs import RunFolder, is_run_folder
 
 
@@ -55,7 +55,7 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
             raise ZooError(f"--resume continues run '{name}' in place; -o '{output}' names another folder")
         if not is_run_folder(run):
             hint = "" if run.exists() else " (no such folder)"
-            raise ZooError(f"nothing to resume: '{run}' has no {MANIFEST}{hint}; start a run with zoo train NAME -o RUN")
+            raise ZooError(f"nothing to resume: '{run}' has no {RUN_FILE}{hint}; start a run with zoo train NAME -o RUN")
         manifest = RunFolder(run).read_manifest()
         family = get_family(manifest["family"])
         recorded = manifest.get("data") or None
@@ -78,7 +78,7 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
                 raise ZooError(f"run folder '{run}' is not empty; pass --resume to continue it or --force to "
                                "start afresh (its checkpoints are deleted)")
             shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
-            (run / MANIFEST).unlink(missing_ok=True)
+            (run / RUN_FILE).unlink(missing_ok=True)
     target = resolve(name)  # a catalog entry (its recipe, from fresh weights) or a family
     if target.kind not in ("catalog", "family"):
         raise ZooError(f"zoo train starts from a catalog model or a family, not a {target.kind} ('{name}'); "
