@@ -599,7 +599,7 @@ def test_message_sizes_up_to_4096_and_validation():
         zoo_core.build("glyphnet", msg_size=1, message="onehot")
     with pytest.raises(ConfigError, match="message"):
         zoo_core.build("glyphnet", message="ternary")
-    for key in ("ink_weight", "diversity_weight", "clean_weight"):
+    for key in ("ink_weight", "diversity_weight", "clean_weight", "separation_weight", "separation_margin"):
         with pytest.raises(ConfigError, match=key):
             zoo_core.build("glyphnet", **{key: -1.0})
 
@@ -615,6 +615,25 @@ def test_glyph_penalties_enter_the_loss(one_thread):
     assert float(glyph_penalty({"diversity_weight": 1.0}, same)) == pytest.approx(1.0, abs=1e-4)  # one template
     plain = tiny().train(steps=3)["loss"]
     assert tiny(ink_weight=1.0).train(steps=3)["loss"][0] > plain[0]
+    assert tiny(separation_weight=1.0).train(steps=3)["loss"][0] > plain[0]
+
+
+def test_separation_hinge_lifts_close_pairs_of_different_messages():
+    from zoo_glyphnet.training import glyph_penalty, separation_hinge
+
+    cfg = {"separation_weight": 1.0, "separation_margin": 0.7}
+    messages = torch.eye(4)
+    same = torch.rand(1, 1, 8, 8).round().expand(4, 1, 8, 8)
+    assert float(separation_hinge(same, messages, 0.7)) == pytest.approx(0.7)  # every pair at distance 0
+    assert float(glyph_penalty(cfg, same, messages)) == pytest.approx(0.7)
+    # one message drawn four times: no pair of *different* messages, nothing to push apart
+    assert float(separation_hinge(same, messages[:1].expand(4, 4), 0.7)) == 0.0
+    # four black-and-white glyphs with half the pixels on, pairwise at a Hamming ratio of 1 or 2: above the margin
+    halves = torch.zeros(4, 1, 2, 2)
+    halves[0, 0, 0], halves[1, 0, 1], halves[2, 0, :, 0], halves[3, 0, :, 1] = 1, 1, 1, 1
+    assert float(separation_hinge(halves, messages, 0.7)) == pytest.approx(0.0, abs=1e-6)
+    # grey glyphs equal to each other do not count as far apart
+    assert float(separation_hinge(torch.full((4, 1, 8, 8), 0.5), messages, 0.7)) == pytest.approx(0.7)
 
 
 def _cli(*args):

@@ -89,6 +89,11 @@ CONFIG = ConfigSpec({
                         "a background instead of a filled frame", min=0.0, max=100.0),
     "diversity_weight": Param(0.0, "float", "loss: weight of the mean correlation of each glyph with the batch's "
                               "mean glyph: no shared template", min=0.0, max=100.0),
+    "separation_weight": Param(0.0, "float", "loss: weight of a hinge on every pair of different messages in the batch "
+                               "whose glyphs are closer than separation_margin (Hamming ratio, on the soft glyphs)",
+                               min=0.0, max=100.0),
+    "separation_margin": Param(0.7, "float", "loss: the Hamming ratio under which a pair of glyphs is pushed apart",
+                               min=0.0, max=2.0),
     "lr": Param(1e-3, "float", "Adam learning rate", min=1e-6, max=1.0),
     "schedule": Param("cosine", "str", "learning-rate schedule over the run's steps: constant, or cosine decay to 0",
                       choices=("constant", "cosine")),

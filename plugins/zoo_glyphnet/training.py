@@ -7,10 +7,11 @@ last checkpoint retraces, bit for bit, the run that was never interrupted (same 
 
 Data parallel (``zoo train glyphnet --workers N``): every rank draws the same global batch of
 ``batch_size`` messages and trains on its contiguous shard; its channel randomness comes from a
-generator seeded by (seed, step, rank). Generator and decoder are wrapped in
-``DistributedDataParallel``, whose all-reduce averages the gradients, so the update is that of
-the global batch; BatchNorm uses each rank's shard statistics (rank 0's running statistics are
-broadcast), which is the measured difference from a one-process run (docs/distributed.md).
+generator seeded by (seed, step, rank). The training forward pass (generator, channel, decoder)
+is one module wrapped in ``DistributedDataParallel``, whose all-reduce averages the gradients, so
+the update is that of the global batch; BatchNorm uses each rank's shard statistics (rank 0's
+running statistics are broadcast at the end), which is the measured difference from a
+one-process run (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from zoo_core.allocator import keep_freed_memory
 from zoo_core.distributed import shard
 from zoo_core.errors import ZooError
 from zoo_core.runtime import TrainContext, splitmix64, step_seed
@@ -75,16 +77,25 @@ class GlyphNetSession:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=model.config["lr"])
         self._threads = torch.get_num_threads()
         torch.set_num_threads(training_threads())
+        keep_freed_memory()  # every step re-allocates the same tensors: keep them paged in
         model.generator.train()
         model.decoder.train()
-        self.generator, self.decoder = model.generator, model.decoder
+        self.net: torch.nn.Module = _Pipeline(model)
+        # Every run() call ends with one all-reduce of the logs; across processes on busy cores each
+        # collective waits for a thread to be scheduled, so a data-parallel call takes 10 steps
+        # (measured 103-113 -> 73-93 ms a step, 2 workers, batch 128; docs/distributed.md).
+        self.steps_per_call = DISTRIBUTED_STEPS_PER_CALL if self.world.distributed else 1
         if self.world.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            # gradients live in DDP's all-reduce buckets (no copy in and out of them)
-            self.generator = DDP(model.generator, device_ids=ids, gradient_as_bucket_view=True)
-            self.decoder = DDP(model.decoder, device_ids=ids, gradient_as_bucket_view=True)
+            # One wrapper, one bucket: the gradients are averaged in a single all-reduce after the
+            # backward pass. Overlapping several smaller ones with the backward pass (DDP's default)
+            # measured 20-30% slower per step with gloo on 2 cores, where the communication only
+            # competes with the computation (docs/distributed.md). Gradients live in the bucket
+            # (no copies); BatchNorm statistics stay per rank until finish() broadcasts rank 0's.
+            self.net = DDP(self.net, device_ids=ids, gradient_as_bucket_view=True,
+                           bucket_cap_mb=_ONE_BUCKET_MB, broadcast_buffers=False)
 
     def run(self, first: int, last: int) -> list[dict[str, float]]:
         """Train steps ``first..last``; one ``{"loss": ...}`` per step (this rank's shard)."""
@@ -100,13 +111,13 @@ class GlyphNetSession:
             messages = messages[self.part]
             gen = torch.Generator().manual_seed(step_seed(cfg["seed"], step, stream=1 + self.world.rank))
         messages = messages.to(self.device)
-        images = self.generator(messages)
-        received = self.decoder(self.model.channel(images, generator=gen))
         mode = cfg.get("message", "continuous")
+        clean = cfg.get("clean_weight", 0.0) > 0
+        images, received, received_clean = self.net(messages, gen, clean)
         loss = message_loss(mode, received, messages)
-        if cfg.get("clean_weight", 0.0) > 0:
-            loss = loss + cfg["clean_weight"] * message_loss(mode, self.decoder(images), messages)
-        loss = loss + glyph_penalty(cfg, images)
+        if clean:
+            loss = loss + cfg["clean_weight"] * message_loss(mode, received_clean, messages)
+        loss = loss + glyph_penalty(cfg, images, messages)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -137,6 +148,25 @@ class GlyphNetSession:
         self.model.decoder.eval()
 
 
+#: steps per run() call in a data-parallel run (one log all-reduce per call)
+DISTRIBUTED_STEPS_PER_CALL = 10
+#: larger than any glyphnet's parameters (a 2048-bit 96x96 RGB model has ~40 MB): one all-reduce
+_ONE_BUCKET_MB = 1024
+
+
+class _Pipeline(torch.nn.Module):
+    """One training forward pass: generator, noise channel, decoder (and the decoder on the clean glyphs)."""
+
+    def __init__(self, model: "GlyphNet") -> None:
+        super().__init__()
+        self.generator, self.decoder, self.channel = model.generator, model.decoder, model.channel
+
+    def forward(self, messages: torch.Tensor, gen: torch.Generator, clean: bool):
+        images = self.generator(messages)
+        received = self.decoder(self.channel(images, generator=gen))
+        return images, received, self.decoder(images) if clean else None
+
+
 def draw_messages(config: dict, generator: torch.Generator) -> torch.Tensor:
     """A step's ``batch_size`` messages: N(0, 1) floats, one-hot symbols or +-1 bit strings."""
     batch, size, mode = config["batch_size"], config["msg_size"], config.get("message", "continuous")
@@ -156,11 +186,18 @@ def message_loss(mode: str, received: torch.Tensor, messages: torch.Tensor) -> t
     return F.binary_cross_entropy_with_logits(received, (messages > 0).float())
 
 
-def glyph_penalty(config: dict, images: torch.Tensor) -> torch.Tensor | float:
-    """``ink_weight * mean ink + diversity_weight * mean correlation of each glyph with the batch mean``.
+def glyph_penalty(config: dict, images: torch.Tensor, messages: torch.Tensor | None = None) -> torch.Tensor | float:
+    """The glyph-shape terms of the loss, each on when its weight is positive.
 
-    The correlation is that of :func:`zoo_glyphnet.metrics.glyph_statistics`, on the soft
-    (unbinarised) glyphs of the batch.
+    - ``ink_weight`` * mean ink;
+    - ``diversity_weight`` * mean correlation of each glyph with the batch mean (that of
+      :func:`zoo_glyphnet.metrics.glyph_statistics`, on the soft, unbinarised glyphs);
+    - ``separation_weight`` * mean over the pairs of *different* messages of
+      ``relu(separation_margin - d / (2 p (1 - p)))``, where ``d`` is the pair's mean absolute pixel
+      difference (the Hamming distance once the glyphs are black and white; grey glyphs equal to
+      each other stay at 0, so it cannot be met with grey) and ``p`` the batch's mean ink. The
+      hinge only acts on pairs closer than the margin: it lifts the *closest* pairs, which is
+      what an alphabet's "no two symbols closer than 0.5" asks.
     """
     penalty: torch.Tensor | float = 0.0
     if config.get("ink_weight", 0.0) > 0:
@@ -172,7 +209,22 @@ def glyph_penalty(config: dict, images: torch.Tensor) -> torch.Tensor | float:
         mean = mean - mean.mean()
         corr = (centred @ mean) / (centred.norm(dim=1) * mean.norm() + 1e-6)
         penalty = penalty + config["diversity_weight"] * corr.mean()
+    if config.get("separation_weight", 0.0) > 0 and messages is not None and len(images) > 1:
+        penalty = penalty + config["separation_weight"] * separation_hinge(images, messages, config["separation_margin"])
     return penalty
+
+
+def separation_hinge(images: torch.Tensor, messages: torch.Tensor, margin: float) -> torch.Tensor:
+    """Mean of ``relu(margin - hamming ratio)`` over the batch's pairs of different messages."""
+    flat = images.flatten(1)
+    p = flat.mean().clamp(1e-3, 1 - 1e-3)
+    distance = torch.cdist(flat, flat, p=1.0) / flat.shape[1]  # mean |a - b| per pair
+    ratio = distance / (2 * p * (1 - p))
+    different = torch.cdist(messages.flatten(1), messages.flatten(1)) > 1e-6
+    pairs = torch.triu(different, diagonal=1)
+    if not bool(pairs.any()):
+        return flat.sum() * 0.0
+    return torch.relu(margin - ratio[pairs]).mean()
 
 
 def check_no_data(data: object) -> None:
