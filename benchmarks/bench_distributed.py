@@ -29,7 +29,7 @@ ZOO = str(Path(sys.executable).with_name("zoo"))
 
 #: family -> (config overrides, steps): a realistic step (the default 64-px glyphnet, a 28-px VAE)
 CASES = {
-    "glyphnet": (["batch_size=128"], 60),
+    "glyphnet": (["batch_size=128"], 120),
     "vae": (["batch_size=256"], 200),
 }
 #: the same with twice the global batch (more computation per all-reduce)

@@ -507,7 +507,7 @@ def test_evaluate_returns_the_metrics():
 
 # -- shipped pretrained models ------------------------------------------------------------------
 
-SHIPPED = {"glyphnet-32": (32, 1), "glyphnet-64": (64, 1), "glyphnet-64-rgb": (64, 3)}
+SHIPPED = {"glyphnet-32": (32, 1), "glyphnet-64": (64, 1), "glyphnet-64-rgb": (64, 3), "glyphnet-alphabet-26": (64, 1)}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -555,6 +555,24 @@ def test_shipped_models_eval_figures(name):
     # float sums differ in the last bits between thread counts and CPUs: 5e-4, far below any change of weights
     got = {key: round(metrics[key], 4) for key in SHIPPED_EVAL[name]}
     assert got == pytest.approx(SHIPPED_EVAL[name], abs=5e-4)
+
+
+def test_shipped_alphabet_meets_the_alphabet_bars(tmp_path):
+    """glyphnet-alphabet-26, from its shipped file: every symbol read back through the post's channel
+    (issue #15: >= 99%) and no two of its 26 symbols closer than a Hamming ratio of 0.5."""
+    result = _cli("eval", "glyphnet-alphabet-26", "--json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert "post" in metrics["channel"] and metrics["messages"] == 1000
+    got = {k: round(metrics[k], 4) for k in ("accuracy_clean", "accuracy_channel", "worst_symbol_accuracy_channel",
+                                              "ink", "hamming_ratio", "mean_correlation")}
+    assert got == pytest.approx(dict(accuracy_clean=1.0, accuracy_channel=1.0, worst_symbol_accuracy_channel=1.0,
+                                     ink=0.4621, hamming_ratio=0.9626, mean_correlation=0.2055), abs=5e-4)
+    result = _cli("glyph-alphabet", "glyphnet-alphabet-26", "-o", tmp_path / "sheet.png", "--cols", 13, "--json")
+    assert result.exit_code == 0, result.output
+    sheet = json.loads(result.output.strip().splitlines()[-1])
+    assert sheet["symbols"] == 26 and sheet["closest_pair"] == ["21", "25"]
+    assert sheet["min_hamming_ratio"] == pytest.approx(0.6703, abs=5e-4)  # the bar: >= 0.5
 
 
 # -- discrete messages, large messages ------------------------------------------------------------

@@ -225,3 +225,38 @@ def test_devices(tmp_path):
 def test_python_m_zoo_cli_runs_the_cli():
     proc = subprocess.run([sys.executable, "-m", "zoo_cli", "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("zoo, version"), proc.stderr
+
+
+_ALLOCATOR_PROBE = """
+import ctypes, resource, sys
+from zoo_core.allocator import keep_freed_memory
+print(keep_freed_memory(), keep_freed_memory())
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+size = 8 << 20
+def cycle():
+    block = libc.malloc(size)
+    ctypes.memset(block, 1, size)
+    libc.free(block)
+cycle()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    cycle()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_keep_freed_memory_stops_paging_the_same_block_in_again():
+    """An 8 MiB block freed and allocated again: glibc unmaps and re-faults it each time by default;
+    after keep_freed_memory() it comes back from the heap, already paged in."""
+    def probe(**env):
+        out = subprocess.run([sys.executable, "-c", _ALLOCATOR_PROBE], capture_output=True, text=True, check=True,
+                             env={**os.environ, **env}).stdout.split("\n")
+        return out[0], int(out[1])
+
+    flags, kept = probe()
+    assert flags == "True True"
+    flags, default = probe(ZOO_KEEP_FREED_MEMORY="0")
+    assert flags == "False False"
+    assert default >= 20 and kept * 4 < default  # by default every cycle pages the block in again

@@ -181,8 +181,6 @@ class GlyphCNNSession:
         self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=float(cfg["lr"]),
                                                             total_steps=self.total)
         self.net = model.net
-        # one all-reduce of the logs per run() call: fewer of them in a data-parallel run (as glyphnet)
-        self.steps_per_call = 10 if self.world.distributed else 1
         if self.world.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 

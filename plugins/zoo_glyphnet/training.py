@@ -81,10 +81,6 @@ class GlyphNetSession:
         model.generator.train()
         model.decoder.train()
         self.net: torch.nn.Module = _Pipeline(model)
-        # Every run() call ends with one all-reduce of the logs; across processes on busy cores each
-        # collective waits for a thread to be scheduled, so a data-parallel call takes 10 steps
-        # (measured 103-113 -> 73-93 ms a step, 2 workers, batch 128; docs/distributed.md).
-        self.steps_per_call = DISTRIBUTED_STEPS_PER_CALL if self.world.distributed else 1
         if self.world.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -148,9 +144,7 @@ class GlyphNetSession:
         self.model.decoder.eval()
 
 
-#: steps per run() call in a data-parallel run (one log all-reduce per call)
-DISTRIBUTED_STEPS_PER_CALL = 10
-#: larger than any glyphnet's parameters (a 2048-bit 96x96 RGB model has ~40 MB): one all-reduce
+#: DDP's bucket size: larger than any glyphnet's gradients (glyphnet-64: 2.6 MB), so one all-reduce
 _ONE_BUCKET_MB = 1024
 
 
