@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 import zoo_core
 from zoo_core.allocator import keep_freed_memory
+from zoo_core.distributed import current_world, shard
 from zoo_core.runtime import step_seed
 from zoo_glyphnet.training import _ONE_BUCKET_MB, _Pipeline, draw_messages, glyph_penalty, message_loss
 
@@ -52,7 +53,7 @@ def main() -> None:
         both = DDP(_Pipeline(model), bucket_cap_mb=_ONE_BUCKET_MB, broadcast_buffers=False,
                    gradient_as_bucket_view=True)  # as GlyphNetSession wraps it
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    part = slice(rank * args.batch // size, (rank + 1) * args.batch // size)
+    part = shard(args.batch, current_world())  # the session's own split of the global batch
     totals = dict.fromkeys(PHASES, 0.0)
     for step in range(1, args.steps + 1):
         t0 = time.perf_counter()

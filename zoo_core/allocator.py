@@ -20,7 +20,6 @@ turns it off.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -42,8 +41,7 @@ def keep_freed_memory() -> bool:
     if not sys.platform.startswith("linux") or os.environ.get("ZOO_KEEP_FREED_MEMORY", "1").strip() == "0":
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded (no library search)
     except (OSError, AttributeError):  # not glibc
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
