@@ -191,7 +191,10 @@ def glyph_penalty(config: dict, images: torch.Tensor, messages: torch.Tensor | N
       difference (the Hamming distance once the glyphs are black and white; grey glyphs equal to
       each other stay at 0, so it cannot be met with grey) and ``p`` the batch's mean ink. The
       hinge only acts on pairs closer than the margin: it lifts the *closest* pairs, which is
-      what an alphabet's "no two symbols closer than 0.5" asks.
+      what an alphabet's "no two symbols closer than 0.5" asks. With ``separation_pool`` k > 1
+      the glyphs are average-pooled k x k first: the cost falls by k^2, and since
+      ``|mean(a - b)| <= mean|a - b|`` a pair pushed apart when pooled is at least as far apart in
+      full. (A generator with ``upsample`` draws shapes that are smooth at that scale anyway.)
     """
     penalty: torch.Tensor | float = 0.0
     if config.get("ink_weight", 0.0) > 0:
@@ -204,7 +207,9 @@ def glyph_penalty(config: dict, images: torch.Tensor, messages: torch.Tensor | N
         corr = (centred @ mean) / (centred.norm(dim=1) * mean.norm() + 1e-6)
         penalty = penalty + config["diversity_weight"] * corr.mean()
     if config.get("separation_weight", 0.0) > 0 and messages is not None and len(images) > 1:
-        penalty = penalty + config["separation_weight"] * separation_hinge(images, messages, config["separation_margin"])
+        pool = int(config.get("separation_pool", 1))
+        pooled = F.avg_pool2d(images, pool) if pool > 1 else images
+        penalty = penalty + config["separation_weight"] * separation_hinge(pooled, messages, config["separation_margin"])
     return penalty
 
 
