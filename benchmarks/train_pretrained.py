@@ -43,8 +43,10 @@ RECIPES: dict[str, tuple[dict, str, list[str]]] = {
         ["glyphs", "latent", "grey", "64px"],
     ),
     "glyphnet-64-rgb": (
-        {"channels": 3, "batch_size": 64, "lr": 0.002, "steps": 6000, "channel": "fast", "affine_p": 1.0},
-        "64x64 colour glyphs carrying a 64-float message through rotation, shift, shear, perspective and noise",
+        {"channels": 3, "batch_size": 64, "lr": 0.002, "steps": 6000, "antialias": True, "upsample": 1,
+         "channel": "post", "affine_p": 0.5, "decoder_depth": 2, "separation_weight": 1.0},
+        "64x64 colour glyphs carrying a 64-float message through the post's channel (noise, then rotation, shift, "
+        "shear, perspective); distinct colour shapes, read back clean and distorted",
         ["glyphs", "latent", "colour", "64px"],
     ),
 }

@@ -530,15 +530,15 @@ def test_shipped_glyphnet_64_samples():
 #: what `zoo eval NAME --json` reports on the shipped weights (1,000 held-out messages, seed 0; the
 #: post's channel), recorded from the shipped files. These are the figures, not the issue's bars:
 #: issue #15 asks for cosine_clean and cosine_channel >= 0.95, mean_correlation <= 0.5 and
-#: hamming_ratio >= 0.8, which glyphnet-32 (retrained through the post's channel with the separation
-#: hinge) meets and glyphnet-64 / glyphnet-64-rgb do not yet (docs/glyphnet.md).
+#: hamming_ratio >= 0.8, which glyphnet-32 and glyphnet-64-rgb (retrained through the post's channel
+#: with the separation hinge) meet and glyphnet-64 does not yet (docs/glyphnet.md).
 SHIPPED_EVAL = {
     "glyphnet-32": dict(cosine_clean=0.9660, cosine_channel=0.9618, mse_channel=0.0768, ink=0.4547,
                         hamming_ratio=0.8440, mean_correlation=0.3980),
     "glyphnet-64": dict(cosine_clean=0.8898, cosine_channel=0.9266, mse_channel=0.1822, ink=0.4250,
                         hamming_ratio=0.5196, mean_correlation=0.6950, cosine_train_channel=0.9545),
-    "glyphnet-64-rgb": dict(cosine_clean=0.9891, cosine_channel=0.9630, mse_channel=0.0740, ink=0.5136,
-                            hamming_ratio=0.5469, mean_correlation=0.6746, cosine_train_channel=0.9716),
+    "glyphnet-64-rgb": dict(cosine_clean=0.9825, cosine_channel=0.9662, mse_channel=0.0667, ink=0.5893,
+                            hamming_ratio=0.9025, mean_correlation=0.3141),
 }
 
 
@@ -563,7 +563,7 @@ def test_shipped_models_eval_figures(name):
 
 
 #: the continuous models whose shipped files meet all four of issue #15's bars
-MEETS_THE_BARS = {"glyphnet-32"}
+MEETS_THE_BARS = {"glyphnet-32", "glyphnet-64-rgb"}
 
 
 def test_shipped_alphabet_meets_the_alphabet_bars(tmp_path):
