@@ -52,24 +52,17 @@ def main() -> None:
     parser.add_argument("--gap", type=int, default=2, help="pixels between glyphs")
     parser.add_argument("--side", type=int, default=64, help="each glyph enlarged (nearest) to at least this side")
     args = parser.parse_args()
+    from zoo_core.images import tile, upscale
+
     rows = []
     for spec in args.rows:
         label, _, source = spec.partition("=")
         images = load(source).sample(args.n, seed=args.seed)
-        if images.shape[-1] == 1:
-            images = np.repeat(images, 3, axis=-1)
-        rows.append(images)
+        rows.append(np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images)
         print(f"row {len(rows)}: {label} ({source})")
     side = max([args.side] + [r.shape[1] for r in rows])
-    gap = args.gap
-    sheet = np.full((len(rows) * (side + gap) + gap, args.n * (side + gap) + gap, 3), 128, np.uint8)
-    for i, row in enumerate(rows):
-        for j, img in enumerate(row):
-            if img.shape[0] != side:
-                img = np.asarray(Image.fromarray(img).resize((side, side), Image.NEAREST))
-            y, x = gap + i * (side + gap), gap + j * (side + gap)
-            sheet[y:y + side, x:x + side] = img
-    Image.fromarray(sheet).save(args.output)
+    rows = [upscale(r, side) for r in rows]  # nearest, by an integer factor: every row the same side
+    Image.fromarray(tile(np.concatenate(rows), ncols=args.n, pad=args.gap, pad_value=128)).save(args.output)
     print(f"wrote {args.output}")
 
 
