@@ -260,3 +260,19 @@ def test_keep_freed_memory_stops_paging_the_same_block_in_again():
     flags, default = probe(ZOO_KEEP_FREED_MEMORY="0")
     assert flags == "False False"
     assert default >= 20 and kept * 4 < default  # by default every cycle pages the block in again
+
+
+def test_progress_rate_of_a_resumed_runs_first_step_is_its_own_time():
+    """A run resumed at step 7001 of 10000 prints its first line at once (past 70%): steps/s is one step
+    over the time since the progress began, not a step over nothing (it once printed 999556025.3)."""
+    import io
+
+    from zoo_core.progress import Progress
+
+    out = io.StringIO()
+    progress = Progress(10000, stream=out)
+    time.sleep(0.05)
+    progress(7001, {"loss": 0.11})
+    line = out.getvalue()
+    assert line.startswith("step 7001/10000 [################--------] loss 0.11 | ")
+    assert 0 < float(line.split("| ")[1].split()[0]) <= 1 / 0.05

@@ -28,8 +28,8 @@ class Progress:
 
     def __call__(self, step: int, logs: Mapping[str, float]) -> None:
         now = time.perf_counter()
-        if self.start is None:  # the first step reported (a resumed run starts past 0)
-            self.start, self.t0 = step - 1, now - 1e-9
+        if self.start is None:  # the first step reported (a resumed run starts past 0): timed from construction
+            self.start = step - 1
         done = step - self.start
         rate = done / max(now - self.t0, 1e-9)
         metrics = " ".join(f"{k} {v:.4g}" for k, v in logs.items())
