@@ -157,8 +157,16 @@ class _Pipeline(torch.nn.Module):
 
     def forward(self, messages: torch.Tensor, gen: torch.Generator, clean: bool):
         images = self.generator(messages)
-        received = self.decoder(self.channel(images, generator=gen))
-        return images, received, self.decoder(images) if clean else None
+        distorted = self.channel(images, generator=gen)
+        if not clean:
+            return images, self.decoder(distorted), None
+        # One decoder pass over distorted and clean glyphs together, so that BatchNorm normalises
+        # both with the statistics of their mixture, the statistics its running averages (what eval
+        # mode uses) converge to. Two passes normalised each kind by its own batch statistics in
+        # training while eval used the blend: measured on glyphnet-32's recipe with clean_weight 0.1,
+        # reading through the channel fell from 0.950 (running statistics of distorted glyphs) to 0.869.
+        received, received_clean = self.decoder(torch.cat([distorted, images])).split(len(images))
+        return images, received, received_clean
 
 
 def draw_messages(config: dict, generator: torch.Generator) -> torch.Tensor:
