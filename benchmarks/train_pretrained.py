@@ -50,6 +50,17 @@ RECIPES: dict[str, tuple[dict, str, list[str]]] = {
         "shear, perspective); distinct colour shapes, read back clean and distorted",
         ["glyphs", "latent", "colour", "64px"],
     ),
+    # 7000 steps, then resumed to 14000: a warm restart of the cosine schedule (half the first rate
+    # at step 7000), as `zoo train glyphnet -o RUN --steps 7000 ...` then `zoo train RUN --resume --steps 14000`
+    "glyphnet-128-rgb": (
+        {"msg_size": 128, "image_size": 128, "channels": 3, "widths": [16, 16, 32, 64, 128], "batch_size": 64,
+         "lr": 0.002, "steps": 7000, "resume_to": 14000, "antialias": True, "upsample": 1, "channel": "post",
+         "affine_p": 0.5, "decoder_depth": 2, "separation_weight": 1.0, "separation_pool": 4},
+        "128x128 colour glyphs carrying a 128-float message through the post's channel (noise, then rotation, "
+        "shift, shear, perspective); the high-resolution colour model: read back clean and distorted, drawn as a "
+        "texture of colour dots rather than symbols",
+        ["glyphs", "latent", "colour", "128px"],
+    ),
 }
 
 
@@ -59,6 +70,7 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
     ``extra`` overrides the recipe's config (for experiments; only allowed with ``dry_run``).
     """
     import zoo_core
+    from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
     from zoo_core.weights import save_tensors
 
     overrides, description, tags = RECIPES[name]
@@ -66,8 +78,10 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
         if not dry_run:
             raise SystemExit("--set is for experiments: use it with --dry-run, or edit RECIPES")
         overrides = {**overrides, **extra}
+    overrides = dict(overrides)
+    resume_to = overrides.pop("resume_to", None)  # a second stage: resumed to this many steps in all
     model = zoo_core.build("glyphnet", **overrides)
-    steps = model.config["steps"]
+    steps = resume_to or model.config["steps"]
     t0 = time.perf_counter()
     last = [t0]
 
@@ -83,8 +97,12 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
             print(line, flush=True)
             last[0] = now
 
-    model.train(steps=steps, callbacks=[log], checkpoint_dir=run_dir / name / "checkpoint",
-                checkpoint_every=250, resume=True)
+    ckpt = run_dir / name / "checkpoint"
+    for stage in (model.config["steps"], resume_to) if resume_to else (steps,):
+        done = latest_checkpoint(ckpt) if ckpt.is_dir() else None
+        if stage != steps and done is not None and read_checkpoint(done)[1]["step"] >= stage:
+            continue  # a first stage this run dir already holds
+        model.train(steps=stage, callbacks=[log], checkpoint_dir=ckpt, checkpoint_every=250, resume=done is not None)
     seconds = time.perf_counter() - t0
     metrics = model.evaluate(seed=0)
     summary = {"name": name, "train_seconds": round(seconds, 1), "steps": steps, **metrics}
@@ -97,7 +115,7 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
     summary["sha256"] = sha
     # The entry pins the whole resolved config, so later changes of the family's defaults
     # cannot silently change what the shipped weights mean.
-    entry = {"name": name, "family": "glyphnet", "config": dict(model.config),
+    entry = {"name": name, "family": "glyphnet", "config": {**model.config, "steps": steps},
              "weights": {"source": f"pkg://zoo_glyphnet/weights/{name}.safetensors", "sha256": sha},
              "description": description, "license": "MIT", "tags": tags}
     update_registry(entry)
