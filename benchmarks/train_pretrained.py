@@ -31,9 +31,10 @@ REGISTRY = ROOT / "registry.json"
 RECIPES: dict[str, tuple[dict, str, list[str]]] = {
     "glyphnet-32": (
         {"image_size": 32, "msg_size": 32, "batch_size": 64, "lr": 0.002, "steps": 30000, "antialias": True,
-         "upsample": 1, "channel": "post", "affine_p": 0.5, "decoder_depth": 3, "separation_weight": 1.0},
-        "32x32 grey glyphs carrying a 32-float message through the post's channel (noise, then rotation, shift, "
-        "shear, perspective); distinct black-and-white shapes, read back clean and distorted",
+         "upsample": 1, "channel": "post", "affine_p": 0.5, "decoder_depth": 3, "separation_weight": 1.0,
+         "ink_weight": 0.1, "clean_weight": 0.1},
+        "32x32 grey glyphs carrying a 32-float message through the post's channel (noise, then rotation, "
+        "shift, shear, perspective); white strokes on black, distinct per message, read back clean and distorted",
         ["glyphs", "latent", "grey", "32px"],
     ),
     "glyphnet-64": (
