@@ -322,6 +322,15 @@ def test_model_card_metadata_is_valid_yaml():
     assert "| fid | 12.5 |" in card and "| ok |" not in card
 
 
+def test_card_recipe_states_a_resume_that_changed_the_schedule():
+    from zoo_core.cards import recipe
+
+    run = {"family": "glyphnet", "config": {"lr": 0.002}, "step": 14000, "steps": 14000,
+           "schedule": [{"from": 0, "steps": 7000}, {"from": 7000, "steps": 14000, "config": {"lr": 0.001}}]}
+    assert recipe({}, run)["schedule"] == "from step 0: 7000 steps in all; from step 7000: 14000 steps in all, lr 0.001"
+    assert "schedule" not in recipe({}, {**run, "schedule": [{"from": 0, "steps": 14000}]})  # one plan: steps says it
+
+
 # -- many processes at once ------------------------------------------------------------------------
 
 

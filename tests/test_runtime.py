@@ -99,6 +99,7 @@ def test_run_manifest_records_the_recipe(tmp_path):
     manifest = json.loads((run / "run.json").read_text())
     assert set(RUN_KEYS) <= set(manifest)
     assert manifest["family"] == "glyphnet" and manifest["step"] == manifest["steps"] == 6
+    assert manifest["schedule"] == [{"from": 0, "steps": 6}]
     assert manifest["config"]["msg_size"] == 8 and manifest["config"]["lr"] == 1e-3  # the full resolved config
     assert manifest["data"] is None and manifest["world_size"] == 1 and manifest["device"] == "cpu"
     assert {"zoo", "python", "torch", "plugin"} <= set(manifest["versions"])
@@ -115,6 +116,11 @@ def test_resume_takes_more_steps_and_only_resume_safe_keys(tmp_path):
     assert more.returncode == 0, more.stderr
     manifest = json.loads((run / "run.json").read_text())
     assert manifest["step"] == 6 and manifest["config"]["lr"] == 0.0005 and manifest["config"]["msg_size"] == 8
+    # the recipe: 4 steps on a 4-step schedule, then resumed to 6 with another learning rate
+    assert manifest["schedule"] == [{"from": 0, "steps": 4}, {"from": 4, "steps": 6, "config": {"lr": 0.0005}}]
+    again = run_zoo("train", str(run), "--resume", "--steps", "6", env=ONE_THREAD)  # nothing changes: no new entry
+    assert again.returncode == 0, again.stderr
+    assert json.loads((run / "run.json").read_text())["schedule"] == manifest["schedule"]
     assert_one_line_error(run_zoo("train", str(run), "--resume", "--set", "msg_size=9"),
                           "cannot change on a resume")
     assert_one_line_error(run_zoo("train", str(run)), "pass --resume")

@@ -122,6 +122,13 @@ def recipe(meta: dict, run: dict | None) -> dict:
     for key in ("base_model", "seed", "world_size", "device", "started", "finished"):
         if run.get(key) is not None:
             out[key] = run[key]
+    schedule = run.get("schedule")
+    if isinstance(schedule, list) and len(schedule) > 1 and all(isinstance(s, dict) for s in schedule):
+        # resumed with a new total or learning rate: part of what made these weights
+        out["schedule"] = "; ".join(
+            f"from step {s.get('from')}: {s.get('steps')} steps in all"
+            + ("".join(f", {k} {v}" for k, v in s["config"].items()) if isinstance(s.get("config"), dict) else "")
+            for s in schedule)
     if "seed" not in out and "seed" in config:
         out["seed"] = config["seed"]
     data = run.get("data")

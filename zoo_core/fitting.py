@@ -74,6 +74,7 @@ class _Fit:
         self.evaluate, self.world, self.extra = evaluate, world, extra
         self.history = History()
         self.manifest: dict[str, Any] = {}
+        self.schedule: list[dict] = []
         self.done = 0
         # timing excludes the first call (tracing, compilation, caches warming up)
         self.clock = {"start": 0.0, "end": 0.0, "from": 0, "warm": False}
@@ -92,11 +93,25 @@ class _Fit:
         self.started = self.manifest.get("started") or now()
         try:
             self.done = self._restore() if resume else 0
+            self.schedule = self._schedule()
             self.write_manifest(self.done)
             self._steps()
         finally:
             self.session.close()
         return self._finish()
+
+    def _schedule(self) -> list[dict]:
+        """The run's sessions that changed its plan: ``{"from": step, "steps": total}``, plus the
+        resume-safe ``config`` keys this session changed. A resume to a new total (a learning-rate
+        schedule stretched half-way) or with a new ``lr`` is part of the recipe; a plain resume is not."""
+        manifest = self.manifest
+        schedule = [dict(s) for s in manifest.get("schedule") or
+                    ([{"from": 0, "steps": manifest["steps"]}] if manifest.get("steps") else [])]
+        before = manifest.get("config") or {}
+        changed = {k: v for k, v in self.model.config.items() if k in before and before[k] != v and k != "steps"}
+        if not schedule or schedule[-1]["steps"] != self.total or changed:
+            schedule.append({"from": self.done, "steps": self.total, **({"config": changed} if changed else {})})
+        return schedule
 
     def _check_data(self) -> None:
         recorded = self.manifest.get("data")
@@ -153,6 +168,7 @@ class _Fit:
             "seed": model.config.get("seed"), "device": self.ctx.device, "world_size": self.world.size,
             "versions": versions(model), "started": self.started, "finished": finished,
             "metrics": metrics if metrics is not None else manifest.get("metrics", {}),
+            "schedule": self.schedule,
         }
         clock = self.clock
         if finished is not None and self.done > clock["from"]:  # this session's speed, warm-up excluded
