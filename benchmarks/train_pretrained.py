@@ -100,7 +100,7 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
 
     ckpt = run_dir / name / "checkpoint"
     for stage in (model.config["steps"], resume_to) if resume_to else (steps,):
-        done = latest_checkpoint(ckpt) if ckpt.is_dir() else None
+        done = latest_checkpoint(ckpt)  # None where the folder is missing or empty
         if stage != steps and done is not None and read_checkpoint(done)[1]["step"] >= stage:
             continue  # a first stage this run dir already holds
         model.train(steps=stage, callbacks=[log], checkpoint_dir=ckpt, checkpoint_every=250, resume=done is not None)

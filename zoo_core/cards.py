@@ -109,6 +109,13 @@ def dataset_name(run: dict | None) -> str | None:
     return Path(source.rstrip("/")).name or None  # never publish a local absolute path
 
 
+def _session(entry: dict) -> str:
+    """One entry of run.json's ``schedule`` in words: ``from step 7000: 14000 steps in all, lr 0.001``."""
+    changed = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+    return f"from step {entry.get('from')}: {entry.get('steps')} steps in all" + "".join(
+        f", {k} {v}" for k, v in changed.items())
+
+
 def recipe(meta: dict, run: dict | None) -> dict:
     """The training recipe: what made these weights (run manifest first, then the saved config)."""
     config = (run or {}).get("config") if isinstance((run or {}).get("config"), dict) else meta.get("config", {})
@@ -125,10 +132,7 @@ def recipe(meta: dict, run: dict | None) -> dict:
     schedule = run.get("schedule")
     if isinstance(schedule, list) and len(schedule) > 1 and all(isinstance(s, dict) for s in schedule):
         # resumed with a new total or learning rate: part of what made these weights
-        out["schedule"] = "; ".join(
-            f"from step {s.get('from')}: {s.get('steps')} steps in all"
-            + ("".join(f", {k} {v}" for k, v in s["config"].items()) if isinstance(s.get("config"), dict) else "")
-            for s in schedule)
+        out["schedule"] = "; ".join(_session(s) for s in schedule)
     if "seed" not in out and "seed" in config:
         out["seed"] = config["seed"]
     data = run.get("data")
