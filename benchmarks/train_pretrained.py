@@ -45,10 +45,11 @@ RECIPES: dict[str, tuple[dict, str, list[str]]] = {
         ["glyphs", "latent", "grey", "64px"],
     ),
     "glyphnet-64-rgb": (
-        {"channels": 3, "batch_size": 64, "lr": 0.002, "steps": 6000, "antialias": True, "upsample": 1,
-         "channel": "post", "affine_p": 0.5, "decoder_depth": 2, "separation_weight": 1.0},
-        "64x64 colour glyphs carrying a 64-float message through the post's channel (noise, then rotation, shift, "
-        "shear, perspective); distinct colour shapes, read back clean and distorted",
+        {"channels": 3, "batch_size": 64, "lr": 0.002, "steps": 4000, "antialias": True, "upsample": 1,
+         "channel": "post", "affine_p": 0.5, "decoder_depth": 2, "separation_weight": 1.0,
+         "ink_weight": 0.1, "clean_weight": 0.1},
+        "64x64 colour glyphs carrying a 64-float message through the post's channel (noise, then rotation, "
+        "shift, shear, perspective); colour blobs on black, distinct per message, read back clean and distorted",
         ["glyphs", "latent", "colour", "64px"],
     ),
     # 7000 steps, then resumed to 14000: a warm restart of the cosine schedule (half the first rate

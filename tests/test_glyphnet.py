@@ -542,8 +542,8 @@ SHIPPED_EVAL = {
                         hamming_ratio=0.8295, mean_correlation=0.4140),
     "glyphnet-64": dict(cosine_clean=0.9647, cosine_channel=0.9598, mse_channel=0.0799, ink=0.4702,
                         hamming_ratio=0.8528, mean_correlation=0.3861),
-    "glyphnet-64-rgb": dict(cosine_clean=0.9825, cosine_channel=0.9662, mse_channel=0.0667, ink=0.5893,
-                            hamming_ratio=0.9025, mean_correlation=0.3141),
+    "glyphnet-64-rgb": dict(cosine_clean=0.9913, cosine_channel=0.9596, mse_channel=0.0777, ink=0.1531,
+                            hamming_ratio=0.8386, mean_correlation=0.4031),
     "glyphnet-128-rgb": dict(cosine_clean=0.9848, cosine_channel=0.9547, mse_channel=0.0865, ink=0.6219,
                              hamming_ratio=0.8674, mean_correlation=0.3657),
 }
