@@ -494,7 +494,10 @@ class _KerasAutoencoder(LatentModel):
         if latents.ndim != 2 or latents.shape[1] != self.latent_size:
             raise ZooError(f"latents must have shape (n, {self.latent_size}), got {latents.shape}")
         if self._decode_fn is None:
-            self._decode_fn = tf.function(lambda z: self.decoder(z, training=False), reduce_retracing=True)
+            # one trace per model whatever the batch size (a lambda per shape would retrace, and TF counts
+            # the traces of every instance's lambda together and warns on stderr)
+            spec = tf.TensorSpec([None, self.latent_size], tf.float32)
+            self._decode_fn = tf.function(lambda z: self.decoder(z, training=False), input_signature=[spec])
         parts = [self._decode_fn(tf.constant(latents[i:i + 256])).numpy() for i in range(0, len(latents), 256)]
         return to_uint8(np.concatenate(parts) if parts else np.zeros((0, *self._image_shape()), np.float32))
 
@@ -502,7 +505,8 @@ class _KerasAutoencoder(LatentModel):
         """Posterior means (the codes, for ``ae``) of ``uint8`` images, ``float32 (n, z_dim)``."""
         x = self._as_float(images)
         if self._encode_fn is None:
-            self._encode_fn = tf.function(lambda b: self.trainer.encode(b, training=False)[1], reduce_retracing=True)
+            spec = tf.TensorSpec([None, *self._image_shape()], tf.float32)
+            self._encode_fn = tf.function(lambda b: self.trainer.encode(b, training=False)[1], input_signature=[spec])
         return np.concatenate([self._encode_fn(tf.constant(x[i:i + 256])).numpy() for i in range(0, len(x), 256)])
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
