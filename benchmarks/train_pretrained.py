@@ -39,9 +39,9 @@ RECIPES: dict[str, tuple[dict, str, list[str]]] = {
     ),
     "glyphnet-64": (
         {"batch_size": 64, "lr": 0.002, "steps": 12000, "antialias": True, "upsample": 1, "channel": "post",
-         "affine_p": 0.5, "decoder_depth": 3, "separation_weight": 1.0},
-        "64x64 grey glyphs carrying a 64-float message through the post's channel (noise, then rotation, shift, "
-        "shear, perspective); distinct black-and-white bar patterns, read back clean and distorted",
+         "affine_p": 0.5, "decoder_depth": 3, "separation_weight": 1.0, "ink_weight": 0.1, "clean_weight": 0.1},
+        "64x64 grey glyphs carrying a 64-float message through the post's channel (noise, then rotation, "
+        "shift, shear, perspective); white strokes on black, distinct per message, read back clean and distorted",
         ["glyphs", "latent", "grey", "64px"],
     ),
     "glyphnet-64-rgb": (
