@@ -47,7 +47,7 @@ def main() -> None:
     import torch
 
     import zoo_core
-    from zoo_core.images import save_images
+    from zoo_core.media.images import save_images
 
     torch.set_num_threads(1)
     if args.figure is not None:

@@ -75,7 +75,7 @@ def run(model_name: str, layer: str, recipes: list[str], seed: int, grid_dir: st
               f"activation {res.start.mean():.3f} -> {res.final.mean():.3f}  steps {res.steps_run.mean():.0f}  "
               f"dead {res.dead.sum()}  {wall / len(channels):.3f} s/channel", flush=True)
         if grid_dir:
-            from zoo_core.images import save_images, upscale
+            from zoo_core.media.images import save_images, upscale
 
             Path(grid_dir).mkdir(parents=True, exist_ok=True)
             save_images(upscale(to_display(res.images[:16]), 84), Path(grid_dir) / f"{layer}-{name}.png", ncols=8)

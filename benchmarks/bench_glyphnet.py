@@ -105,7 +105,7 @@ def bench_train(steps: int, block: int, affine_p: float) -> dict:
     import torch.nn.functional as F
 
     import zoo_core
-    from zoo_core.distributed import World
+    from zoo_core.runtime.distributed import World
     from zoo_core.runtime import TrainContext
     from zoo_glyphnet.training import training_threads
 

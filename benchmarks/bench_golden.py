@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
     args = parser.parse_args()
     import zoo_core
-    from zoo_core.golden import images_digest
+    from zoo_core.media.golden import images_digest
 
     recorded = {e.name: e.sample_sha256 for e in zoo_core.list_models()}
     frameworks = {e.name: zoo_core.get_family(e.family).framework for e in zoo_core.list_models()}

@@ -48,8 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import replace_section  # noqa: E402
 
 import zoo_core  # noqa: E402
-from zoo_core.datasets import load_dataset  # noqa: E402
-from zoo_core.frameworks import import_keras  # noqa: E402
+from zoo_core.data.datasets import load_dataset  # noqa: E402
+from zoo_core.backends.frameworks import import_keras  # noqa: E402
 from zoo_vae import count_vae_parameters  # noqa: E402
 
 keras = import_keras("vae")

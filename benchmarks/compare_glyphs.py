@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--gap", type=int, default=2, help="pixels between glyphs")
     parser.add_argument("--side", type=int, default=64, help="each glyph enlarged (nearest) to at least this side")
     args = parser.parse_args()
-    from zoo_core.images import tile, upscale
+    from zoo_core.media.images import tile, upscale
 
     rows = []
     for spec in args.rows:

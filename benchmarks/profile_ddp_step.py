@@ -12,7 +12,7 @@ phase over the steps after the first five. ``--wrap`` chooses how DDP wraps the 
     OMP_NUM_THREADS=1 torchrun --standalone --nproc-per-node 2 benchmarks/profile_ddp_step.py --wrap one
     OMP_NUM_THREADS=1 torchrun --standalone --nproc-per-node 1 benchmarks/profile_ddp_step.py --wrap none
 
-``ZOO_KEEP_FREED_MEMORY=0`` leaves glibc's allocator as it is (zoo_core.allocator); the numbers
+``ZOO_KEEP_FREED_MEMORY=0`` leaves glibc's allocator as it is (zoo_core.backends.allocator); the numbers
 of docs/distributed.md came from this script on the project's 2-core machine.
 """
 
@@ -26,8 +26,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import zoo_core
-from zoo_core.allocator import keep_freed_memory
-from zoo_core.distributed import current_world, shard
+from zoo_core.backends.allocator import keep_freed_memory
+from zoo_core.runtime.distributed import current_world, shard
 from zoo_core.runtime import step_seed
 from zoo_glyphnet.training import _ONE_BUCKET_MB, _Pipeline, draw_messages, glyph_penalty, message_loss
 

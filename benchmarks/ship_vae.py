@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import zoo_core
-    from zoo_core.weights import save_tensors
+    from zoo_core.io.weights import save_tensors
 
     overrides, description, tags = RECIPES[args.name]
     model = zoo_core.build("vae", **overrides)

@@ -72,8 +72,8 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
     ``extra`` overrides the recipe's config (for experiments; only allowed with ``dry_run``).
     """
     import zoo_core
-    from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
-    from zoo_core.weights import save_tensors
+    from zoo_core.io.checkpoints import latest_checkpoint, read_checkpoint
+    from zoo_core.io.weights import save_tensors
 
     overrides, description, tags = RECIPES[name]
     if extra:

@@ -7,7 +7,7 @@ recompute held back, evaluates it, then recomputes the statistics and evaluates 
 """
 
 import json, numpy as np, zoo_core
-from zoo_core.datasets import load_dataset
+from zoo_core.data.datasets import load_dataset
 m = zoo_core.build("vae", dataset="digits-28")  # the family defaults, as `zoo train vae --steps 300`
 orig = m.recompute_batch_norm
 m.recompute_batch_norm = lambda images: (setattr(m, "_imgs", images), True)[1]

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 import zoo_core
-from zoo_core.datasets import load_dataset
-from zoo_core.images import save_images
+from zoo_core.data.datasets import load_dataset
+from zoo_core.media.images import save_images
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -28,8 +28,8 @@ DATASETS = ("glyphs-28", "digits-28")
 
 def run(name: str, config: dict, steps: int, runs: Path) -> dict:
     import zoo_core
-    from zoo_core.datasets import load_dataset
-    from zoo_core.images import save_images
+    from zoo_core.data.datasets import load_dataset
+    from zoo_core.media.images import save_images
 
     model = zoo_core.build("vae", **config)
     t0 = time.perf_counter()

@@ -341,7 +341,7 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
         add("saved", f"weights-is-{name}", ["sample", folder, "-o", out / f"lw-{name}.png"],
             outputs=[out / f"lw-{name}.png"])
         add("saved", f"api-weights-is-{name}", kind="api",
-            code=f"from zoo_core.weights import load_tensors; load_tensors({str(folder / 'model.safetensors')!r})")
+            code=f"from zoo_core.io.weights import load_tensors; load_tensors({str(folder / 'model.safetensors')!r})")
     add("saved", "api-sha-int", kind="api",
         code=f"import zoo_core; zoo_core.load({str(files / 'saved-sha-int')!r})")
     add("saved", "api-pins-dev-zero", kind="api", env={"XDG_DATA_HOME": str(files / "xdg-zero")},
@@ -351,7 +351,7 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
 
     # -- data: .npy / .npz / images, bounded before allocation -----------------------------------
     def data_case(name: str, path: Path) -> None:
-        add("data", f"api-{name}", kind="api", code=f"from zoo_core.datasets import load_dataset; "
+        add("data", f"api-{name}", kind="api", code=f"from zoo_core.data.datasets import load_dataset; "
                                                     f"load_dataset({str(path)!r})")
 
     (files / "huge-header.npy").write_bytes(_npy_header((10**15,)) + b"\0" * 64)

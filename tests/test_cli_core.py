@@ -146,7 +146,7 @@ def test_damaged_weights_are_one_line_exit_2(runner, toy_registry, tmp_path, dam
     import pickle
 
     import zoo_core
-    from zoo_core.weights import save_tensors
+    from zoo_core.io.weights import save_tensors
 
     saved = tmp_path / "m"
     zoo_core.build("toy-8").save(saved)
@@ -159,7 +159,7 @@ def test_damaged_weights_are_one_line_exit_2(runner, toy_registry, tmp_path, dam
                      weights)
     else:
         weights.write_bytes(pickle.dumps({"decoder.weight": [0.0] * 4}))
-    from zoo_core.weights import sha256_file
+    from zoo_core.io.weights import sha256_file
 
     meta["weights_sha256"] = sha256_file(weights)  # the hash matches: the file itself must be judged
     (saved / "config.json").write_text(json.dumps(meta))

@@ -6,8 +6,8 @@ from PIL import Image
 
 import zoo_core
 from zoo_core.errors import ZooError
-from zoo_core.images import save_animation, save_images, tile
-from zoo_core.walks import lerp, slerp
+from zoo_core.media.images import save_animation, save_images, tile
+from zoo_core.media.walks import lerp, slerp
 
 
 def test_tile_layout():

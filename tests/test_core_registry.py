@@ -9,7 +9,7 @@ import zoo_core
 from zoo_core import Family
 from zoo_core.catalog import builtin_catalog_path, natural_key, parse_entry, read_catalog
 from zoo_core.errors import PluginError, RegistryError, UnknownModelError, WeightsError
-from zoo_core.suggest import closest
+from zoo_core.util.suggest import closest
 from toyplugin import TOY_SPEC, Toy, ToyPlugin, make_registry
 
 
@@ -55,7 +55,7 @@ def test_saved_directory_with_tampered_weights_is_refused(toy_registry, tmp_path
 
 
 def test_saved_directory_with_wrong_shapes_is_refused(toy_registry, tmp_path):
-    from zoo_core.weights import save_tensors
+    from zoo_core.io.weights import save_tensors
 
     zoo_core.load("toy-8").save(tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "config.json").read_text())

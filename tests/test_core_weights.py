@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zoo_core.errors import WeightsError
-from zoo_core.weights import check_state, load_tensors, save_tensors, sha256_file, verify_sha256
+from zoo_core.io.weights import check_state, load_tensors, save_tensors, sha256_file, verify_sha256
 
 
 def test_round_trip_and_sha(tmp_path):

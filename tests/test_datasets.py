@@ -1,4 +1,4 @@
-"""zoo_core.datasets: generated glyphs, file/folder loaders, and one-line errors for bad data."""
+"""zoo_core.data.datasets: generated glyphs, file/folder loaders, and one-line errors for bad data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo_core.datasets import GLYPH_CLASSES, glyph_fonts, load_dataset
+from zoo_core.data.datasets import GLYPH_CLASSES, glyph_fonts, load_dataset
 from zoo_core.errors import DatasetError, ZooError
 
 
@@ -182,7 +182,7 @@ def test_mnist_through_keras_when_available(monkeypatch):
 
 def test_works_with_pillow_alone(monkeypatch):
     # A fresh machine: no system fonts at all; Pillow's bundled scalable font must suffice.
-    import zoo_core.glyphs as ds
+    import zoo_core.data.glyphs as ds
 
     monkeypatch.setattr(ds, "FONT_DIRS", ())
     ds._font_objects.cache_clear()

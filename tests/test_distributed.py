@@ -36,7 +36,7 @@ def _manifest(run: Path) -> dict:
 
 
 def _tail_mean(run: Path, key: str, last: int) -> float:
-    from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
+    from zoo_core.io.checkpoints import latest_checkpoint, read_checkpoint
 
     tensors, _ = read_checkpoint(latest_checkpoint(run / "checkpoint"))
     return float(np.mean(tensors[f"history/{key}"][-last:]))

@@ -15,7 +15,7 @@ import pytest
 
 from zoo_core.api import load_directory
 from zoo_core.errors import WeightsError
-from zoo_core.weights import atomic_write_bytes, replace_files, sha256_file
+from zoo_core.io.weights import atomic_write_bytes, replace_files, sha256_file
 from toyplugin import build_toy
 
 HERE = Path(__file__).resolve().parent

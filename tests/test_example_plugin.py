@@ -52,7 +52,7 @@ def test_zoo_list_and_plugins_show_it(site):
 
 
 def test_zoo_info_shows_the_published_weights_and_sha256(site):
-    from zoo_core.weights import sha256_file
+    from zoo_core.io.weights import sha256_file
 
     data = zoo_json("info", "blobs-16", "--json", path=[site])
     assert data["weights_source"] == "pkg://zoo_blobs/weights/blobs-16.safetensors"

@@ -200,7 +200,7 @@ def test_visualize_cli_with_snapshots_and_activations(runner, real_registry, tmp
     tiles = [row[:, k * 30:k * 30 + 28].astype(int) for k in range(cols)]
     assert np.abs(tiles[0] - tiles[-1]).mean() > 5  # the pattern evolved
     # activations of one glyph image
-    from zoo_core.datasets import load_dataset
+    from zoo_core.data.datasets import load_dataset
 
     images, _ = load_dataset("glyphs-28", "test", n=1)
     Image.fromarray(images[0, :, :, 0]).save(tmp_path / "digit.png")

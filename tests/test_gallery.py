@@ -32,7 +32,7 @@ def gallery(tmp_path_factory):
 def test_gallery_files_and_facts(gallery):
     from PIL import Image
 
-    from zoo_core.images import tile
+    from zoo_core.media.images import tile
 
     data = json.loads((gallery / "gallery.json").read_text())
     records = {r["name"]: r for r in data["models"]}

@@ -11,7 +11,7 @@ from clitools import run_zoo
 
 import zoo_core
 import zoo_core.plugins
-from zoo_core.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint
+from zoo_core.io.checkpoints import list_checkpoints, read_checkpoint, save_checkpoint
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 TINY = ["--set", "channels=4,4,4", "--set", "hidden=8", "--set", "train_size=200", "--set", "batch_size=16",

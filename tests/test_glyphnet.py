@@ -434,7 +434,7 @@ def test_sigkill_then_resume_retraces_the_loss_curve(tmp_path, one_thread):
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     printed = [line.split() for line in proc.stdout.splitlines()]
     assert [int(s) for s, _ in printed] == list(range(1, 14))
-    from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
+    from zoo_core.io.checkpoints import latest_checkpoint, read_checkpoint
 
     assert read_checkpoint(latest_checkpoint(tmp_path / "ckpt"))[1]["step"] == 10
     resumed = tiny()
@@ -451,7 +451,7 @@ def test_sigkill_then_resume_retraces_the_loss_curve(tmp_path, one_thread):
 def test_ctrl_c_writes_a_checkpoint_then_reraises(tmp_path):
     proc = _run_and_signal(tmp_path, kill_at=3, how="INT")
     assert proc.returncode == 130 and proc.stdout.strip().endswith("interrupted"), proc.stderr
-    from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
+    from zoo_core.io.checkpoints import latest_checkpoint, read_checkpoint
 
     tensors, meta = read_checkpoint(latest_checkpoint(tmp_path / "ckpt"))
     assert meta["step"] == 3 and len(tensors["history/loss"]) == 3
@@ -717,7 +717,7 @@ def test_alphabet_sheet(tmp_path):
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output.splitlines()[-1])
     assert figures["symbols"] == 12 and 0 <= figures["min_hamming_ratio"]
-    from zoo_core.images import read_image
+    from zoo_core.media.images import read_image
 
     sheet = np.asarray(read_image(tmp_path / "sheet.png"))
     assert sheet.shape[0] == 2 + 3 * (32 + 16) + 2 and sheet.shape[1] >= 5 * 32  # 3 rows of 5 glyphs over labels, framed

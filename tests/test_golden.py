@@ -15,7 +15,7 @@ import pytest
 
 import zoo_core
 from clitools import assert_one_line_error, run_zoo
-from zoo_core.golden import images_digest, sample_digest, verify, write_hashes
+from zoo_core.media.golden import images_digest, sample_digest, verify, write_hashes
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = [raw["name"] for raw in json.loads((ROOT / "registry.json").read_text())["models"]]
@@ -97,7 +97,7 @@ def test_verify_write_records_the_hashes_in_a_catalog_file(tmp_path):
 
 def test_write_hashes_refuses_names_defined_elsewhere(tmp_path):
     from zoo_core.errors import RegistryError
-    from zoo_core.golden import Check
+    from zoo_core.media.golden import Check
 
     copy = tmp_path / "registry.json"
     shutil.copyfile(ROOT / "registry.json", copy)

@@ -11,7 +11,7 @@ import hub_server
 from hostile_hub import HostileHub
 from pluginenv import error_lines, zoo
 from zoo_core import hub
-from zoo_core.weights import sha256_file
+from zoo_core.io.weights import sha256_file
 from toyplugin import build_toy, saved_files
 
 

@@ -22,10 +22,10 @@ import hub_server
 import toyplugin
 from zoo_core import hub
 from zoo_core.errors import HubRefError
-from zoo_core.publishing import push
-from zoo_core.cards import model_card
+from zoo_core.hub.publishing import push
+from zoo_core.hub.cards import model_card
 from zoo_core.catalog import WeightsRef
-from zoo_core.weights import sha256_file
+from zoo_core.io.weights import sha256_file
 from toyplugin import Toy, build_toy, saved_files
 
 pytestmark = pytest.mark.slow
@@ -169,7 +169,7 @@ def test_an_hf_model_with_overrides_is_fetched_once_and_hashed_once(servers, tmp
     zoo(env, "pull", "-q", "hf://someone/glyphs@v1")
     code = (
         "import json, sys\n"
-        "import zoo_core.hub.download as d, zoo_core.weights as w\n"
+        "import zoo_core.hub.download as d, zoo_core.io.weights as w\n"
         "calls = {'snapshot': 0, 'sha256': 0}\n"
         "def count(key, fn):\n"
         "    def wrapped(*a, **k):\n"
@@ -274,7 +274,7 @@ def test_in_process_calls_read_the_environment_at_call_time(servers, tmp_path, m
 def test_push_then_pull_then_sample_gives_identical_images(servers, tmp_path):
     from PIL import Image
 
-    from zoo_core.images import tile
+    from zoo_core.media.images import tile
 
     mine = make_model(tmp_path / "runs" / "mine", seed=11, eval={"nll": 1.25, "steps": 300})
     env = servers.env(tmp_path, HF_TOKEN=TOKEN)
@@ -323,7 +323,7 @@ def test_model_card_metadata_is_valid_yaml():
 
 
 def test_card_recipe_states_a_resume_that_changed_the_schedule():
-    from zoo_core.cards import recipe
+    from zoo_core.hub.cards import recipe
 
     run = {"family": "glyphnet", "config": {"lr": 0.002}, "step": 14000, "steps": 14000,
            "schedule": [{"from": 0, "steps": 7000}, {"from": 7000, "steps": 14000, "config": {"lr": 0.001}}]}
@@ -596,7 +596,7 @@ def test_pushed_card_metadata_round_trips_through_the_hub(servers, tmp_path):
     # each gallery image is the grid of its seed
     from PIL import Image
 
-    from zoo_core.images import tile
+    from zoo_core.media.images import tile
 
     png = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit['commit']}:samples/seed-2.png"],
                          capture_output=True, check=True).stdout

@@ -184,7 +184,7 @@ def kit_site(tmp_path_factory):
     """The fixture plugins installed in a temporary folder, visible in this process."""
     import numpy as np
 
-    from zoo_core.weights import save_tensors
+    from zoo_core.io.weights import save_tensors
 
     site = tmp_path_factory.mktemp("kit-site")
     weights = site / "kgood.safetensors"

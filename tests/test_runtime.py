@@ -173,7 +173,7 @@ def test_corrupt_checkpoint_is_refused_in_one_line(tmp_path):
 
 
 def test_eval_of_a_run_uses_the_runs_own_data(tmp_path):
-    from zoo_core.datasets import load_dataset
+    from zoo_core.data.datasets import load_dataset
 
     images, labels = load_dataset("glyphs-28", n=120, seed=5)
     data = tmp_path / "mine.npz"
@@ -235,7 +235,7 @@ def test_python_m_zoo_cli_runs_the_cli():
 
 _ALLOCATOR_PROBE = """
 import ctypes, resource, sys
-from zoo_core.allocator import keep_freed_memory
+from zoo_core.backends.allocator import keep_freed_memory
 print(keep_freed_memory(), keep_freed_memory())
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
@@ -273,7 +273,7 @@ def test_progress_rate_of_a_resumed_runs_first_step_is_its_own_time():
     over the time since the progress began, not a step over nothing (it once printed 999556025.3)."""
     import io
 
-    from zoo_core.progress import Progress
+    from zoo_core.runtime.progress import Progress
 
     out = io.StringIO()
     progress = Progress(10000, stream=out)

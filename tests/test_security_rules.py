@@ -11,7 +11,7 @@ import zoo_core
 from zoo_core.catalog import source_problem
 from zoo_core.config import MAX_LIST, Param
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.safeio import check_file, json_depth_ok, parse_json, read_bytes
+from zoo_core.io.safeio import check_file, json_depth_ok, parse_json, read_bytes
 
 BUILTIN = ("glyphnet", "random_cnn", "vae", "filterviz", "glyph_cnn")
 

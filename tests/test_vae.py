@@ -15,7 +15,7 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("keras")
 
 import zoo_core  # noqa: E402
-from zoo_core.datasets import load_dataset  # noqa: E402
+from zoo_core.data.datasets import load_dataset  # noqa: E402
 from zoo_core.errors import ConfigError, WeightsError, ZooError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def test_ctrl_c_finishes_the_steps_in_flight_checkpoints_and_reraises(glyphs16, 
     with pytest.raises(KeyboardInterrupt):
         model.train(glyphs16, steps=200, checkpoint_dir=tmp_path, checkpoint_every=100, callbacks=[press_ctrl_c])
     # the signal lands while the first compiled chunk is being reported: that chunk completes
-    from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
+    from zoo_core.io.checkpoints import latest_checkpoint, read_checkpoint
 
     assert read_checkpoint(latest_checkpoint(tmp_path))[1]["step"] == STEPS_PER_CALL
     assert seen == list(range(1, STEPS_PER_CALL + 1))
@@ -373,7 +373,7 @@ def test_digits_dataset_split_and_labels():
 
 
 def test_digits_without_scikit_learn_is_one_line(monkeypatch):
-    from zoo_core import datasets
+    from zoo_core.data import datasets
 
     datasets._digits_cached.cache_clear()
     monkeypatch.setitem(sys.modules, "sklearn", None)

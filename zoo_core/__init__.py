@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zoo_core.lazy import lazy_exports
+from zoo_core._moved import install as _install_moved
+from zoo_core.util.lazy import lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers; at run time the names load lazily
     from zoo_core.api import build, entry_config, list_families, list_models, list_plugins, load, load_directory
@@ -25,8 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers; at run ti
     from zoo_core.hookspecs import hookimpl
     from zoo_core.model import LatentModel, ZooModel
     from zoo_core.resolver import Resolved, get_entry, get_family, resolve
-    from zoo_core.sessions import History
-    from zoo_core.walks import interpolate
+    from zoo_core.runtime.sessions import History
+    from zoo_core.media.walks import interpolate
 
 __version__ = "0.1.0"
 
@@ -37,10 +38,10 @@ _EXPORTS = {
     "get_entry": "zoo_core.resolver", "get_family": "zoo_core.resolver", "entry_config": "zoo_core.api",
     "resolve": "zoo_core.resolver", "Resolved": "zoo_core.resolver",
     "build": "zoo_core.api", "load": "zoo_core.api", "load_directory": "zoo_core.api",
-    "interpolate": "zoo_core.walks",
+    "interpolate": "zoo_core.media.walks",
     "Family": "zoo_core.families", "ConfigSpec": "zoo_core.config", "Param": "zoo_core.config",
     "ModelEntry": "zoo_core.catalog", "WeightsRef": "zoo_core.catalog",
-    "ZooModel": "zoo_core.model", "LatentModel": "zoo_core.model", "History": "zoo_core.sessions",
+    "ZooModel": "zoo_core.model", "LatentModel": "zoo_core.model", "History": "zoo_core.runtime.sessions",
     "hookimpl": "zoo_core.hookspecs",
     "ZooError": "zoo_core.errors", "UnknownModelError": "zoo_core.errors", "ConfigError": "zoo_core.errors",
     "WeightsError": "zoo_core.errors", "MissingFrameworkError": "zoo_core.errors",
@@ -52,6 +53,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 __getattr__, _ = lazy_exports(__name__, _EXPORTS)
+_install_moved()  # old module paths (zoo_core.fitting, ...) keep importing, with a DeprecationWarning
 
 
 def __dir__() -> list[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from zoo_core.catalog import ModelEntry, natural_key
 from zoo_core.errors import WeightsError
 from zoo_core.families import Family
-from zoo_core.files import CONFIG_FILE, WEIGHTS_FILE
+from zoo_core.io.files import CONFIG_FILE, WEIGHTS_FILE
 from zoo_core.plugins import PluginInfo, get_registry
 from zoo_core.resolver import Resolved, get_entry, get_family, resolve
 
@@ -60,7 +60,7 @@ def build(ref: str | Path | Resolved, *, device: str | None = None, **overrides:
 
     ``ref`` may be anything :func:`zoo_core.resolve` takes (a saved folder gives its config with
     fresh weights). ``overrides`` replace config values; they are validated like ``--set``.
-    ``device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (default cpu; see :mod:`zoo_core.devices`).
+    ``device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (default cpu; see :mod:`zoo_core.runtime.devices`).
     """
     target = resolve(ref)
     model = _instantiate(target.family, target.family.config.resolve(target.config, overrides), device)
@@ -82,7 +82,7 @@ def load(ref: str | Path | Resolved, *, device: str | None = None, **overrides: 
         return _load_saved(target, device, overrides)
     model = build(target, **overrides)
     if target.entry is not None and target.entry.weights is not None:
-        from zoo_core.sources import fetch_weights
+        from zoo_core.hub.sources import fetch_weights
 
         model.load_weights(fetch_weights(target.entry.weights))
     return _place(model, device)
@@ -98,7 +98,7 @@ def load_directory(directory: str | Path, *, device: str | None = None, **overri
 
 def _load_saved(target: Resolved, device: str | None, overrides: dict) -> ZooModel:
     """A saved folder's model with its weights, hashed here unless the resolver already did."""
-    from zoo_core.weights import verify_sha256
+    from zoo_core.io.weights import verify_sha256
 
     directory = target.directory
     if target.kind == "run" and not (directory / CONFIG_FILE).is_file():
@@ -122,7 +122,7 @@ def _load_saved(target: Resolved, device: str | None, overrides: dict) -> ZooMod
 
 def _instantiate(family: Family, config: dict, device: str | None = None) -> ZooModel:
     if device is not None:
-        from zoo_core.devices import check_device_text
+        from zoo_core.runtime.devices import check_device_text
 
         check_device_text(device)  # a typo fails before the framework is imported
     cls = family.model_class()
@@ -133,7 +133,7 @@ def _place(model: ZooModel, device: str | None) -> ZooModel:
     """Move a model to ``device`` (resolved for its framework); None leaves it on the CPU."""
     if device is None:
         return model
-    from zoo_core.devices import resolve_device
+    from zoo_core.runtime.devices import resolve_device
 
     framework = model.family.framework if model.family else "numpy"
     return model.to(resolve_device(device, framework))

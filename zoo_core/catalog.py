@@ -157,7 +157,7 @@ def source_problem(source: Any) -> str | None:
 
 def read_catalog(path: Path, where: str | None = None) -> list[ModelEntry]:
     """Read and validate a catalog file (``{"models": [...]}``); duplicate names are an error."""
-    from zoo_core.safeio import load_json
+    from zoo_core.io.safeio import load_json
 
     where = where or path.name
     try:

@@ -150,7 +150,7 @@ class ConfigSpec:
         try:
             return self.params[key]
         except KeyError:
-            from zoo_core.suggest import did_you_mean
+            from zoo_core.util.suggest import did_you_mean
 
             raise ConfigError(f"unknown config key '{key}'{did_you_mean(key, self.params)} "
                               f"(valid keys: {', '.join(self.params)})") from None

@@ -53,7 +53,7 @@ class DatasetError(ZooError, ValueError):
     """Data that cannot be used: unknown spec, unreadable file, wrong shape or value range."""
 
 
-# -- training with several processes (zoo_core.distributed) --------------------------------------
+# -- training with several processes (zoo_core.runtime.distributed) --------------------------------------
 
 
 class PeerLost(ZooError):

@@ -36,7 +36,7 @@ class Family:
     :param resume_safe: config keys that ``zoo train RUN --resume --set KEY=VALUE`` may change
         (everything else is fixed by the run's checkpoint).
     :param distributed: whether the family trains data-parallel under a launcher
-        (``zoo train --workers N``); see :mod:`zoo_core.distributed`.
+        (``zoo train --workers N``); see :mod:`zoo_core.runtime.distributed`.
     :param aliases: former names of the family, so that folders and runs saved under them still
         load (``config.json`` / ``run.json`` name the family).
     """

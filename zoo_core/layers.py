@@ -119,7 +119,7 @@ class FeatureProbe(ABC):
         for info in infos:
             if info.name == name:
                 return info
-        from zoo_core.suggest import did_you_mean
+        from zoo_core.util.suggest import did_you_mean
 
         valid = ", ".join(i.name for i in infos) or "none"
         raise UnknownLayerError(f"unknown layer '{name}'{did_you_mean(name, [i.name for i in infos])} "

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 import numpy as np
 
 from zoo_core.errors import NotTrainableError, ZooError
-from zoo_core.files import CONFIG_FILE, WEIGHTS_FILE
-from zoo_core.weights import check_state, load_tensors
+from zoo_core.io.files import CONFIG_FILE, WEIGHTS_FILE
+from zoo_core.io.weights import check_state, load_tensors
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.families import Family
-    from zoo_core.sessions import History
+    from zoo_core.runtime.sessions import History
 
 FORMAT = "zoo-model/1"
 
@@ -54,7 +54,7 @@ class ZooModel:
         """
         if not hasattr(self, "training_session"):
             raise NotTrainableError(f"family '{self.family_name}' is not trainable: its weights are not learned")
-        from zoo_core.fitting import fit
+        from zoo_core.runtime.loop import fit
 
         return fit(self, data, steps=steps, callbacks=callbacks, **options)
 
@@ -110,7 +110,7 @@ class ZooModel:
         :param extra: more JSON-ready metadata to store in ``config.json`` (e.g. eval numbers).
         """
         from zoo_core import __version__
-        from zoo_core.weights import replace_files, tensors_bytes
+        from zoo_core.io.weights import replace_files, tensors_bytes
 
         data, sha = tensors_bytes(self.state_dict(), metadata={"format": FORMAT})
         meta = {"format": FORMAT, "zoo_version": __version__, "family": self.family_name,

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo_core.errors import UnknownFamilyError, UnknownModelError, WeightsError
-from zoo_core.files import CONFIG_FILE, RUN_FILE
+from zoo_core.io.files import CONFIG_FILE, RUN_FILE
 from zoo_core.plugins import get_registry
-from zoo_core.suggest import did_you_mean
+from zoo_core.util.suggest import did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.catalog import ModelEntry
@@ -95,7 +95,7 @@ def resolve(ref: str | Path | Resolved) -> Resolved:
 
 def _directory(path: Path, text: str) -> Resolved:
     """A saved model folder, or a run folder (whose run.json names the family while no model is saved yet)."""
-    from zoo_core.files import read_family_json, read_saved_config
+    from zoo_core.io.files import read_family_json, read_saved_config
 
     if not (path / CONFIG_FILE).is_file() and (path / RUN_FILE).is_file():
         meta = read_family_json(path / RUN_FILE, "run manifest", "run folder", "")
@@ -108,7 +108,7 @@ def _directory(path: Path, text: str) -> Resolved:
 
 def _hub(text: str) -> Resolved:
     """Fetch a Hub model once (from the cache or pin when possible); its weights are verified there."""
-    from zoo_core.files import read_saved_config
+    from zoo_core.io.files import read_saved_config
     from zoo_core.hub.download import snapshot  # imported here: huggingface_hub is slow to import
 
     folder = snapshot(text)

@@ -46,7 +46,7 @@ def push(directory: str, repo_id: str, private: bool, revision: str | None, mess
     HF_TOKEN or 'hf auth login'.
     """
     from zoo_core import hub
-    from zoo_core.publishing import push
+    from zoo_core.hub.publishing import push
 
     url = push(directory, repo_id, private=private, revision=revision, message=message, evaluate=evaluate)
     click.echo(f"pushed {directory} to hf://{hub.parse_ref(repo_id).repo_id}: {url}")
@@ -78,7 +78,7 @@ def cache_list(as_json: bool) -> None:
     if not models:
         click.echo(f"nothing pulled yet (cache: {hub.cache_dir()}); try 'zoo pull hf://ORG/REPO'")
         return
-    from zoo_core.render import table_lines
+    from zoo_core.util.render import table_lines
 
     rows = [(f"hf://{m.repo_id}", m.revision or "main", m.commit[:12], _size(m.size),
               "yes" if m.present else "no: run 'zoo pull'", m.pulled_at) for m in models]

@@ -16,9 +16,9 @@ import click
 
 import zoo_core
 from zoo_core.config import MAX_SEED
-from zoo_core.devices import device_option
+from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
-from zoo_core.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
+from zoo_core.io.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
 
 #: every --seed: a non-negative integer that every framework accepts
 SEED = click.IntRange(0, MAX_SEED)
@@ -226,7 +226,7 @@ def _load(name: str, pairs: tuple[str, ...] = (), device: str | None = None) -> 
 @device_option(note="; same seed, same bytes is promised on the CPU")
 def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[str, ...], device: str) -> None:
     """Generate N images from model NAME and write them to a file."""
-    from zoo_core.images import save_images
+    from zoo_core.media.images import save_images
 
     if output is not None and not output.strip():
         _fail("-o/--output is empty; give a FILE.png, .npy or .npz")
@@ -256,15 +256,15 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
 def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | None, pairs: tuple[str, ...],
               checkpoint_every: int | None, resume: bool, force: bool, device: str, workers: int) -> None:
     """Train NAME (a catalog name or a family) into a run folder, or continue the run folder NAME."""
-    from zoo_core.distributed import current_world
-    from zoo_core.progress import Progress
-    from zoo_core.training import plan_training, run_training
+    from zoo_core.runtime.distributed import current_world
+    from zoo_core.runtime.progress import Progress
+    from zoo_core.runtime.plan import plan_training, run_training
 
     world = current_world()
     plan = plan_training(name, out_dir, resume=resume, force=force, data=data, is_main=world.is_main)
     overrides = plan.spec.parse_overrides(pairs)
     if workers > 1:
-        from zoo_core.training import check_parallel
+        from zoo_core.runtime.plan import check_parallel
 
         check_parallel(plan, overrides, workers)
         _launch_workers(plan, workers)
@@ -290,7 +290,7 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
 
 def _launch_workers(plan: Any, workers: int) -> None:
     """Re-run this very command in ``workers`` processes through torchrun (without --workers)."""
-    from zoo_core.distributed import launch_local
+    from zoo_core.runtime.distributed import launch_local
 
     argv = list(sys.argv[1:])
     cleaned, skip = [], False
@@ -319,7 +319,7 @@ def _launch_workers(plan: Any, workers: int) -> None:
 @device_option()
 def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str) -> None:
     """Evaluate model NAME and print its metrics (a run folder: on its own data's held-out split)."""
-    from zoo_core.runs import run_data
+    from zoo_core.runtime.runs import run_data
 
     model = _load(name, device=device)
     metrics = model.evaluate(data if data is not None else run_data(name), seed=seed)
@@ -345,7 +345,7 @@ def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str)
 def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points: int, n: int, seed: int,
                     fps: int) -> None:
     """Animate a looping walk through the latent space of model NAME."""
-    from zoo_core.images import save_animation, tile, upscale
+    from zoo_core.media.images import save_animation, tile, upscale
 
     check_suffix(output, ANIMATION_SUFFIXES)
     model = _load(name)
@@ -356,7 +356,7 @@ def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points:
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
-    from zoo_core.render import table_lines
+    from zoo_core.util.render import table_lines
 
     click.echo("\n".join(table_lines(header, rows)))
 

@@ -120,7 +120,7 @@ def check_cmd(names: tuple[str, ...], pairs: tuple[str, ...], xfails: tuple[str,
         return zoo_core.resolve(target).family.config.parse_overrides(pairs) if pairs else {}
 
     from zoo_core.plugins import get_registry
-    from zoo_core.suggest import did_you_mean
+    from zoo_core.util.suggest import did_you_mean
 
     registry = get_registry()
     known = list(registry.models) + list(registry.families) + list(registry.plugins)

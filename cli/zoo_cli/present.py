@@ -13,7 +13,7 @@ def weights_local(entry: ModelEntry) -> bool:
     """Whether the entry's weights can be used without a download (or it needs none)."""
     if entry.weights is None:
         return True
-    from zoo_core.sources import local_path
+    from zoo_core.hub.sources import local_path
 
     path = local_path(entry.weights)
     if path is None:
@@ -49,7 +49,7 @@ def model_info(name: str) -> dict[str, Any]:
         info = {"name": name, "family": family.name, "framework": family.framework, "plugin": family.plugin,
                 "description": family.description, "config": config}
     else:
-        from zoo_core.files import WEIGHTS_FILE
+        from zoo_core.io.files import WEIGHTS_FILE
 
         weights = target.directory / WEIGHTS_FILE
         info = {"name": name, "family": family.name, "framework": family.framework, "plugin": family.plugin,

@@ -1,6 +1,6 @@
 """``zoo verify`` (golden samples) and ``zoo gallery`` (a static HTML page of the installed models).
 
-Only click is imported at start-up; the work is in :mod:`zoo_core.golden` and :mod:`zoo_core.gallery`.
+Only click is imported at start-up; the work is in :mod:`zoo_core.media.golden` and :mod:`zoo_core.media.gallery`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def verify(names: tuple[str, ...], write: bool, catalog: str | None, as_json: bo
     One line per model: ok, DRIFT (exit status 1), unrecorded or skipped (framework missing).
     Without NAME, every catalog entry.
     """
-    from zoo_core import golden
+    from zoo_core.media import golden
 
     if catalog and not write:
         from zoo_core.errors import ZooError
@@ -62,7 +62,7 @@ def gallery(patterns: tuple[str, ...], out_dir: str, evaluate: bool) -> None:
 
     PATTERN (fnmatch, e.g. 'glyph*') limits the models; default: all.
     """
-    from zoo_core.gallery import build_gallery
+    from zoo_core.media.gallery import build_gallery
 
     index = build_gallery(out_dir, patterns, evaluate=evaluate,
                           progress=lambda name: click.echo(f"  {name}", err=True))

@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from zoo_core.weights import save_tensors  # noqa: E402
+from zoo_core.io.weights import save_tensors  # noqa: E402
 
 import zoo_blobs  # noqa: E402
 from zoo_blobs.model import BlobsGMM  # noqa: E402

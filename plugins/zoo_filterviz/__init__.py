@@ -22,7 +22,7 @@ The public names below are imported on first attribute access (PEP 562), so ``im
 from __future__ import annotations
 
 import zoo_core
-from zoo_core.lazy import lazy_exports
+from zoo_core.util.lazy import lazy_exports
 
 # Public names -> defining module, imported on first use.
 _EXPORTS = {

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from zoo_core.config import MAX_SEED
-from zoo_core.devices import device_option
-from zoo_core.files import IMAGE_SUFFIXES, check_suffix
+from zoo_core.runtime.devices import device_option
+from zoo_core.io.files import IMAGE_SUFFIXES, check_suffix
 
 
 _THREADS = click.option(
@@ -60,7 +60,7 @@ def layers_cmd(name: str, as_json: bool) -> None:
                                "layers": [{"name": i.name, "kind": i.kind, "output_shape": list(i.output_shape),
                                            "channels": i.channels} for i in infos]}, indent=2))
         return
-    from zoo_core.render import table_lines
+    from zoo_core.util.render import table_lines
 
     click.echo(f"input {_shape(probe.input_shape)} (H x W x C, {probe.framework})")
     rows = [(i.name, i.kind, _shape(i.output_shape), i.channels) for i in infos]
@@ -95,7 +95,7 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
                   device: str) -> None:
     """Write, for each channel of LAYER, the input pattern that makes its feature map fire most."""
     check_suffix(output, IMAGE_SUFFIXES)
-    from zoo_core.progress import Progress
+    from zoo_core.runtime.progress import Progress
     from zoo_filterviz.ascent import ascend
     from zoo_filterviz.probes import parse_channels
     from zoo_filterviz.recipe import make_recipe
@@ -142,7 +142,7 @@ def _write_snapshots(result, output: str, size: int) -> None:
 
 
 def _write(images, output: str, size: int, ncols: int | None = None) -> Path:
-    from zoo_core.images import save_images, upscale
+    from zoo_core.media.images import save_images, upscale
     from zoo_filterviz.transforms import to_display
 
     display = to_display(images)
@@ -169,7 +169,7 @@ def activations_cmd(name: str, image_path: str, layer: str, output: str, size: i
     import numpy as np
     from PIL import Image
 
-    from zoo_core.images import read_image, save_images, upscale
+    from zoo_core.media.images import read_image, save_images, upscale
 
     probe = _probe(name, threads, device)
     probe.layer(layer)

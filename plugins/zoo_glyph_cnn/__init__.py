@@ -33,7 +33,7 @@ GLYPHCNN_CONFIG = ConfigSpec({
 
 
 def _count(config: dict) -> int:
-    from zoo_core.datasets import GLYPH_CLASSES, GLYPH_SPECS
+    from zoo_core.data.datasets import GLYPH_CLASSES, GLYPH_SPECS
 
     size, c_in = GLYPH_SPECS[config["dataset"]]
     total, side = 0, size

@@ -3,7 +3,7 @@
 Architecture (the seed article's MNIST CNN, padded): per-image standardisation, then
 ``conv_1`` 3x3 -> ReLU -> 2x2 max-pool, ``conv_2`` 3x3 -> ReLU -> max-pool, ``conv_3`` 3x3 -> ReLU
 (7x7 maps for 28x28 inputs), then a dense hidden layer and ``logits`` over the 36 glyph classes
-(``0-9A-Z``, :data:`zoo_core.datasets.GLYPH_CLASSES`).
+(``0-9A-Z``, :data:`zoo_core.data.datasets.GLYPH_CLASSES`).
 
 Inputs are float NHWC images in ``[0, 1]`` like every zoo model; the network standardises each
 image itself, so the seed's per-image standardisation during feature visualisation is a no-op
@@ -25,7 +25,7 @@ from torch import nn
 from zoo_core.layers import FeatureProbe
 from zoo_core.model import ZooModel
 from zoo_core.runtime import BatchSampler, TrainContext, step_seed
-from zoo_core.torchstate import (broadcast_buffers, load_optimizer_state, load_rng_state, model_tensors,
+from zoo_core.backends.torchstate import (broadcast_buffers, load_optimizer_state, load_rng_state, model_tensors,
                                  optimizer_state, rng_state)
 from zoo_filterviz.ascent import ascend
 from zoo_filterviz.recipe import Recipe
@@ -65,7 +65,7 @@ class GlyphCNN(ZooModel):
 
     def __init__(self, config: Mapping[str, Any], family: Any = None) -> None:
         super().__init__(config, family)
-        from zoo_core.datasets import GLYPH_CLASSES, GLYPH_SPECS
+        from zoo_core.data.datasets import GLYPH_CLASSES, GLYPH_SPECS
 
         size, in_ch = GLYPH_SPECS[self.config["dataset"]]
         self.size, self.in_channels, self.classes = size, in_ch, len(GLYPH_CLASSES)
@@ -102,7 +102,7 @@ class GlyphCNN(ZooModel):
         return to_display(result.images)
 
     def _data(self, data: Any, split: str, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        from zoo_core.datasets import load_dataset
+        from zoo_core.data.datasets import load_dataset
 
         images, labels = load_dataset(data or self.config["dataset"], split, n=n, seed=seed)
         if labels is None:

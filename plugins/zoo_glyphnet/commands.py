@@ -11,7 +11,7 @@ import json
 import click
 
 from zoo_core.config import MAX_SEED
-from zoo_core.devices import device_option
+from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
 
 #: most symbols one alphabet sheet shows
@@ -57,10 +57,10 @@ def add_commands(cli: click.Group) -> None:
         import numpy as np
 
         import zoo_core
-        from zoo_core.images import save_images
+        from zoo_core.media.images import save_images
         from zoo_glyphnet.metrics import binarise, glyph_statistics, pairwise_hamming
 
-        from zoo_core.files import check_suffix
+        from zoo_core.io.files import check_suffix
 
         check_suffix(output, (".png",))
         model = zoo_core.load(name)
@@ -114,9 +114,9 @@ def add_commands(cli: click.Group) -> None:
         import numpy as np
 
         import zoo_core
-        from zoo_core.images import save_images
+        from zoo_core.media.images import save_images
 
-        from zoo_core.files import check_suffix
+        from zoo_core.io.files import check_suffix
 
         if output is not None:
             check_suffix(output, (".png",))

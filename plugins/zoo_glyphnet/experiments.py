@@ -9,7 +9,7 @@
    given images, for the trained generator and a randomly initialised one.
 
 The images come from :func:`load_images`: glyphs rendered from fonts (``glyphs``, the default) or
-anything :func:`zoo_core.datasets.load_dataset` reads (``digits-28``, a ``.npz`` with labels, ...),
+anything :func:`zoo_core.data.datasets.load_dataset` reads (``digits-28``, a ``.npz`` with labels, ...),
 resized to the model's side and channels.
 """
 
@@ -34,7 +34,7 @@ def load_images(model: Any, data: str | None, split: str, n: int, seed: int = 0)
 
     A file without a test split is split here: its last fifth is ``test``, the rest ``train``.
     """
-    from zoo_core.datasets import load_dataset
+    from zoo_core.data.datasets import load_dataset
 
     size, channels = model.config["image_size"], model.config["channels"]
     spec = data if data is not None else "glyphs-28"

@@ -221,7 +221,7 @@ class GlyphNet(LatentModel):
         """``generator.*`` and ``decoder.*`` tensors (BatchNorm buffers included) as numpy copies.
 
         Scalar buffers (BatchNorm's ``num_batches_tracked``) are stored with shape ``(1,)``:
-        ``zoo_core.weights.save_tensors`` writes 0-d arrays as 1-d ones, so this keeps the saved
+        ``zoo_core.io.weights.save_tensors`` writes 0-d arrays as 1-d ones, so this keeps the saved
         file and the state dict identical.
         """
         out = {}

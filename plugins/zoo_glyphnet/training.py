@@ -25,11 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zoo_core.allocator import keep_freed_memory
-from zoo_core.distributed import shard
+from zoo_core.backends.allocator import keep_freed_memory
+from zoo_core.runtime.distributed import shard
 from zoo_core.errors import ZooError
 from zoo_core.runtime import TrainContext, splitmix64, step_seed
-from zoo_core.torchstate import (broadcast_buffers, load_optimizer_state, load_rng_state, model_tensors,
+from zoo_core.backends.torchstate import (broadcast_buffers, load_optimizer_state, load_rng_state, model_tensors,
                                  optimizer_state, rng_state)
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from zoo_core.devices import device_option
+from zoo_core.runtime.devices import device_option
 
 
 @click.command("random-cnn-grid")
@@ -61,7 +61,7 @@ def grid_command(output: str | None, n: int, size: int, channels: str, seed: int
         return
     if not output:
         raise ZooError("missing -o FILE.png (or use --serve)")
-    from zoo_core.files import check_suffix
+    from zoo_core.io.files import check_suffix
 
     check_suffix(output, (".png",))
     if info_path:

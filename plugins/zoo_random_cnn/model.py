@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 import zoo_core
-from zoo_core.frameworks import import_keras
+from zoo_core.backends.frameworks import import_keras
 from zoo_random_cnn.architecture import Architecture, qlaplace_levels
 from zoo_random_cnn.information import image_information
 
@@ -229,7 +229,7 @@ class RandomCNN(zoo_core.ZooModel):
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         """The network's sigmoid outputs in [0, 1], float32 ``(n, H, W, C)``, computed in chunks."""
-        from zoo_core.devices import tf_device_name
+        from zoo_core.runtime.devices import tf_device_name
 
         inputs = np.asarray(inputs, dtype=np.float32)
         a, c = self.architecture, self.config

@@ -74,7 +74,7 @@ _COMMON = {
     "batch_size": Param(128, "int", "images per training step", min=1, max=8192),
     "seed": Param(0, "int", "seeds the initial weights, the data order and the sampling noise", min=0, max=2**31 - 1),
     "steps": Param(2000, "int", "default number of training steps", min=1, max=10_000_000),
-    "dataset": Param("glyphs-28", "str", "default training data: a zoo_core.datasets spec or a path"),
+    "dataset": Param("glyphs-28", "str", "default training data: a zoo_core.data.datasets spec or a path"),
     "jit_compile": Param(False, "bool", "XLA-compile the training step (measured slower on CPU; see docs/vae.md)"),
 }
 

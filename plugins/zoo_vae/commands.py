@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from zoo_core.config import MAX_SEED
-from zoo_core.devices import device_option
+from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
 
 
@@ -42,8 +42,8 @@ def reconstruct(name: str, data: str | None, output: str, n: int, seed: int, sca
     import numpy as np
 
     import zoo_core
-    from zoo_core.files import check_suffix
-    from zoo_core.images import save_images
+    from zoo_core.io.files import check_suffix
+    from zoo_core.media.images import save_images
 
     for path in (output, scale_png):
         if path is not None:
@@ -83,7 +83,7 @@ def reconstruction_grid(originals, recon, cols: int):
 
 def write_scale(scale, scale_png: str) -> None:
     """Write the learnt logistic scale as a log-scale picture, and say its range in grey levels."""
-    from zoo_core.images import save_images, upscale
+    from zoo_core.media.images import save_images, upscale
 
     save_images(upscale(scale_picture(scale)[None], 224), scale_png)
     levels = scale * 255.0

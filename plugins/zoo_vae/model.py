@@ -17,9 +17,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from zoo_core.datasets import load_dataset
+from zoo_core.data.datasets import load_dataset
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.distributed import current_world
+from zoo_core.runtime.distributed import current_world
 from zoo_core.model import LatentModel, to_uint8
 from zoo_vae import stage_strides
 from zoo_vae._backend import keras, tf
@@ -539,7 +539,7 @@ class _KerasAutoencoder(LatentModel):
     def training_session(self, data: Any, steps: int, ctx: Any) -> AutoencoderSession:
         """The VAE / AE algorithm for :func:`zoo_core.runtime.fit` (``model.train`` / ``zoo train``).
 
-        :param data: a dataset spec or path (``zoo_core.datasets.load_dataset``), a uint8/float
+        :param data: a dataset spec or path (``zoo_core.data.datasets.load_dataset``), a uint8/float
             image array, or None for the config's ``dataset``; its ``train`` split is used.
 
         Adam at ``lr``; each step's logs are ``total_loss``, ``reco_loss``, ``kl_loss`` (batch
@@ -569,7 +569,7 @@ class _KerasAutoencoder(LatentModel):
 
     def device_scope(self):
         """TensorFlow device placement for this model's device."""
-        from zoo_core.devices import tf_device_name
+        from zoo_core.runtime.devices import tf_device_name
 
         return tf.device(tf_device_name(self.device))
 

@@ -23,13 +23,13 @@ The package is split by job, each module importing only those before it: :mod:`~
 (references, environment), :mod:`~zoo_core.hub.cache` (the cache and pins, no huggingface_hub),
 :mod:`~zoo_core.hub.failures` (huggingface_hub errors as one-line zoo errors),
 :mod:`~zoo_core.hub.download` (snapshot, pull), :mod:`~zoo_core.hub.publish` (upload a staged
-folder; staging is :mod:`zoo_core.publishing`) and :mod:`~zoo_core.hub.discovery` (``zoo list
+folder; staging is :mod:`zoo_core.hub.publishing`) and :mod:`~zoo_core.hub.discovery` (``zoo list
 --hub``). Names below are exported lazily, so importing a submodule stays cheap.
 """
 
 from __future__ import annotations
 
-from zoo_core.lazy import lazy_exports
+from zoo_core.util.lazy import lazy_exports
 
 _EXPORTS = {
     "refs": ("PREFIX", "HubRef", "parse_ref", "valid_repo_id", "valid_revision", "endpoint", "offline",

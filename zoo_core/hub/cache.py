@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoo_core.errors import HubError, HubRefError
-from zoo_core.files import MODEL_FILES, PINS_FILE, REQUIRED_FILES, WEIGHTS_FILE
+from zoo_core.io.files import MODEL_FILES, PINS_FILE, REQUIRED_FILES, WEIGHTS_FILE
 from zoo_core.hub.refs import COMMIT, PREFIX, HubRef, cache_dir, parse_ref, repo_cache, state_dir, valid_repo_id
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,7 +25,7 @@ def _pins_path() -> Path:
 
 def read_pins() -> dict[str, dict]:
     """Every pin recorded by :func:`pull`: ``{repo_id: {"commit", "revision", "endpoint", "pulled_at"}}``."""
-    from zoo_core.safeio import load_json
+    from zoo_core.io.safeio import load_json
 
     try:
         data = load_json(_pins_path(), "zoo's pin file", HubError)
@@ -43,7 +43,7 @@ def update_pins(change: Any) -> None:
     """Apply ``change(pins)`` to the pin file under a lock (several ``zoo pull`` may run at once)."""
     from filelock import FileLock  # a dependency of huggingface_hub
 
-    from zoo_core.weights import atomic_write_bytes
+    from zoo_core.io.weights import atomic_write_bytes
 
     path = _pins_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ def local_commit(ref: HubRef, use_pin: bool = True) -> str | None:
         pin = pinned_commit(ref.repo_id)
         if pin:
             return pin
-    from zoo_core.safeio import read_bytes
+    from zoo_core.io.safeio import read_bytes
 
     try:
         commit = read_bytes(repo_cache(ref.repo_id) / "refs" / (revision or "main"), 4096, "cache ref",
@@ -111,7 +111,7 @@ def record_ref(ref: HubRef, commit: str) -> None:
     try:
         if path.is_file() and path.read_text().strip() == commit:
             return
-        from zoo_core.weights import atomic_write_bytes
+        from zoo_core.io.weights import atomic_write_bytes
 
         atomic_write_bytes(path, commit.encode())
     except OSError:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo_core.errors import HubChecksumError, HubError, HubFileMissingError, HubOfflineError, HubRefError
-from zoo_core.files import CONFIG_FILE, MODEL_FILES, REQUIRED_FILES, WEIGHTS_FILE
+from zoo_core.io.files import CONFIG_FILE, MODEL_FILES, REQUIRED_FILES, WEIGHTS_FILE
 from zoo_core.hub.cache import local_commit, pinned_commit, read_pins, record_ref, remove_cached_file, update_pins
 from zoo_core.hub.failures import hf_errors, offline_error, translate
 from zoo_core.hub.refs import (COMMIT, PREFIX, SHA256, HubRef, cache_dir, endpoint, offline, parse_ref, repo_cache,
@@ -214,7 +214,7 @@ def _complete(ref: HubRef, folder: Path, files: tuple[str, ...], shown: HubRef) 
 
 def _verify(path: Path, expected: str | None, ref: HubRef, where: str) -> str:
     """Check the sha256 of ``path``; on mismatch delete it from the cache and raise."""
-    from zoo_core.weights import sha256_file
+    from zoo_core.io.weights import sha256_file
 
     try:
         actual = sha256_file(path)
@@ -243,7 +243,7 @@ def _expected_sha(ref: HubRef, folder: Path) -> tuple[str | None, str]:
     pin = read_pins().get(ref.repo_id)
     if pin and pin.get("commit") == folder.name and SHA256.match(str(pin.get("weights_sha256", ""))):
         return pin["weights_sha256"], "zoo's pin, recorded when it was pulled"
-    from zoo_core.safeio import load_json
+    from zoo_core.io.safeio import load_json
 
     try:
         meta = load_json(folder / CONFIG_FILE, "config.json", HubError)

@@ -1,6 +1,6 @@
 """Publishing a staged model folder to the Hub: check the card, create the repo and branch, upload.
 
-This is the last step of :func:`zoo_core.publishing.push` (which stages the folder: config,
+This is the last step of :func:`zoo_core.hub.publishing.push` (which stages the folder: config,
 weights, card, sample grids). Like timm's ``push_to_hf_hub``, it only uploads what is on disk: it
 never loads a model.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.errors import HubError, HubOfflineError, HubRefError
-from zoo_core.files import CARD_FILE, CONFIG_FILE, SAMPLE_FILE, WEIGHTS_FILE
+from zoo_core.io.files import CARD_FILE, CONFIG_FILE, SAMPLE_FILE, WEIGHTS_FILE
 from zoo_core.hub.failures import translate
 from zoo_core.hub.refs import HubRef, endpoint, offline, parse_ref, shown, token, valid_revision
 
@@ -40,7 +40,7 @@ def upload(folder: str | Path, repo_id: str, card: Any, *, private: bool = False
     """
     from huggingface_hub import HfApi
 
-    from zoo_core.cards import validate_on_hub
+    from zoo_core.hub.cards import validate_on_hub
 
     ref = check_target(repo_id, revision)
     target = HubRef(ref.repo_id, revision)

@@ -163,8 +163,8 @@ def check_catalog_weights(name: str, *, overrides: Mapping[str, Any] | None = No
     import numpy as np
 
     import zoo_core
-    from zoo_core.sources import fetch_weights
-    from zoo_core.weights import load_tensors
+    from zoo_core.hub.sources import fetch_weights
+    from zoo_core.io.weights import load_tensors
 
     check = "check_catalog_weights"
     t = target_of(check, name, None)

@@ -221,8 +221,8 @@ def check_save_load(name: str, *, overrides: Mapping[str, Any] | None = None) ->
     import numpy as np
 
     import zoo_core
-    from zoo_core.files import CONFIG_FILE, WEIGHTS_FILE
-    from zoo_core.weights import sha256_file
+    from zoo_core.io.files import CONFIG_FILE, WEIGHTS_FILE
+    from zoo_core.io.weights import sha256_file
 
     check = "check_save_load"
     t = target_of(check, name, overrides)

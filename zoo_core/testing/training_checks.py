@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from zoo_core.errors import NotTrainableError, ZooError
-from zoo_core.files import RUN_FILE
+from zoo_core.io.files import RUN_FILE
 from zoo_core.testing.common import (Target, build_model, fail, is_trainable, sample_of, state_of,
                                     target_of)
 

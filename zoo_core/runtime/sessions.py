@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Protocol
 
-from zoo_core.distributed import World
+from zoo_core.runtime.distributed import World
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

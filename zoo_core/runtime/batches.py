@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zoo_core.distributed import World
+from zoo_core.runtime.distributed import World
 from zoo_core.errors import ZooError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,13 +32,13 @@ class BatchSampler:
     The examples are visited in epochs, each a permutation seeded by (seed, epoch); step ``k``
     takes positions ``[(k-1)*batch, k*batch)`` of the concatenated epochs, so nothing is
     repeated or skipped across a resume. In a world of several ranks each rank takes its
-    contiguous shard of that global batch (:func:`zoo_core.distributed.shard`).
+    contiguous shard of that global batch (:func:`zoo_core.runtime.distributed.shard`).
     """
 
     STREAM = 0x62617463  # "batc"
 
     def __init__(self, examples: int, batch: int, seed: int, world: World | None = None) -> None:
-        from zoo_core.distributed import shard
+        from zoo_core.runtime.distributed import shard
 
         if examples < 1:
             raise ZooError("no training examples")

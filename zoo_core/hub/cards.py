@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from zoo_core.errors import WeightsError
-from zoo_core.files import EVAL_FILE, RUN_FILE, SAMPLE_FILE
+from zoo_core.io.files import EVAL_FILE, RUN_FILE, SAMPLE_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from huggingface_hub import ModelCard

@@ -63,7 +63,7 @@ def _fmt(value: Any) -> str:
 def model_facts(entry, evaluate: bool = True, n: int = 16, seed: int = 0) -> tuple[dict, Any]:
     """The facts of one catalog entry and its ``sample(n, seed)`` images (loads the model)."""
     import zoo_core
-    from zoo_core.golden import sample_digest
+    from zoo_core.media.golden import sample_digest
 
     family = zoo_core.get_family(entry.family)
     model = zoo_core.load(entry.name)
@@ -134,8 +134,8 @@ def build_gallery(out_dir: str | Path, patterns: Iterable[str] = (), *, evaluate
     """
     import zoo_core
     from zoo_core import __version__
-    from zoo_core.images import _pil, tile
-    from zoo_core.weights import atomic_write_bytes
+    from zoo_core.media.images import _pil, tile
+    from zoo_core.io.weights import atomic_write_bytes
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -52,7 +52,7 @@ def read_family_json(path: Path, what: str, kind: str, missing: str, max_bytes: 
     A missing file raises :class:`WeightsError` with ``missing``; any other problem one line
     naming ``path``.
     """
-    from zoo_core.safeio import load_json
+    from zoo_core.io.safeio import load_json
 
     try:
         meta = load_json(path, what, WeightsError, max_bytes=max_bytes)

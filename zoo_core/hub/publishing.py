@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.errors import HubFileMissingError
-from zoo_core.files import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE, read_saved_config
+from zoo_core.io.files import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE, read_saved_config
 
 
 def stage(directory: str | Path, repo_id: str, folder: str | Path, evaluate: bool = False) -> Any:
     """Write the files to publish into ``folder``: config, weights, card and sample grids; return the card."""
     from zoo_core.api import load_directory
-    from zoo_core.cards import GALLERY_SEEDS, build_card, eval_figures, gallery_file, read_eval, read_run
-    from zoo_core.images import save_images
+    from zoo_core.hub.cards import GALLERY_SEEDS, build_card, eval_figures, gallery_file, read_eval, read_run
+    from zoo_core.media.images import save_images
 
     directory, folder = Path(directory), Path(folder)
     meta = read_saved_config(directory)
@@ -44,7 +44,7 @@ def push(directory: str | Path, repo_id: str, private: bool = False, revision: s
     """Publish a saved model directory to the Hub; return the commit URL.
 
     Uploads ``config.json``, ``model.safetensors``, a generated ``README.md`` model card (see
-    :mod:`zoo_core.cards`: eval results, datasets, base model and recipe from the folder's
+    :mod:`zoo_core.hub.cards`: eval results, datasets, base model and recipe from the folder's
     ``run.json`` and ``eval.json``; ``evaluate`` runs the model's evaluation now), and sample grids
     of several seeds (``sample.png``, ``samples/seed-N.png``). Creates the repo (and the branch
     ``revision``) when missing.

@@ -59,7 +59,7 @@ def _torch_device(text: str) -> str:
 
 
 def _local_rank() -> int:
-    from zoo_core.distributed import current_world
+    from zoo_core.runtime.distributed import current_world
 
     return current_world().local_rank
 

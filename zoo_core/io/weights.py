@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from zoo_core.errors import WeightsError
-from zoo_core.files import CONFIG_FILE
+from zoo_core.io.files import CONFIG_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -28,7 +28,7 @@ _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of a regular file (at most ``ZOO_MAX_WEIGHTS_BYTES``), read in 1 MiB chunks."""
-    from zoo_core.safeio import check_file, limit
+    from zoo_core.io.safeio import check_file, limit
 
     check_file(path, limit("weights"), "weights file", WeightsError)
     digest = hashlib.sha256()
@@ -260,7 +260,7 @@ def load_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
-    from zoo_core.safeio import limit, read_bytes
+    from zoo_core.io.safeio import limit, read_bytes
 
     path = Path(path)
     try:
@@ -291,7 +291,7 @@ def check_header(data: bytes, source: str) -> dict:
     known dtypes, non-negative integer shapes and ``data_offsets`` inside the data, each exactly
     ``prod(shape) * itemsize`` bytes long. Returns the parsed header.
     """
-    from zoo_core.safeio import parse_json
+    from zoo_core.io.safeio import parse_json
 
     def bad(reason: str) -> WeightsError:
         return WeightsError(f"{source} is not a valid safetensors file ({reason}); it may be truncated or forged")

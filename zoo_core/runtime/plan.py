@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.files import CHECKPOINT_DIR, RUN_FILE
-from zoo_core.runs import RunFolder, is_run_folder
+from zoo_core.io.files import CHECKPOINT_DIR, RUN_FILE
+from zoo_core.runtime.runs import RunFolder, is_run_folder
 
 
 @dataclass
@@ -99,7 +99,7 @@ def check_overrides(plan: TrainPlan, overrides: dict) -> None:
 
 def check_parallel(plan: TrainPlan, overrides: dict, workers: int) -> None:
     """Before starting ``workers`` processes: the family trains data-parallel and its batch splits evenly."""
-    from zoo_core.distributed import World, shard
+    from zoo_core.runtime.distributed import World, shard
 
     if not plan.family.trainable or not plan.family.distributed:
         raise ZooError(f"family '{plan.family.name}' does not train data-parallel; drop --workers")
@@ -117,7 +117,7 @@ def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int |
     A fresh run from a catalog name trains that entry's recipe (its config) from fresh weights.
     """
     from zoo_core import api
-    from zoo_core.fitting import fit
+    from zoo_core.runtime.loop import fit
     from zoo_core.resolver import Resolved
 
     overrides = dict(overrides or {})

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo_core.errors import ZooError
-from zoo_core.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
+from zoo_core.io.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
 
 
 
@@ -82,7 +82,7 @@ def read_image(path: str | Path):
 
     from PIL import Image, UnidentifiedImageError
 
-    from zoo_core.safeio import check_file, limit
+    from zoo_core.io.safeio import check_file, limit
 
     check_file(path, limit("data"), "image", ZooError)
     try:

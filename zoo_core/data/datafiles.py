@@ -1,6 +1,6 @@
 """Reading datasets from files: ``.npy``, ``.npz`` and folders of images, headers checked before allocation.
 
-Used by :func:`zoo_core.datasets.load_dataset`; numpy and Pillow are imported lazily.
+Used by :func:`zoo_core.data.datasets.load_dataset`; numpy and Pillow are imported lazily.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _check_numpy_file(path: Path) -> None:
     """
     import zipfile
 
-    from zoo_core.safeio import check_file, limit
+    from zoo_core.io.safeio import check_file, limit
 
     cap = limit("data")
     size = check_file(path, cap, "data file", DatasetError)
@@ -165,7 +165,7 @@ def _read_images(files: list[Path], where: Path):
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
-    from zoo_core.safeio import check_file, limit
+    from zoo_core.io.safeio import check_file, limit
 
     cap = limit("data")
     arrays = []

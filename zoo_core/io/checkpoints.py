@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from zoo_core.errors import WeightsError
-from zoo_core.weights import atomic_write_bytes
+from zoo_core.io.weights import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -77,7 +77,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """The tensors and header of a checkpoint; anything malformed is one-line :class:`WeightsError`."""
     from safetensors.numpy import load
 
-    from zoo_core.safeio import limit, read_bytes
+    from zoo_core.io.safeio import limit, read_bytes
 
     path = Path(path)
     try:

@@ -7,7 +7,7 @@ built-in or third-party:
 
 * **steps** are global and 1-based; ``steps`` is always the run's total, on a fresh run and on a
   resume alike;
-* **checkpoints** (:mod:`zoo_core.checkpoints`) hold the session's whole state and the history,
+* **checkpoints** (:mod:`zoo_core.io.checkpoints`) hold the session's whole state and the history,
   verified by sha256 on load; the newest ``keep`` are kept; Ctrl-C finishes the steps in
   flight, checkpoints once and re-raises;
 * **run folders**: ``RUN/config.json`` + ``RUN/model.safetensors`` (a saved model),
@@ -20,16 +20,16 @@ built-in or third-party:
   runtime averages the logged metrics over ranks and only rank 0 writes.
 
 This module is the runtime's public face for family authors; the parts live in
-:mod:`zoo_core.batches` (seeds, batches), :mod:`zoo_core.sessions` (the protocol),
-:mod:`zoo_core.runs` (run folders) and :mod:`zoo_core.fitting` (the loop).
+:mod:`zoo_core.runtime.batches` (seeds, batches), :mod:`zoo_core.runtime.sessions` (the protocol),
+:mod:`zoo_core.runtime.runs` (run folders) and :mod:`zoo_core.runtime.loop` (the loop).
 """
 
 from __future__ import annotations
 
-from zoo_core.batches import BatchSampler, splitmix64, step_seed
-from zoo_core.fitting import fit
-from zoo_core.runs import RunFolder, describe_data, is_run_folder, run_data, versions
-from zoo_core.sessions import History, TrainContext, TrainingSession
+from zoo_core.runtime.batches import BatchSampler, splitmix64, step_seed
+from zoo_core.runtime.loop import fit
+from zoo_core.runtime.runs import RunFolder, describe_data, is_run_folder, run_data, versions
+from zoo_core.runtime.sessions import History, TrainContext, TrainingSession
 
 __all__ = ["BatchSampler", "History", "RunFolder", "TrainContext", "TrainingSession",
            "describe_data", "fit", "is_run_folder", "run_data", "splitmix64", "step_seed", "versions"]

@@ -1,7 +1,7 @@
 """The built-in glyph datasets: digits and capital letters rendered offline from fonts.
 
 Deterministic for a given (spec, split, n, seed, fonts) and the fonts installed; see
-:func:`glyphs`. Used through :func:`zoo_core.datasets.load_dataset` (``glyphs-28``...).
+:func:`glyphs`. Used through :func:`zoo_core.data.datasets.load_dataset` (``glyphs-28``...).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlparse
 
 from zoo_core.catalog import WeightsRef
 from zoo_core.errors import WeightsError
-from zoo_core.weights import verify_sha256
+from zoo_core.io.weights import verify_sha256
 
 
 def local_path(ref: WeightsRef) -> Path | None:

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
-from zoo_core.distributed import World, current_world
+from zoo_core.runtime.distributed import World, current_world
 from zoo_core.errors import ConfigError, WeightsError, ZooError
-from zoo_core.runs import RunFolder, describe_data, now, versions
-from zoo_core.sessions import History, TrainContext
+from zoo_core.runtime.runs import RunFolder, describe_data, now, versions
+from zoo_core.runtime.sessions import History, TrainContext
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.model import ZooModel
@@ -135,8 +135,8 @@ class _Fit:
         return start
 
     def _restore_checkpoint(self) -> tuple[int, dict]:
-        from zoo_core.checkpoints import latest_checkpoint, read_checkpoint
-        from zoo_core.weights import check_state
+        from zoo_core.io.checkpoints import latest_checkpoint, read_checkpoint
+        from zoo_core.io.weights import check_state
 
         path = latest_checkpoint(self.ckpt_dir) if self.ckpt_dir is not None else None
         if path is None:
@@ -185,7 +185,7 @@ class _Fit:
         """Save the session's state and the history (rank 0), then the manifest."""
         import numpy as np
 
-        from zoo_core.checkpoints import save_checkpoint
+        from zoo_core.io.checkpoints import save_checkpoint
 
         if self.ckpt_dir is None or not self.world.is_main:
             return
@@ -202,7 +202,7 @@ class _Fit:
         """Run the remaining steps in chunks; checkpoint every ``every`` steps, at the end and on Ctrl-C."""
         import numpy as np
 
-        from zoo_core.interrupt import DeferredInterrupt
+        from zoo_core.runtime.interrupt import DeferredInterrupt
 
         self.clock.update(start=time.perf_counter(), end=time.perf_counter(), **{"from": self.done})
         with DeferredInterrupt() as interrupt:

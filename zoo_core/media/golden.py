@@ -138,7 +138,7 @@ def write_hashes(checks: Iterable[Check], catalog: Path) -> list[str]:
     :class:`RegistryError` (they are defined elsewhere: a plugin or another catalog).
     """
     from zoo_core.catalog import read_catalog
-    from zoo_core.weights import atomic_write_bytes
+    from zoo_core.io.weights import atomic_write_bytes
 
     catalog = Path(catalog)
     read_catalog(catalog, str(catalog))  # exists and is valid before we touch it

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from zoo_core.errors import ZooError
-from zoo_core.files import CHECKPOINT_DIR, LOCK_FILE, RUN_FILE
+from zoo_core.io.files import CHECKPOINT_DIR, LOCK_FILE, RUN_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.model import ZooModel
@@ -37,7 +37,7 @@ def describe_data(data: Any) -> dict | None:
 
 
 def _path_sha256(path: Path) -> str:
-    from zoo_core.weights import sha256_file
+    from zoo_core.io.weights import sha256_file
 
     if path.is_file():
         return sha256_file(path)
@@ -95,14 +95,14 @@ class RunFolder:
 
     def read_manifest(self) -> dict:
         """``run.json`` as a dict; a missing or malformed one is a one-line error."""
-        from zoo_core.files import read_family_json
+        from zoo_core.io.files import read_family_json
 
         return read_family_json(self.manifest_path, "run manifest", "run folder",
                                 f"{self.path} has no {RUN_FILE}; it is not a zoo run folder")
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         """Rewrite ``run.json`` atomically."""
-        from zoo_core.weights import atomic_write_bytes
+        from zoo_core.io.weights import atomic_write_bytes
 
         atomic_write_bytes(self.manifest_path, (json.dumps(manifest, indent=2, default=str) + "\n").encode())
 
