@@ -1,15 +1,16 @@
 """Fixtures shared by the test modules (pytest finds them here; tests just name them).
 
-Helper *functions* live in helper modules and are imported where they are called: ``clitools``
-(the CLI in-process and in subprocesses), ``pluginenv`` (installed plugins), ``toyplugin`` (the
-toy family), ``hub_server`` and ``hostile_hub`` (Hub endpoints on 127.0.0.1).
+Helper *functions* live in the ``helpers`` package (tests/helpers/, on sys.path through this conftest's
+folder) and are imported where they are called: ``helpers.clitools`` (the CLI in-process and in
+subprocesses), ``helpers.pluginenv`` (installed plugins), ``helpers.toyplugin`` (the toy family),
+``helpers.hub_server`` and ``helpers.hostile_hub`` (Hub endpoints on 127.0.0.1).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from toyplugin import ToyPlugin, make_registry
+from helpers.toyplugin import ToyPlugin, make_registry
 
 
 @pytest.fixture

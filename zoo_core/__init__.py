@@ -53,7 +53,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 __getattr__, _ = lazy_exports(__name__, _EXPORTS)
-_install_moved()  # old module paths (zoo_core.fitting, ...) keep importing, with a DeprecationWarning
+_install_moved()  # old module paths (the table in _moved.py) keep importing, with a DeprecationWarning
 
 
 def __dir__() -> list[str]:
