@@ -1,7 +1,7 @@
 """Cost of Hub references once a model is cached: `zoo pull` again, and `zoo sample hf://...`.
 
 Goal: using an already pulled model adds <= 50 ms to a command. A real olah Hub mirror runs on
-127.0.0.1 (see tests/hub_server.py) with one small numpy model (the tests' ``toy`` family,
+127.0.0.1 (see tests/helpers/hub_server.py) with one small numpy model (the tests' ``toy`` family,
 installed as an entry point on PYTHONPATH), so the numbers include real HTTP round trips but no
 internet. Commands run in fresh processes, interleaved, REPEAT times each; medians are reported.
 Bytecode is cached as in an installed zoo (``PYTHONPYCACHEPREFIX`` in a temporary folder, even if

@@ -10,7 +10,7 @@ trained with ``model.train`` exactly as ``zoo train`` does. The script writes
 ``plugins/zoo_vae/weights/<name>.safetensors`` (``model.state_dict()``), evaluates the model on
 its dataset's held-out split with ``model.evaluate(seed=0)`` and records the entry, its sha256
 and the held-out -ELBO (in its description, the catalog card) in ``registry.json``.
-``tests/test_vae.py`` re-evaluates the shipped file and checks the card's figures.
+``tests/plugins/vae/test_vae.py`` re-evaluates the shipped file and checks the card's figures.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 adjoints, the total-variation penalty, the Fourier parametrisation and the display conversion.
 
 No framework is imported: the same code drives torch and keras models (only the probe touches a
-framework). Each transform's adjoint is tested by a dot-product check (tests/test_filterviz.py).
+framework). Each transform's adjoint is tested by a dot-product check (tests/plugins/filterviz/test_filterviz.py).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ Two ways to resample (``resample``):
   (pixel coordinates with the centre at ``((W-1)/2, (H-1)/2)``, translations in ``+-translate * W``
   pixels, x-shear only, perspective corners at the corner pixels' centres moved inward by
   ``U(0, distortion * W/2)`` pixels); an image not drawn for a warp is left untouched, not
-  resampled. tests/test_glyphnet.py checks it against kornia itself, parameter for parameter and
+  resampled. tests/plugins/glyphnet/test_glyphnet.py checks it against kornia itself, parameter for parameter and
   statistically.
 * ``"fast"``: the affine and the perspective warp composed into one homography, one resampling.
 
