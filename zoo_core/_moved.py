@@ -2,16 +2,16 @@
 
 ``MOVED`` is the one alias table (old dotted path -> new); a meta-path finder serves each old path
 as the new module itself (same object, so ``isinstance`` and monkeypatching agree), and warns once
-per old path per process. Installed by ``zoo_core/__init__.py``; standard library only.
+per old path per process. Standard library only, nothing imported ahead of need; installed by
+``zoo_core/__init__.py``.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
 import sys
 import warnings
+from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any, Sequence
 
@@ -48,7 +48,7 @@ MOVED: dict[str, str] = {
 }
 
 
-class _Alias(importlib.abc.Loader):
+class _Alias:
     """Loads an old path as the module now at ``target``."""
 
     def __init__(self, target: str) -> None:
@@ -63,13 +63,12 @@ class _Alias(importlib.abc.Loader):
         """Nothing to run: the module was imported under its new name."""
 
 
-class _MovedFinder(importlib.abc.MetaPathFinder):
+class _MovedFinder:
     def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: Any = None) -> Any:
         new = MOVED.get(fullname)
         if new is None:
             return None
-        spec = importlib.util.find_spec(new)
-        return importlib.util.spec_from_loader(fullname, _Alias(new), origin=spec.origin if spec else None)
+        return ModuleSpec(fullname, _Alias(new))
 
 
 def install() -> None:

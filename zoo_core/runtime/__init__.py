@@ -26,10 +26,26 @@ This module is the runtime's public face for family authors; the parts live in
 
 from __future__ import annotations
 
-from zoo_core.runtime.batches import BatchSampler, splitmix64, step_seed
-from zoo_core.runtime.loop import fit
-from zoo_core.runtime.runs import RunFolder, describe_data, is_run_folder, run_data, versions
-from zoo_core.runtime.sessions import History, TrainContext, TrainingSession
+from typing import TYPE_CHECKING
+
+from zoo_core.util.lazy import lazy_exports
+
+if TYPE_CHECKING:  # pragma: no cover - at run time the names load lazily, so `zoo list` imports only what it uses
+    from zoo_core.runtime.batches import BatchSampler, splitmix64, step_seed
+    from zoo_core.runtime.loop import fit
+    from zoo_core.runtime.runs import RunFolder, describe_data, is_run_folder, run_data, versions
+    from zoo_core.runtime.sessions import History, TrainContext, TrainingSession
+
+_EXPORTS = {
+    "BatchSampler": "zoo_core.runtime.batches", "splitmix64": "zoo_core.runtime.batches",
+    "step_seed": "zoo_core.runtime.batches", "fit": "zoo_core.runtime.loop",
+    "RunFolder": "zoo_core.runtime.runs", "describe_data": "zoo_core.runtime.runs",
+    "is_run_folder": "zoo_core.runtime.runs", "run_data": "zoo_core.runtime.runs", "versions": "zoo_core.runtime.runs",
+    "History": "zoo_core.runtime.sessions", "TrainContext": "zoo_core.runtime.sessions",
+    "TrainingSession": "zoo_core.runtime.sessions",
+}
 
 __all__ = ["BatchSampler", "History", "RunFolder", "TrainContext", "TrainingSession",
            "describe_data", "fit", "is_run_folder", "run_data", "splitmix64", "step_seed", "versions"]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
