@@ -153,7 +153,7 @@ def test_natural_sort():
 
 
 def test_toy_family_model_class_is_importable_from_string():
-    family = Family(name="t", framework="numpy", factory="toyplugin:Toy")
+    family = Family(name="t", framework="numpy", factory="helpers.toyplugin:Toy")
     assert family.model_class() is Toy
 
 
