@@ -102,8 +102,8 @@ def _label(mask: np.ndarray, diagonal: bool) -> np.ndarray:
     """Connected components of a ``bool (n, H, W)`` mask, each image on its own (pure numpy).
 
     Returns ``int32 (n, H + 2, W + 2)`` (int64 past 2**31 pixels), the mask padded by one background
-    pixel: a component's
-    pixels hold one common label, the flat index of one of its pixels; background holds -1.
+    pixel: a component's pixels hold one common label, the flat index of one of its pixels;
+    background holds -1.
     Neighbours: 4 (edges), or 8 with ``diagonal``. Each pass, a pixel takes its neighbours' largest
     label and hands it to the pixel its own label points at (hooking), then labels follow their
     pointers until they stop (pointer jumping): a component settles in a few passes, not one per
@@ -116,6 +116,7 @@ def _label(mask: np.ndarray, diagonal: bool) -> np.ndarray:
     index = np.int32 if flat_mask.size < 2 ** 31 else np.int64
     labels = np.where(flat_mask, np.arange(flat_mask.size, dtype=index), index(-1))  # the last value is padding
     grid = labels.reshape(padded.shape)
+    where = np.flatnonzero(flat_mask).astype(index)
     inner = padded[:, 1:-1, 1:-1]
     shifts = [(-1, 0), (1, 0), (0, -1), (0, 1)]
     if diagonal:
@@ -132,11 +133,12 @@ def _label(mask: np.ndarray, diagonal: bool) -> np.ndarray:
         grew = best > current
         np.maximum.at(labels, current[grew], best[grew])
         np.maximum(current, best, out=current)
-        while True:  # pointer jumping; labels[-1] is padding (-1), so background stays -1
-            jumped = labels[labels]
-            if np.array_equal(jumped, labels):
+        while True:  # pointer jumping, on the mask's pixels only (background stays -1)
+            own = labels[where]
+            jumped = labels[own]
+            if np.array_equal(jumped, own):
                 break
-            labels[:] = jumped
+            labels[where] = jumped
 
 
 def autocorrelation(images: np.ndarray) -> np.ndarray:
