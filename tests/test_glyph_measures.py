@@ -123,3 +123,33 @@ def test_targets():
     bad = dict(good, lattice=0.5, ink=0.6)
     assert meets_glyph_targets(bad) == dict(periodicity=True, lattice=False, largest_component=True,
                                             frame_ink=True, ink=False)
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_labelling_numpy_and_scipy_agree(monkeypatch, diagonal):
+    """The numpy labelling (used where scipy is missing) finds scipy's components; both name them alike."""
+    ndimage = pytest.importorskip("scipy.ndimage")
+    import zoo_glyphnet.metrics as metrics
+
+    rng = np.random.default_rng(2)
+    for share in (0.3, 0.45, 0.6, 0.8):
+        mask = rng.random((20, 23, 17)) < share
+        fast = metrics._label(mask, diagonal)
+        monkeypatch.setattr(metrics, "_PURE_NUMPY", True)
+        slow = metrics._label(mask, diagonal)
+        monkeypatch.setattr(metrics, "_PURE_NUMPY", False)
+        structure = np.ones((3, 3)) if diagonal else None
+        for labels in (fast, slow):
+            inner = labels[:, 1:-1, 1:-1]
+            assert (inner[~mask] == -1).all() and (labels[:, [0, -1]] == -1).all()
+            flat = labels.ravel()
+            assert (flat[flat[flat >= 0]] == flat[flat >= 0]).all()  # a label is the index of a pixel holding it
+            for i in range(len(mask)):
+                truth, count = ndimage.label(mask[i], structure=structure)
+                pairs = np.unique(np.stack([inner[i][mask[i]], truth[mask[i]]]), axis=1)
+                assert pairs.shape[1] == count == len(np.unique(inner[i][mask[i]]))  # the same partition
+    monkeypatch.setattr(metrics, "_PURE_NUMPY", True)
+    images = (rng.random((30, 32, 32, 1)) < 0.4).astype(np.uint8) * 255
+    slow = glyph_measures(images)
+    monkeypatch.setattr(metrics, "_PURE_NUMPY", False)
+    assert glyph_measures(images) == slow
