@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GLYPH_TARGETS", "autocorrelation", "binarise", "central_lobe", "frame_ink", "glyph_measures", "glyph_statistics",
-           "ink_map", "ink_share", "largest_component", "lattice", "meets_glyph_targets", "pairwise_hamming",
-           "periodicity"]
+__all__ = ["GLYPH_TARGETS", "autocorrelation", "binarise", "central_lobe", "frame_ink", "frame_mask", "glyph_measures",
+           "glyph_statistics", "ink_map", "ink_share", "largest_component", "largest_component_each", "lattice",
+           "lattice_means", "meets_glyph_targets", "pairwise_hamming", "periodicity", "periodicity_each"]
 
 
 def binarise(images: np.ndarray) -> np.ndarray:
