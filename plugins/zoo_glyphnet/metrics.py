@@ -80,7 +80,8 @@ def ink_map(images: np.ndarray) -> np.ndarray:
     """``float32 (n, H, W)`` in 0..1: the grey value, or for colour the largest of R, G, B.
 
     ``images``: ``(n, H, W, C)`` with C = 1 (grey) or 3 (RGB), or ``(n, H, W)`` grey; uint8 0..255
-    (divided by 255) or float 0..1 (taken as is). Light ink on a dark ground, as every zoo glyph model draws.
+    (divided by 255) or float 0..1 (taken as is). Ink is light, as in zoo's glyph data (light on
+    black): a model that draws dark marks on a light field is measured as light ink filling the frame.
     """
     x = np.asarray(images)
     if x.ndim == 3:
