@@ -30,10 +30,12 @@ _said: set[str] = set()
 
 
 def overrides(cls: type, method: str) -> bool:
-    """Whether ``cls`` overrides :class:`~zoo_core.model.ZooModel`'s ``method``."""
-    from zoo_core.model import ZooModel
-
-    return getattr(cls, method, None) is not getattr(ZooModel, method)
+    """Whether ``cls`` overrides :class:`~zoo_core.model.ZooModel`'s ``method`` (found in its MRO,
+    without importing :mod:`zoo_core.model`, which sits beside this module in the contract layer)."""
+    for klass in getattr(cls, "__mro__", ()):
+        if method in vars(klass):
+            return klass.__module__ != "zoo_core.model"
+    return False
 
 
 def trains_by_session(cls: type) -> bool:

@@ -23,7 +23,9 @@ def _cli_overrides(t: Any) -> dict:
 def _train_cli(check: str, name: str, args: list[str], env: Mapping[str, str] | None = None) -> Any:
     proc = cli(["train", *args], env=env)
     if proc.returncode != 0:
-        raise fail(check, name, f"zoo train {' '.join(args)} exited {proc.returncode}: {last_line(proc.stderr)}")
+        errors = list(dict.fromkeys(ln.strip() for ln in proc.stderr.splitlines() if ln.startswith("zoo: error")))
+        said = " | ".join(errors[:4]) if errors else last_line(proc.stderr)  # every worker's own line
+        raise fail(check, name, f"zoo train {' '.join(args)} exited {proc.returncode}: {said}")
     if "plugin contract 1" in proc.stderr:
         raise fail(check, name, f"zoo train warned: {last_line(proc.stderr)}")
     return proc
