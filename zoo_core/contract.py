@@ -30,12 +30,13 @@ _said: set[str] = set()
 
 
 def overrides(cls: type, method: str) -> bool:
-    """Whether ``cls`` overrides :class:`~zoo_core.model.ZooModel`'s ``method`` (found in its MRO,
-    without importing :mod:`zoo_core.model`, which sits beside this module in the contract layer)."""
-    for klass in getattr(cls, "__mro__", ()):
-        if method in vars(klass):
-            return klass.__module__ != "zoo_core.model"
-    return False
+    """Whether ``cls`` overrides :class:`~zoo_core.model.ZooModel`'s ``method`` (an attribute that is
+    not ZooModel's own function; ``train = ZooModel.train`` is no override). Found in the MRO,
+    without importing :mod:`zoo_core.model`, which sits beside this module in the contract layer."""
+    mro = getattr(cls, "__mro__", ())
+    found = next((vars(k)[method] for k in mro if method in vars(k)), None)
+    base = next((vars(k)[method] for k in mro if k.__module__ == "zoo_core.model" and method in vars(k)), None)
+    return found is not None and found is not base
 
 
 def trains_by_session(cls: type) -> bool:

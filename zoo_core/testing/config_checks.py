@@ -213,13 +213,14 @@ def _fingerprint(check: str, name: str, t: Any, config: dict) -> tuple[dict, Any
     return state_of(check, name, model), sample_of(check, name, model, 2, seed=0)
 
 
-def _differ(a: tuple[dict, Any], b: tuple[dict, Any]) -> bool:
+def _differ(a: tuple[dict, Any], b: tuple[dict, Any], images: bool = True) -> bool:
+    """Whether two fingerprints differ in their weights (names, shapes, values) or, with ``images``, samples."""
     import numpy as np
 
     (sa, ia), (sb, ib) = a, b
     if set(sa) != set(sb) or any(sa[k].shape != sb[k].shape or not np.array_equal(sa[k], sb[k]) for k in sa):
         return True
-    return ia is None or ib is None or ia.shape != ib.shape or not np.array_equal(ia, ib)
+    return images and (ia is None or ib is None or ia.shape != ib.shape or not np.array_equal(ia, ib))
 
 
 def _trained(check: str, name: str, t: Any, config: dict) -> dict:
@@ -240,8 +241,8 @@ def check_config_keys(name: str, *, overrides: Mapping[str, Any] | None = None) 
     For each key the kit builds the model with another valid value: an *architecture* key
     changes the fresh parameters or the samples; any other key must change the weights after
     two training steps (a training key) — a key that changes nothing is dead or ignored. A key
-    listed in ``Family.resume_safe`` must not be an architecture key (a resume would load weights
-    of another shape or meaning). ``steps`` (read by the runtime) and keys for which the kit finds
+    listed in ``Family.resume_safe`` must not change the fresh weights (a resume would load
+    weights of another shape or meaning); a sampling-only key may. ``steps`` (read by the runtime) and keys for which the kit finds
     no other valid value are not checked.
     """
     from zoo_core.testing.common import config_of, is_trainable
@@ -263,10 +264,11 @@ def check_config_keys(name: str, *, overrides: Mapping[str, Any] | None = None) 
             t.family.config.resolve(changed)
         except ConfigError:
             continue  # the family's cross-field check refuses this combination
-        architecture = _differ(reference, _fingerprint(check, name, t, changed))
-        if architecture and key in t.family.resume_safe:
-            raise fail(check, name, f"resume_safe lists '{key}', but {key}={value!r} changes the fresh weights or "
-                                     "samples: an architecture key cannot change on a resume")
+        other = _fingerprint(check, name, t, changed)
+        architecture = _differ(reference, other)
+        if key in t.family.resume_safe and _differ((reference[0], None), (other[0], None), images=False):
+            raise fail(check, name, f"resume_safe lists '{key}', but {key}={value!r} changes the fresh weights: an "
+                                     "architecture key cannot change on a resume (a sampling-only key may)")
         if architecture:
             continue
         if trainable:

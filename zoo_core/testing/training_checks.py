@@ -37,7 +37,8 @@ def check_train_step(name: str, *, overrides: Mapping[str, Any] | None = None) -
         except NotTrainableError as exc:
             if is_trainable(t.family):
                 raise fail(check, name, f"train() raised NotTrainableError ({exc}) but the family is "
-                                         "trainable; declare Family(..., trainable=False)") from exc
+                                         "trainable (its class overrides training_session or train); a family "
+                                         "whose weights are not learned keeps ZooModel.training_session") from exc
             return
         except Exception as exc:  # noqa: BLE001
             raise fail(check, name, f"train(steps=1) raised {type(exc).__name__}: {exc}") from exc

@@ -166,7 +166,7 @@ class GANSession:
             self._average(g)
             self.opt_g.step()
             self.step = np.asarray(step, dtype=np.int64)
-            logs.append({"d_loss": float(d_loss), "g_loss": float(g_loss)})
+            logs.append({"d_loss": d_loss.item(), "g_loss": g_loss.item()})
         return logs
 
     def state(self) -> dict[str, np.ndarray]:
