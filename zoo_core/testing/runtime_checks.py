@@ -11,8 +11,8 @@ from typing import Any, Mapping
 from zoo_core.contract import MIGRATION_DOC
 from zoo_core.errors import ZooError
 from zoo_core.io.files import RUN_FILE, WEIGHTS_FILE
-from zoo_core.testing.common import (build_model, cli, config_of, fail, last_line, require_runtime, sample_of,
-                                    set_args, skip, state_of, target_of)
+from zoo_core.testing.common import (CheckFailure, CheckSkipped, build_model, cli, config_of, fail, last_line,
+                                    require_runtime, sample_of, set_args, skip, state_of, target_of)
 
 
 def _cli_overrides(t: Any) -> dict:
@@ -31,6 +31,39 @@ def _train_cli(check: str, name: str, args: list[str], env: Mapping[str, str] | 
     return proc
 
 
+#: outcomes of the subprocess checks, by (check, family, resolved config, sys.path): a catalog model whose
+#: config is its family's default is not trained twice in one process (the problem text, or None)
+_DONE: dict[tuple, str | None] = {}
+
+
+def _once(fn: Any) -> Any:
+    """Run a subprocess check once per family, config and ``sys.path``; replay its outcome for other names."""
+    import functools
+    import sys
+
+    @functools.wraps(fn)
+    def check(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
+        t = target_of(fn.__name__, name, overrides)
+        key = (fn.__name__, t.family.name, json.dumps(config_of(t), sort_keys=True, default=str), tuple(sys.path))
+        if key in _DONE:
+            if _DONE[key] is not None:
+                raise fail(fn.__name__, name, str(_DONE[key]))
+            return
+        prefix = f"{fn.__name__}({name!r}): "
+        try:
+            fn(name, overrides=overrides)
+        except CheckFailure as exc:
+            text = str(exc)
+            _DONE[key] = text[len(prefix):] if text.startswith(prefix) else text
+            raise
+        except CheckSkipped:
+            raise
+        _DONE[key] = None
+
+    return check
+
+
+@_once
 def check_zoo_train(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
     """``zoo train NAME -o RUN`` then ``zoo train RUN --resume`` work in a subprocess, as users run them.
 
@@ -157,6 +190,7 @@ _d.shard = shard
 """
 
 
+@_once
 def check_distributed(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
     """A ``distributed=True`` family trains with ``zoo train --workers 2`` (gloo on the CPU).
 
