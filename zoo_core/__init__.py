@@ -19,6 +19,7 @@ from zoo_core.util.lazy import lazy_exports
 if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers; at run time the names load lazily
     from zoo_core.api import build, entry_config, list_families, list_models, list_plugins, load, load_directory
     from zoo_core.catalog import ModelEntry, WeightsRef
+    from zoo_core.contract import CONTRACT_VERSION
     from zoo_core.config import ConfigSpec, Param
     from zoo_core.errors import (ConfigError, MissingFrameworkError, NotTrainableError, PluginError, RegistryError,
                                  UnknownModelError, WeightsError, ZooError)
@@ -46,7 +47,7 @@ _EXPORTS = {
     "ZooError": "zoo_core.errors", "UnknownModelError": "zoo_core.errors", "ConfigError": "zoo_core.errors",
     "WeightsError": "zoo_core.errors", "MissingFrameworkError": "zoo_core.errors",
     "NotTrainableError": "zoo_core.errors", "PluginError": "zoo_core.errors",
-    "RegistryError": "zoo_core.errors",
+    "RegistryError": "zoo_core.errors", "CONTRACT_VERSION": "zoo_core.contract",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -136,4 +136,13 @@ def _place(model: ZooModel, device: str | None) -> ZooModel:
     from zoo_core.runtime.devices import resolve_device
 
     framework = model.family.framework if model.family else "numpy"
-    return model.to(resolve_device(device, framework))
+    resolved = resolve_device(device, framework)
+    if resolved != "cpu" and str(device).strip().lower() == "auto":
+        from zoo_core.contract import overrides, say_once
+
+        if not overrides(type(model), "to"):  # it cannot move: auto means "the best this family can use"
+            say_once(f"cpu-only:{model.family_name}",
+                     f"family '{model.family_name}' defines no to(), so it runs on the CPU (--device auto found "
+                     f"{resolved}); a {framework} family should implement to(device)")
+            resolved = "cpu"
+    return model.to(resolved)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -29,14 +30,18 @@ class Family:
     :param latent: whether models sample from a latent vector (enables ``zoo interpolate``).
     :param count_parameters: optional light ``f(config) -> int`` (no framework import) used by
         ``zoo info`` to show the parameter count without building the model.
-    :param trainable: whether models of this family learn their weights. ``False`` declares that
-        ``train`` raises :class:`~zoo_core.errors.NotTrainableError` (e.g. a random CNN whose
-        weights are a pure function of the seed); the conformance kit (:mod:`zoo_core.testing`)
-        then expects exactly that error, and otherwise treats it as a failure.
+    :param trainable: deprecated and not needed: trainability is declared once, by the model class
+        overriding :meth:`~zoo_core.model.ZooModel.training_session` (or, plugin contract 1, its own
+        ``train()``), and :attr:`trainable` is derived from that. A value given here is kept only to
+        explain a mismatch (``trainable=True`` on a class that cannot train gets a one-line error
+        naming ``training_session`` when it is trained).
     :param resume_safe: config keys that ``zoo train RUN --resume --set KEY=VALUE`` may change
         (everything else is fixed by the run's checkpoint).
     :param distributed: whether the family trains data-parallel under a launcher
         (``zoo train --workers N``); see :mod:`zoo_core.runtime.distributed`.
+    :param contract: the plugin contract version the family was written for
+        (:data:`zoo_core.contract.CONTRACT_VERSION`; ``None``: the current one). A newer one than
+        this zoo's is refused at registration.
     :param aliases: former names of the family, so that folders and runs saved under them still
         load (``config.json`` / ``run.json`` name the family).
     """
@@ -50,11 +55,28 @@ class Family:
     description: str = ""
     latent: bool = False
     count_parameters: Callable[[dict], int] | None = None
-    trainable: bool = True
     resume_safe: tuple[str, ...] = ("lr", "steps")
     distributed: bool = False
     aliases: tuple[str, ...] = ()
     plugin: str = ""  # filled in by the plugin manager
+    contract: int | None = None
+    declared_trainable: bool | None = field(default=None, repr=False)  # what trainable= said (deprecated)
+
+    def _derived_trainable(self) -> bool:
+        """Whether the model class trains (overrides ``training_session``, or contract 1's ``train``).
+
+        Imports the model class (its framework); when that is not installed, the deprecated
+        ``trainable=`` declaration answers if there is one, else the error is raised.
+        """
+        from zoo_core.contract import class_trains
+
+        try:
+            cls = self.model_class()
+        except MissingFrameworkError:
+            if self.declared_trainable is None:
+                raise
+            return bool(self.declared_trainable)
+        return class_trains(cls)
 
     def missing_requirements(self) -> list[str]:
         """Modules in :attr:`requires` that cannot be imported (found without importing them)."""
@@ -83,3 +105,20 @@ class Family:
                 f"install zoo[{self.extra or self.framework}]") from exc
         except AttributeError:
             raise RegistryError(f"family '{self.name}': factory {self.factory!r} names no attribute") from None
+
+
+# ``Family.trainable`` is derived from the model class, never stored: ``Family(trainable=...)`` is
+# still accepted (deprecated) and kept in ``declared_trainable``, only to explain a mismatch.
+_dataclass_init = Family.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _init(self: Family, *args: Any, trainable: bool | None = None, **kwargs: Any) -> None:
+    _dataclass_init(self, *args, **kwargs)
+    if trainable is not None:
+        object.__setattr__(self, "declared_trainable", trainable)
+
+
+Family.__init__ = _init  # type: ignore[method-assign] - adds the deprecated trainable= keyword
+Family.trainable = property(Family._derived_trainable,  # type: ignore[attr-defined] - derived, see above
+                            doc="Whether models of this family learn their weights (derived from the model class).")

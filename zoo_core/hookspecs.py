@@ -16,6 +16,11 @@ Hooks are called in this order, once per process, the first time the registry is
 2. :func:`register_models` on every plugin (families of all plugins are known by then);
 3. :func:`register_commands`, only when the ``zoo`` CLI starts.
 
+These specs, :class:`zoo_core.ZooModel` and the training session (:mod:`zoo_core.runtime`) make up
+the plugin contract, whose version is :data:`zoo_core.contract.CONTRACT_VERSION` (``Family(...,
+contract=N)`` says which version a family is written for; see "Migrating plugins" in
+docs/plugins.md).
+
 A hook implementation that raises is isolated: that plugin is reported broken by ``zoo plugins``
 and the rest keep working (``ZOO_STRICT_PLUGINS=1`` re-raises instead).
 """

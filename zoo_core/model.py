@@ -14,7 +14,7 @@ from zoo_core.io.weights import check_state, load_tensors
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.families import Family
-    from zoo_core.runtime.sessions import History
+    from zoo_core.runtime.sessions import History, TrainContext, TrainingSession
 
 FORMAT = "zoo-model/1"
 
@@ -26,8 +26,10 @@ class ZooModel:
     """Base class of all zoo models.
 
     Subclasses implement :meth:`sample`, :meth:`state_dict` and :meth:`load_state_dict`, and
-    :meth:`train` when the family is trainable. ``__init__(config, family)`` receives the fully
-    validated config and must build the model with fresh (seeded) weights.
+    :meth:`training_session` when the family learns its weights (that override is the one
+    declaration of trainability: ``Family.trainable`` is derived from it). ``__init__(config,
+    family)`` receives the fully validated config and must build the model with fresh (seeded)
+    weights. The contract's version is :data:`zoo_core.contract.CONTRACT_VERSION`.
     """
 
     def __init__(self, config: Mapping[str, Any], family: Family | None = None) -> None:
@@ -42,18 +44,28 @@ class ZooModel:
         """Generate ``n`` images as ``uint8`` of shape ``(n, H, W, C)``; same seed, same bits."""
         raise NotImplementedError
 
+    def training_session(self, data: Any, steps: int, ctx: TrainContext) -> TrainingSession:
+        """The family's training algorithm for the shared runtime (:mod:`zoo_core.runtime`).
+
+        Override it to make the family trainable: return a
+        :class:`~zoo_core.runtime.sessions.TrainingSession` that trains on ``data`` (``None``: the
+        family's default) towards the run's total ``steps``, on ``ctx.device``, on this rank's
+        shard of each batch (``ctx.world``). Families whose weights are not learned keep this
+        default, which raises :class:`NotTrainableError`.
+        """
+        raise NotTrainableError(f"family '{self.family_name}' is not trainable: its model class defines no "
+                                "training_session (its weights are not learned)")
+
     def train(self, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Callback] = (),
               **options: Any) -> History:
         """Train in place until global step ``steps`` (a total; default ``config["steps"]``).
 
-        Families that implement ``training_session`` (see :mod:`zoo_core.runtime`) get the shared
-        runtime: ``options`` are those of :func:`zoo_core.runtime.fit` (``run_dir``,
-        ``checkpoint_dir``, ``resume``, ``checkpoint_every``, ``keep``, ``evaluate``). The returned
-        :class:`History` covers every step from 1, resumed ones included. Families whose weights
-        are not learned raise :class:`NotTrainableError`.
+        Runs :meth:`training_session` under :func:`zoo_core.runtime.fit`: ``options`` are those of
+        ``fit`` (``run_dir``, ``checkpoint_dir``, ``resume``, ``checkpoint_every``, ``keep``,
+        ``evaluate``). The returned :class:`History` covers every step from 1, resumed ones
+        included. Families whose weights are not learned raise :class:`NotTrainableError`.
+        Do not override it (plugin contract 1 did; see "Migrating plugins" in docs/plugins.md).
         """
-        if not hasattr(self, "training_session"):
-            raise NotTrainableError(f"family '{self.family_name}' is not trainable: its weights are not learned")
         from zoo_core.runtime.loop import fit
 
         return fit(self, data, steps=steps, callbacks=callbacks, **options)

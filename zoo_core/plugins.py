@@ -33,6 +33,7 @@ import pluggy
 
 from zoo_core import hookspecs
 from zoo_core.catalog import ModelEntry, builtin_catalog_path, parse_entry, read_catalog
+from zoo_core.contract import check_declared
 from zoo_core.errors import DuplicateNameError, PluginError, RegistryError, ZooError
 from zoo_core.families import Family
 
@@ -240,6 +241,7 @@ class Registry:
     def _add_family(self, plugin: str, family: Any) -> None:
         if not isinstance(family, Family):
             raise RegistryError(f"register_families expects a zoo_core.Family, got {type(family).__name__}")
+        check_declared(family)  # a family written for a newer plugin contract than this zoo's
         owner = self.families.get(family.name)
         _refuse_taken("family", family.name, owner and f"'{owner.plugin}'", f"'{plugin}'")
         self.families[family.name] = replace(family, plugin=plugin)

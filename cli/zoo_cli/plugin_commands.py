@@ -139,7 +139,7 @@ def check_cmd(names: tuple[str, ...], pairs: tuple[str, ...], xfails: tuple[str,
     else:
         for r in results:
             click.echo(f"{r.status.upper():7} {r.name}  {r.check}" + (f"\n        {r.message}" if r.message else ""))
-        counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "xfail", "xpass")}
+        counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped", "xfail", "xpass")}
         click.echo(", ".join(f"{v} {k}" for k, v in counts.items() if v))
     if any(r.status in ("failed", "xpass") for r in results):
         raise SystemExit(1)

@@ -175,7 +175,7 @@ def register_families(register):
         name="random-cnn", framework="keras", factory="zoo_random_cnn.model:RandomCNN", config=CONFIG,
         requires=("keras", "tensorflow"), extra="keras",
         description="random CNN with quantized-Laplace weights: soph bits of weights, noise bits of input",
-        count_parameters=count_parameters, trainable=False))
+        count_parameters=count_parameters))  # not trainable: RandomCNN keeps ZooModel.training_session
 
 
 @zoo_core.hookimpl

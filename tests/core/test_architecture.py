@@ -22,7 +22,7 @@ LAYERS = [
     {"config", "layers"},                           # config specs and layer specs (the contract's vocabulary)
     {"io"},                                         # safe reads, file names, weights, checkpoints
     {"data", "backends"},                           # training data; torch/keras helpers
-    {"catalog", "families", "model"},               # the contract: registry entries, families, models
+    {"catalog", "families", "model", "contract"},   # the contract: registry entries, families, models, its version
     {"plugins"},                                    # plugin discovery and the registry
     {"runtime"},                                    # training: plan, loop, sessions, batches, runs, devices, ...
     {"media"},                                      # images, walks, golden samples, gallery
@@ -41,7 +41,7 @@ DEFERRED_UPWARD = {
     ("zoo_core.hub.publishing", "zoo_core.api"),      # `zoo push` loads the directory it publishes
 }
 FACE_AND_CONTRACT = {"__init__.py", "_moved.py", "api.py", "resolver.py", "plugins.py", "hookspecs.py", "model.py",
-                     "families.py", "config.py", "catalog.py", "layers.py", "errors.py"}
+                     "families.py", "config.py", "catalog.py", "layers.py", "errors.py", "contract.py"}
 
 
 def module_name(path: Path) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from importlib import metadata
 
+import pytest
+
 import zoo_core
 from zoo_core.errors import ConfigError
 from zoo_core.plugins import ENTRY_POINT_GROUP
@@ -28,8 +30,28 @@ SMALL = {
 }
 GENERIC_SMALL = {"batch_size": 8}
 
-#: checks a built-in family is known to fail, with the reason (strict xfail: remove when fixed)
-KNOWN_FAILURES: dict[str, dict[str, str]] = {}
+#: checks a built-in family is known to fail, with the reason (strict xfail: remove when fixed). Found by the
+#: kit's checks of issue 31; each plugin's owner fixes them (the plugin's own algorithm, not the kit's).
+KNOWN_FAILURES: dict[str, dict[str, str]] = {
+    "glyph-cnn": {
+        "check_sample_prefix": "sample(n) draws its start images for the whole batch at once, so sample(1) is not "
+                               "sample(5)[:1]",
+        "check_global_rng": "building the model seeds torch's global generator (torch.manual_seed) instead of a "
+                            "torch.Generator of its own",
+    },
+    "glyphnet": {"check_config_keys": "blur_sigma acts only through the blur term, whose weight is 0 by default"},
+    "random-cnn": {"check_config_keys": "noise is not used by the model's weights or samples"},
+}
+
+#: checks another test already runs on a built-in family through the same CLI (skipped here to keep the
+#: suite short; a third-party plugin gets them from the kit)
+COVERED_ELSEWHERE = {
+    ("glyphnet", "check_zoo_train"): "tests/runtime/test_runtime.py: zoo train, kill -9, --resume by folder",
+    ("glyph-cnn", "check_zoo_train"): "tests/runtime/test_runtime.py: zoo train, kill -9, --resume by folder",
+    ("vae", "check_zoo_train"): "tests/runtime/test_runtime.py: zoo train, kill -9, --resume by folder",
+    ("glyphnet", "check_distributed"): "tests/runtime/test_distributed.py: --workers 2 matches one worker",
+    ("vae", "check_distributed"): "tests/runtime/test_distributed.py: --workers 2 matches one worker",
+}
 
 
 def builtin_names() -> list[str]:
@@ -70,6 +92,9 @@ NAMES = builtin_names()
 
 @parametrize_with_checks(NAMES, overrides=small_overrides, expected_failed_checks=known_failures)
 def test_builtin_conformance(name, check):
+    elsewhere = COVERED_ELSEWHERE.get((zoo_core.get_entry(name).family, check.__name__))
+    if elsewhere:
+        pytest.skip(f"covered by {elsewhere}")
     check(name)
 
 

@@ -42,8 +42,7 @@ def save_checkpoint(directory: str | Path, step: int, tensors: Mapping[str, np.n
     import numpy as np
     from safetensors.numpy import save
 
-    arrays = {k: np.ascontiguousarray(np.asarray(v).reshape(-1) if np.ndim(v) == 0 else np.asarray(v))
-              for k, v in tensors.items()}
+    arrays = {k: np.asarray(v, order="C") for k, v in tensors.items()}  # 0-d arrays stay 0-d (not ascontiguousarray)
     info = {"format": FORMAT, "step": int(step), **meta}
     first = save(arrays, metadata={"zoo_checkpoint": json.dumps(info, sort_keys=True)})
     info["data_sha256"] = _data_sha256(first)

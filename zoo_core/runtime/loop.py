@@ -31,10 +31,10 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
     :param checkpoint_every: steps between checkpoints (default: a tenth of the run, at least 50).
     :param evaluate: compute the family's held-out metrics at the end (default: with a run folder).
     """
-    if not hasattr(model, "training_session"):
-        from zoo_core.errors import NotTrainableError
+    from zoo_core.runtime.legacy import legacy_fit, trains_here
 
-        raise NotTrainableError(f"family '{model.family_name}' is not trainable")
+    if not trains_here(model):  # plugin contract 1 (its own train()), or a class that cannot train
+        return legacy_fit(model, data, steps=steps, callbacks=callbacks, run_dir=run_dir, resume=resume)
     total = int(model.config.get("steps", 1000) if steps is None else steps)
     if total < 0:
         raise ConfigError("steps must be >= 0")

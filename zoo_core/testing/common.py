@@ -29,12 +29,21 @@ class CheckFailure(AssertionError):
     """A plugin does not meet one requirement of the zoo model contract."""
 
 
+class CheckSkipped(Exception):
+    """A check does not apply to this name (its message says why); reported ``skipped``, never ``passed``."""
+
+
+def skip(check: str, name: str, reason: str) -> CheckSkipped:
+    return CheckSkipped(f"{check}({name!r}) does not apply: {reason}")
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The outcome of one check on one name, as returned by :func:`check_plugin`.
 
-    ``status`` is ``"passed"``, ``"failed"``, ``"xfail"`` (failed as declared in
-    ``expected_failed_checks``) or ``"xpass"`` (declared to fail, but passed).
+    ``status`` is ``"passed"``, ``"failed"``, ``"skipped"`` (the check does not apply; the message
+    says why), ``"xfail"`` (failed as declared in ``expected_failed_checks``) or ``"xpass"``
+    (declared to fail, but passed).
     """
 
     name: str
@@ -160,4 +169,51 @@ def entry_point_names() -> set[str]:
 
 
 def is_trainable(family: Any) -> bool:
-    return bool(getattr(family, "trainable", True))
+    """Derived from the model class (``training_session``, or contract 1's own ``train()``)."""
+    return bool(family.trainable)
+
+
+def uses_runtime(family: Any) -> bool:
+    """The model class implements ``training_session`` (the runtime trains it)."""
+    from zoo_core.contract import trains_by_session
+
+    return trains_by_session(family.model_class())
+
+
+def require_runtime(check: str, name: str, family: Any) -> None:
+    """Skip a family that does not learn its weights; fail a contract-1 family (its own ``train()``)."""
+    from zoo_core.contract import MIGRATION_DOC
+
+    if not is_trainable(family):
+        raise skip(check, name, f"family '{family.name}' does not learn its weights (no training_session)")
+    if not uses_runtime(family):
+        raise fail(check, name, f"family '{family.name}' trains by its own train() (plugin contract 1): no "
+                                f"checkpoints, resume or --workers; implement training_session ({MIGRATION_DOC})")
+
+
+def cli(args: list[str], timeout: float = 600, env: Mapping[str, str] | None = None) -> Any:
+    """Run ``python -m zoo_cli ARGS`` in a subprocess that sees this interpreter's ``sys.path``."""
+    import os
+    import subprocess
+
+    full = dict(os.environ)
+    full.update(env or {})
+    full.setdefault("OMP_NUM_THREADS", "1")
+    given = (env or {}).get("PYTHONPATH", "")  # ahead of sys.path (e.g. a probe's sitecustomize)
+    full["PYTHONPATH"] = os.pathsep.join([given] * bool(given) + [p for p in sys.path if p])
+    return subprocess.run([sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True, env=full,
+                          timeout=timeout)
+
+
+def set_args(overrides: Mapping[str, Any]) -> list[str]:
+    """``--set key=value`` arguments for ``overrides`` (values as JSON, which ``--set`` parses)."""
+    out: list[str] = []
+    for key, value in overrides.items():
+        text = "none" if value is None else json.dumps(value) if not isinstance(value, str) else value
+        out += ["--set", f"{key}={text}"]
+    return out
+
+
+def last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "(no output)"

@@ -180,3 +180,104 @@ def check_catalog_weights(name: str, *, overrides: Mapping[str, Any] | None = No
         if key not in state or not np.array_equal(state[key], value):
             raise fail(check, name, f"after zoo_core.load, weight '{key}' is not the published tensor; "
                                      "load_state_dict did not apply it")
+
+
+#: keys the runtime itself reads (``zoo train``'s default step count), not the family's algorithm
+RUNTIME_KEYS = ("steps",)
+
+
+def other_value(param: Any, value: Any) -> Any:
+    """A valid value of ``param`` other than ``value`` (``None`` when the kit cannot choose one)."""
+    if param.type == "bool":
+        return not value
+    if param.choices is not None:
+        return next((c for c in param.choices if c != value), None)
+    if param.type == "int" and isinstance(value, int):
+        up = value + 1 if param.max is None or value + 1 <= param.max else value - 1
+        return up if param.min is None or up >= param.min else None
+    if param.type == "float" and isinstance(value, (int, float)):
+        for new in (value * 0.5, value + 0.5 * ((param.max if param.max is not None else value + 1.0) - value)):
+            if new != value and (param.min is None or new >= param.min) and (param.max is None or new <= param.max):
+                return float(new)
+    return None
+
+
+def _fingerprint(check: str, name: str, t: Any, config: dict) -> tuple[dict, Any]:
+    import zoo_core
+    from zoo_core.testing.common import sample_of
+
+    try:
+        model = zoo_core.build(t.family.name, **config)
+    except ConfigError:
+        return {}, None
+    return state_of(check, name, model), sample_of(check, name, model, 2, seed=0)
+
+
+def _differ(a: tuple[dict, Any], b: tuple[dict, Any], images: bool = True) -> bool:
+    """Whether two fingerprints differ in their weights (names, shapes, values) or, with ``images``, samples."""
+    import numpy as np
+
+    (sa, ia), (sb, ib) = a, b
+    if set(sa) != set(sb) or any(sa[k].shape != sb[k].shape or not np.array_equal(sa[k], sb[k]) for k in sa):
+        return True
+    return images and (ia is None or ib is None or ia.shape != ib.shape or not np.array_equal(ia, ib))
+
+
+def _trained(check: str, name: str, t: Any, config: dict) -> dict:
+    import tempfile
+    from pathlib import Path
+
+    import zoo_core
+
+    model = zoo_core.build(t.family.name, **config)
+    with tempfile.TemporaryDirectory(prefix="zoo-kit-") as tmp:
+        model.train(None, steps=2, checkpoint_dir=Path(tmp) / "c")
+    return state_of(check, name, model)
+
+
+def check_config_keys(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
+    """Every config key changes something, and resume-safe keys are not architecture keys.
+
+    For each key the kit builds the model with another valid value: an *architecture* key
+    changes the fresh parameters or the samples; any other key must change the weights after
+    two training steps (a training key) — a key that changes nothing is dead or ignored. A key
+    listed in ``Family.resume_safe`` must not change the fresh weights (a resume would load
+    weights of another shape or meaning); a sampling-only key may. ``steps`` (read by the runtime) and keys for which the kit finds
+    no other valid value are not checked.
+    """
+    from zoo_core.testing.common import config_of, is_trainable
+
+    check = "check_config_keys"
+    t = target_of(check, name, overrides)
+    base = config_of(t)
+    reference = _fingerprint(check, name, t, base)
+    trainable = is_trainable(t.family)
+    trained: dict | None = None
+    for key, param in t.family.config.params.items():
+        if key in RUNTIME_KEYS:
+            continue
+        value = other_value(param, base.get(key))
+        if value is None:
+            continue
+        changed = {**base, key: value}
+        try:
+            t.family.config.resolve(changed)
+        except ConfigError:
+            continue  # the family's cross-field check refuses this combination
+        other = _fingerprint(check, name, t, changed)
+        architecture = _differ(reference, other)
+        if key in t.family.resume_safe and _differ((reference[0], None), (other[0], None), images=False):
+            raise fail(check, name, f"resume_safe lists '{key}', but {key}={value!r} changes the fresh weights: an "
+                                     "architecture key cannot change on a resume (a sampling-only key may)")
+        if architecture:
+            continue
+        if trainable:
+            import numpy as np
+
+            trained = trained if trained is not None else _trained(check, name, t, base)
+            other = _trained(check, name, t, changed)
+            if set(other) != set(trained) or any(not np.array_equal(other[k], trained[k]) for k in trained):
+                continue
+        raise fail(check, name, f"config key '{key}' changes nothing: {key}={value!r} gives the same weights and "
+                                 f"samples{' and the same two training steps' if trainable else ''} as "
+                                 f"{key}={base.get(key)!r}; use it or remove it")

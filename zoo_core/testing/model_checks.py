@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from zoo_core.contract import MIGRATION_DOC
 from zoo_core.errors import ConfigError, ZooError
 from zoo_core.testing.common import (build_model, config_of, declared_shape, fail, is_trainable, json_same,
                                     sample_of, scramble_global_rngs, state_of, target_of)
@@ -39,7 +40,7 @@ def check_registers(name: str, *, overrides: Mapping[str, Any] | None = None) ->
         raise fail(check, name, f"family '{fam.name}': framework must be a non-empty string")
     if not isinstance(fam.config, ConfigSpec):
         raise fail(check, name, f"family '{fam.name}': config must be a ConfigSpec, got {type(fam.config).__name__}")
-    if not isinstance(getattr(fam, "trainable", True), bool):
+    if fam.declared_trainable is not None and not isinstance(fam.declared_trainable, bool):
         raise fail(check, name, f"family '{fam.name}': trainable must be True or False")
     if not isinstance(fam.requires, tuple) or not all(isinstance(m, str) for m in fam.requires):
         raise fail(check, name, f"family '{fam.name}': requires must be a tuple of module names")
@@ -49,6 +50,10 @@ def check_registers(name: str, *, overrides: Mapping[str, Any] | None = None) ->
         raise fail(check, name, str(exc)) from exc
     if not (isinstance(cls, type) and issubclass(cls, ZooModel)):
         raise fail(check, name, f"family '{fam.name}': factory {fam.factory!r} is not a ZooModel subclass")
+    if fam.declared_trainable is not None and fam.declared_trainable != fam.trainable:
+        raise fail(check, name, f"family '{fam.name}' declares trainable={fam.declared_trainable}, but {cls.__name__} "
+                                f"{'defines no' if fam.declared_trainable else 'overrides'} training_session; "
+                                f"trainability is that override alone ({MIGRATION_DOC})")
     if fam.latent and not issubclass(cls, LatentModel):
         raise fail(check, name, f"family '{fam.name}' declares latent=True but {cls.__name__} is not a LatentModel")
     try:
@@ -124,6 +129,10 @@ def check_build(name: str, *, overrides: Mapping[str, Any] | None = None) -> Non
     for key, value in state.items():
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             raise fail(check, name, f"fresh weight '{key}' holds NaN or infinity")
+    scalars = int(sum(v.size for v in state.values()))
+    if model.num_parameters != scalars:
+        raise fail(check, name, f"model.num_parameters is {model.num_parameters}, but its state dict holds {scalars} "
+                                 "scalars")
     if t.family.count_parameters is not None:
         counted = t.family.count_parameters(config)
         if counted != model.num_parameters:
@@ -256,3 +265,70 @@ def check_save_load(name: str, *, overrides: Mapping[str, Any] | None = None) ->
                 raise fail(check, name, f"weight '{key}' differs after save and load")
         if not np.array_equal(images, sample_of(check, name, loaded, 4, seed=3)):
             raise fail(check, name, "the loaded model samples different images than the saved one")
+
+
+def check_sample_prefix(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
+    """``sample(m, seed)`` is the first ``m`` images of ``sample(n, seed)``: an image never depends on the batch.
+
+    So ``zoo sample NAME -n 4`` and ``-n 16`` agree on the first four pictures, and a gallery can be
+    grown without redrawing it. Checked for m = 1, 2 and n = 5.
+    """
+    import numpy as np
+
+    check = "check_sample_prefix"
+    t = target_of(check, name, overrides)
+    model = build_model(check, t)
+    full = sample_of(check, name, model, 5, seed=7)
+    for m in (1, 2):
+        part = sample_of(check, name, model, m, seed=7)
+        if part.shape != full[:m].shape or not np.array_equal(part, full[:m]):
+            raise fail(check, name, f"sample({m}, seed=7) is not sample(5, seed=7)[:{m}]; draw each image's "
+                                     "randomness so that it does not depend on the batch size (e.g. draw for the "
+                                     "largest batch in order, or one generator per image)")
+
+
+def _global_rng_states() -> dict:
+    """The global RNGs a model must not touch: python's ``random``, ``numpy.random``, torch's (CPU)."""
+    import random
+    import sys
+
+    import numpy as np
+
+    states = {"random": random.getstate(), "numpy.random": np.random.get_state()}
+    if "torch" in sys.modules:
+        states["torch"] = sys.modules["torch"].get_rng_state().numpy().tobytes()
+    return states
+
+
+def _same_state(a: Any, b: Any) -> bool:
+    import numpy as np
+
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+def check_global_rng(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
+    """Building a model and sampling leave the global RNGs as they were.
+
+    ``zoo_core.build`` and ``sample(n, seed)`` must not reseed or draw from python's ``random``,
+    ``numpy.random`` or torch's global generator (a user's own random stream would change under
+    them): use ``numpy.random.default_rng(seed)`` or a ``torch.Generator`` of your own.
+    """
+    check = "check_global_rng"
+    t = target_of(check, name, overrides)
+    build_model(check, t)  # the first build may import the framework (which may seed its RNG once)
+    scramble_global_rngs(12345)
+    before = _global_rng_states()
+    model = build_model(check, t)
+    after_build = _global_rng_states()
+    sample_of(check, name, model, 3, seed=5)
+    after_sample = _global_rng_states()
+    for what, after in (("zoo_core.build", after_build), ("sample(3, seed=5)", after_sample)):
+        moved = sorted(k for k in before if k in after and not _same_state(before[k], after[k]))
+        if moved:
+            raise fail(check, name, f"{what} changed the global RNG state of {', '.join(moved)}; seed a generator of "
+                                     "your own (numpy.random.default_rng(seed), torch.Generator().manual_seed(seed))")
+        before = after

@@ -5,18 +5,23 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from zoo_core.testing.common import (CheckFailure, CheckResult, ExpectedFailures, Overrides)
-from zoo_core.testing.config_checks import check_bad_config, check_catalog_weights, check_list_no_framework
-from zoo_core.testing.model_checks import (check_build, check_config_json, check_registers, check_sample,
-                                          check_sample_deterministic, check_sample_empty, check_save_load)
+from zoo_core.testing.common import CheckFailure, CheckResult, CheckSkipped, ExpectedFailures, Overrides
+from zoo_core.testing.config_checks import (check_bad_config, check_catalog_weights, check_config_keys,
+                                           check_list_no_framework)
+from zoo_core.testing.model_checks import (check_build, check_config_json, check_global_rng, check_registers,
+                                          check_sample, check_sample_deterministic, check_sample_empty,
+                                          check_sample_prefix, check_save_load)
+from zoo_core.testing.runtime_checks import (check_device, check_distributed, check_examples, check_trains_on_data,
+                                            check_zoo_train)
 from zoo_core.testing.training_checks import check_resume_exact, check_train_step
 
 
 #: every check, in the order the kit runs them
 CHECKS: dict[str, Callable[..., None]] = {f.__name__: f for f in (
     check_registers, check_config_json, check_build, check_sample, check_sample_deterministic,
-    check_sample_empty, check_save_load, check_train_step, check_resume_exact, check_list_no_framework,
-    check_bad_config, check_catalog_weights)}
+    check_sample_prefix, check_sample_empty, check_global_rng, check_save_load, check_train_step,
+    check_resume_exact, check_zoo_train, check_device, check_distributed, check_trains_on_data, check_examples,
+    check_config_keys, check_list_no_framework, check_bad_config, check_catalog_weights)}
 
 
 def expand_names(name: str) -> list[str]:
@@ -94,6 +99,8 @@ def check_plugin(name: str, expected_failed_checks: ExpectedFailures = None, *,
         for check_name, fn in checks_for(target):
             try:
                 fn(target, overrides=ov)
+            except CheckSkipped as exc:
+                results.append(CheckResult(target, check_name, "skipped", str(exc)))
             except Exception as exc:  # noqa: BLE001 - a check may also fail by raising
                 message = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
                 status = "xfail" if check_name in expected else "failed"
@@ -128,8 +135,23 @@ def parametrize_with_checks(names: str | Iterable[str], *, expected_failed_check
             _validate_expected(expected)
             ov = _per_name(overrides, target)
             for check_name, fn in checks_for(target):
-                bound = functools.partial(fn, overrides=ov)
-                functools.update_wrapper(bound, fn)
+                bound = _skipping(fn, ov)
                 marks = [pytest.mark.xfail(reason=expected[check_name], strict=True)] if check_name in expected else []
                 params.append(pytest.param(target, bound, id=f"{target}-{check_name}", marks=marks))
     return pytest.mark.parametrize("name, check", params)
+
+
+def _skipping(fn: Callable[..., None], overrides: dict) -> Callable[[str], None]:
+    """``fn`` with ``overrides`` bound, turning :class:`CheckSkipped` into a pytest skip."""
+
+    @functools.wraps(fn)
+    def check(name: str) -> None:
+        import pytest
+
+        try:
+            fn(name, overrides=overrides)
+        except CheckSkipped as exc:
+            pytest.skip(str(exc))
+
+    check.keywords = {"overrides": overrides}  # type: ignore[attr-defined] - like the functools.partial it was
+    return check

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from zoo_core.errors import NotTrainableError, ZooError
 from zoo_core.io.files import RUN_FILE
-from zoo_core.testing.common import (Target, build_model, fail, is_trainable, sample_of, state_of,
+from zoo_core.testing.common import (build_model, fail, is_trainable, require_runtime, sample_of, state_of,
                                     target_of)
 
 
@@ -37,7 +37,8 @@ def check_train_step(name: str, *, overrides: Mapping[str, Any] | None = None) -
         except NotTrainableError as exc:
             if is_trainable(t.family):
                 raise fail(check, name, f"train() raised NotTrainableError ({exc}) but the family is "
-                                         "trainable; declare Family(..., trainable=False)") from exc
+                                         "trainable (its class overrides training_session or train); a family "
+                                         "whose weights are not learned keeps ZooModel.training_session") from exc
             return
         except Exception as exc:  # noqa: BLE001
             raise fail(check, name, f"train(steps=1) raised {type(exc).__name__}: {exc}") from exc
@@ -67,23 +68,18 @@ def check_train_step(name: str, *, overrides: Mapping[str, Any] | None = None) -
         raise fail(check, name, f"after training, sample() returns {images.dtype} {images.shape}")
 
 
-def _uses_runtime(t: Target) -> bool:
-    return is_trainable(t.family) and hasattr(t.family.model_class(), "training_session")
-
-
 def check_resume_exact(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
     """Train k steps with a checkpoint, resume to 2k: the same weights and history as 2k straight.
 
-    Applies to trainable families that implement ``training_session`` (the runtime's
-    checkpoints); others pass trivially. The run folder must then hold a ``run.json`` with the
+    Skipped for families that do not learn their weights; fails for a family that trains by its
+    own ``train()`` (plugin contract 1: no checkpoints). The run folder must then hold a ``run.json`` with the
     documented keys, and the History ``step`` plus one list per metric, all of length 2k.
     """
     import numpy as np
 
     check = "check_resume_exact"
     t = target_of(check, name, overrides)
-    if not _uses_runtime(t):
-        return
+    require_runtime(check, name, t.family)
     k = 2
     straight = build_model(check, t)
     with tempfile.TemporaryDirectory(prefix="zoo-kit-") as tmp:

@@ -9,6 +9,7 @@ towards it (stochastic EM).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -44,11 +45,14 @@ class BlobsGMM(ZooModel):
     # -- sampling --------------------------------------------------------------------------------
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """``n`` images: a component per image, then independent Gaussian pixels."""
-        rng = np.random.default_rng(seed)
+        """``n`` images: a component per image, then independent Gaussian pixels.
+
+        Components and noise come from two streams of ``seed``, each drawn image by image, so
+        ``sample(m, seed)`` is ``sample(n, seed)[:m]``.
+        """
         weights = _softmax(self.logits.astype(np.float64))
-        k = rng.choice(len(weights), size=n, p=weights)
-        noise = rng.standard_normal((n, self.dims)).astype(np.float32)
+        k = np.random.default_rng([seed, 0]).choice(len(weights), size=n, p=weights)
+        noise = np.random.default_rng([seed, 1]).standard_normal((n, self.dims)).astype(np.float32)
         x = self.means[k] + self.config["temperature"] * np.exp(self.log_std[k]) * noise
         return to_uint8(x.reshape(n, *self.image_shape))
 
