@@ -188,5 +188,5 @@ def test_the_token_is_not_sent_on_to_a_redirect(tmp_path):
     with _Server(_handler(answer)) as server:
         proc, _, _ = _zoo(_env(tmp_path, server.url, HF_TOKEN="hf_secret"), "list", "--hub", out_dir=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[1].split() == ["hf://a/b", "3", "2026-01-02", "03:04"], proc.stdout
+    assert proc.stdout.splitlines()[1].split() == ["hf://a/b", "?", "3", "2026-01-02", "03:04"], proc.stdout
     assert seen[0][1] == "Bearer hf_secret" and seen[1] == ("/elsewhere", None)
