@@ -125,6 +125,9 @@ def _instantiate(family: Family, config: dict, device: str | None = None) -> Zoo
         from zoo_core.runtime.devices import check_device_text
 
         check_device_text(device)  # a typo fails before the framework is imported
+    from zoo_core.backends.memory import check_memory
+
+    check_memory(family, config, 1, "build")  # before the framework is imported
     cls = family.model_class()
     return _place(cls(config, family), device)
 

@@ -39,6 +39,10 @@ class Family:
         (``zoo train --workers N``); see :mod:`zoo_core.runtime.distributed`.
     :param aliases: former names of the family, so that folders and runs saved under them still
         load (``config.json`` / ``run.json`` name the family).
+    :param estimate_memory: optional light ``f(config, batch) -> MemoryEstimate`` (no framework
+        import): parameters and the largest activation for ``batch`` images at the config's size
+        (:mod:`zoo_core.backends.memory`). zoo checks it before building, sampling and training;
+        without it, :meth:`memory_estimate` says "no estimate" and nothing is checked.
     """
 
     name: str
@@ -54,7 +58,18 @@ class Family:
     resume_safe: tuple[str, ...] = ("lr", "steps")
     distributed: bool = False
     aliases: tuple[str, ...] = ()
+    estimate_memory: Callable[[dict, int], Any] | None = None
     plugin: str = ""  # filled in by the plugin manager
+
+    def memory_estimate(self, config: dict, batch: int = 1) -> Any:
+        """The family's :class:`~zoo_core.backends.memory.MemoryEstimate` for ``config`` and ``batch``
+        images, or None: no estimate (the default, and for a config the estimate cannot read)."""
+        if self.estimate_memory is None:
+            return None
+        try:
+            return self.estimate_memory(self.config.resolve(config), int(batch))
+        except (KeyError, TypeError, ValueError):  # the config's own check reports what is wrong
+            return None
 
     def missing_requirements(self) -> list[str]:
         """Modules in :attr:`requires` that cannot be imported (found without importing them)."""
