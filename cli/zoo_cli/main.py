@@ -69,7 +69,9 @@ class ZooGroup(click.Group):
             click.echo(f"zoo: error: {exc}", err=True)
             ctx.exit(getattr(exc, "exit_code", 2))
         except OSError as exc:  # unwritable output, full disk, missing folder...
-            where = f": {exc.filename}" if exc.filename else ""
+            name = str(exc.filename) if exc.filename else ""
+            name = name if len(name) <= 200 else f"{name[:100]}...{name[-60:]} ({len(name)} characters)"
+            where = f": {name}" if name else ""
             click.echo(f"zoo: error: {exc.strerror or exc}{where}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
