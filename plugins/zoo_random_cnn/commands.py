@@ -70,7 +70,8 @@ def grid_command(output: str | None, n: int, size: int, channels: str, seed: int
     _check_writable(output, "-o")
     from zoo_core.runtime.devices import resolve_device
 
-    device = resolve_device(device, "keras")  # a missing device is one line before any cell is drawn
+    if device not in ("cpu", "auto"):  # a missing GPU is one line before any cell is drawn
+        device = resolve_device(device, "keras")
     _grid(output, n, size, int(channels), seed, pairs, info_path, device)
 
 
@@ -126,6 +127,19 @@ def _grid(output: str, n: int, size: int, channels: int, seed: int, pairs: tuple
     side = margin + (n - 1) * (size + pad)
     canvas = np.full((side, side, channels), 255, dtype=np.uint8)
     skipped, rows = [], []
+    spec = zoo_core.get_family("random-cnn").config
+
+    def fits(soph_bits: int, noise_bits: int) -> bool:  # the config's own check, without building a model
+        try:
+            spec.resolve({"height": size, "width": size, "channels": channels, "soph": soph_bits / total,
+                          "noise": noise_bits / total, "seed": seed, **overrides})
+        except ConfigError:
+            return False
+        return True
+
+    if not any(fits(soph_bits, noise_bits) for _, _, soph_bits, noise_bits in cells):
+        raise ZooError(f"no cell of the --n {n} --size {size} grid fits an architecture (its budgets are too small); "
+                       "use a larger --size or --n")
     with click.progressbar(cells, label="random-cnn grid", file=sys.stderr) as bar:
         for s, q, soph_bits, noise_bits in bar:
             try:

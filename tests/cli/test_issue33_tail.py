@@ -97,7 +97,6 @@ def test_grid_checks_its_info_path_before_drawing(tmp_path):
     assert not (tmp_path / "g.png").exists()
 
 
-@pytest.mark.slow
 def test_grid_with_no_drawable_cell_is_an_error_not_zero_images(tmp_path):
     proc = run_zoo("random-cnn-grid", "--n", "2", "--size", "8", "-o", str(tmp_path / "g.png"),
                    env={"TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"})
