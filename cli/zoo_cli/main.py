@@ -269,8 +269,8 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 1024),
               help="Data-parallel processes on this machine (runs torchrun for you).")
 @_memory_option
-@click.option("--oversubscribe", is_flag=True, help="With --workers: start more workers than the machine has "
-              "cores (CPU) or devices (CUDA).")
+@click.option("--oversubscribe", is_flag=True, help="With --workers: start more CPU workers than the machine has "
+              "cores.")
 def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | None, pairs: tuple[str, ...],
               checkpoint_every: int | None, resume: bool, force: bool, device: str, workers: int,
               oversubscribe: bool) -> None:

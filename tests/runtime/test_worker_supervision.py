@@ -128,3 +128,22 @@ def test_ddp_keeps_buffers_per_rank_through_the_current_keyword():
 
     new = "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
     assert ddp_local_buffers() == ({"forward_sync_buffers": False} if new else {"broadcast_buffers": False})
+
+
+def test_check_workers_counts_cores_and_gpus(monkeypatch):
+    import torch
+
+    from zoo_core.errors import ZooError
+    from zoo_core.runtime.distributed import check_workers
+
+    cores = usable_cpus()
+    check_workers(cores, "cpu")
+    with pytest.raises(ZooError, match=f"more than the {cores} CPU core"):
+        check_workers(cores + 1, "cpu")
+    check_workers(cores + 1, "cpu", oversubscribe=True)
+    monkeypatch.setenv("ZOO_OVERSUBSCRIBE", "1")
+    check_workers(cores + 1, "cpu")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    check_workers(2, "cuda:0")
+    with pytest.raises(ZooError, match="more than the 2 CUDA device.*nccl cannot share a GPU"):
+        check_workers(3, "cuda:0", oversubscribe=True)  # no override for GPUs

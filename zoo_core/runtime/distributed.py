@@ -251,18 +251,22 @@ def check_workers(workers: int, device: str, *, oversubscribe: bool = False) -> 
     """Refuse more workers than the machine has cores (CPU) or devices (CUDA), unless told to go ahead.
 
     ``device`` is a resolved device (``cpu``, ``cuda:N``, ``mps``). More CPU workers than cores
-    only slows each step (every rank waits for the slowest at each all-reduce); more CUDA workers
-    than GPUs puts several on one GPU. ``oversubscribe`` (``--oversubscribe`` or
-    ``ZOO_OVERSUBSCRIBE=1``) allows both.
+    only slows each step (every rank waits for the slowest at each all-reduce); ``oversubscribe``
+    (``--oversubscribe`` or ``ZOO_OVERSUBSCRIBE=1``) allows it. More CUDA workers than GPUs is
+    refused without an override: nccl cannot put two ranks on one GPU.
     """
     flag = os.environ.get("ZOO_OVERSUBSCRIBE", "").strip().lower() in ("1", "true", "yes", "on")
-    if oversubscribe or flag:
-        return
     if str(device).startswith("cuda"):
         import torch
 
-        have, what = torch.cuda.device_count(), "CUDA device(s)"
-    elif device == "mps":
+        have = torch.cuda.device_count()
+        if workers > have:  # no override: nccl refuses two ranks on one GPU ("Duplicate GPU detected")
+            raise ZooError(f"--workers {workers} is more than the {have} CUDA device(s) on this machine; use at most "
+                           f"{have} (one worker per GPU: nccl cannot share a GPU between ranks), or --device cpu")
+        return
+    if oversubscribe or flag:
+        return
+    if device == "mps":
         have, what = 1, "Apple GPU"
     else:
         have, what = usable_cpus(), "CPU core(s) available to zoo"
