@@ -36,8 +36,8 @@ def check_sample_args(n: Any, seed: Any) -> tuple[int, int]:
         return int(value)
 
     count, chosen = as_int(n), as_int(seed)
-    if count is None or not 1 <= count <= MAX_SAMPLES:
-        raise ConfigError(f"sample: n must be an integer from 1 to {MAX_SAMPLES}, not {_shown(n)}")
+    if count is None or not 0 <= count <= MAX_SAMPLES:  # 0: an empty (0, H, W, C) array, as the contract says
+        raise ConfigError(f"sample: n must be an integer from 0 to {MAX_SAMPLES}, not {_shown(n)}")
     if chosen is None or not 0 <= chosen <= MAX_SEED:
         raise ConfigError(f"sample: seed must be an integer from 0 to {MAX_SEED}, not {_shown(seed)}")
     return count, chosen

@@ -137,10 +137,10 @@ class Counting(ZooModel):
         return {}
 
 
-@pytest.mark.parametrize("n", [0, -1, MAX_SAMPLES + 1, 10**9, 1e9, 2.0, "abc", None, True, np.float64(3)])
+@pytest.mark.parametrize("n", [-1, MAX_SAMPLES + 1, 10**9, 1e9, 2.0, "abc", None, True, np.float64(3)])
 def test_sample_n_is_checked_before_the_family_runs(n):
     Counting.calls = 0
-    with pytest.raises(ConfigError, match=f"n must be an integer from 1 to {MAX_SAMPLES}"):
+    with pytest.raises(ConfigError, match=f"n must be an integer from 0 to {MAX_SAMPLES}"):
         Counting({}).sample(n, seed=0)
     assert Counting.calls == 0
 
@@ -155,6 +155,7 @@ def test_sample_seed_is_checked_before_the_family_runs(seed):
 
 def test_valid_sample_args_pass_through_as_ints():
     assert check_sample_args(np.int64(3), np.uint32(7)) == (3, 7)
+    assert Counting({}).sample(0).shape == (0, 2, 2, 1)  # the contract's empty sample
     assert Counting({}).sample(np.int32(2), seed=MAX_SEED).shape == (2, 2, 2, 1)
     assert getattr(Counting.sample, "_zoo_checked", False)
 
