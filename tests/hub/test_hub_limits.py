@@ -31,21 +31,29 @@ def _env(tmp_path, endpoint: str, **extra: str) -> dict:
     return env
 
 
+_WRAPPER = ("import resource, subprocess, sys, time\n"
+            "start = time.monotonic()\n"
+            "rc = subprocess.call(sys.argv[1:])\n"
+            "took = time.monotonic() - start\n"
+            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+            "print(f'ZOO-MEASURE {took} {peak}', file=sys.stderr)\n"
+            "sys.exit(rc)\n")
+
+
 def _zoo(env: dict, *args: str, out_dir=None):
-    """``zoo ARGS`` as a child: (CompletedProcess-like, seconds, peak RSS in bytes from wait4)."""
-    out = open(out_dir / "out.txt", "w+")
-    err = open(out_dir / "err.txt", "w+")
-    start = time.monotonic()
-    proc = subprocess.Popen([ZOO, *args], stdout=out, stderr=err, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out.seek(0)
-    err.seek(0)
-    proc.stdout, proc.stderr = out.read(), err.read()
-    out.close()
-    err.close()
-    return proc, seconds, usage.ru_maxrss * 1024  # Linux: kilobytes
+    """``zoo ARGS`` as a child: (CompletedProcess, seconds, peak RSS in bytes).
+
+    A small wrapper interpreter starts zoo and reports its children's peak RSS: a child forked
+    straight from pytest (torch, TensorFlow loaded) would count pytest's pages as its own.
+    """
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _WRAPPER, ZOO, *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+    lines = proc.stderr.splitlines()
+    _, took, peak = lines[-1].split()
+    proc.stderr = "".join(line + "\n" for line in lines[:-1])
+    return proc, float(took), int(peak) * 1024  # Linux: kilobytes
 
 
 @pytest.fixture
