@@ -53,17 +53,16 @@ def _checked_sample(method: Callable[..., np.ndarray]) -> Callable[..., np.ndarr
     import functools
 
     @functools.wraps(method)
-    def sample(self: ZooModel, n: int, seed: int = 0) -> np.ndarray:
+    def sample(self: ZooModel, n: int, seed: int = 0, *args: Any, **kwargs: Any) -> np.ndarray:
         n, seed = check_sample_args(n, seed)
         if n > 1 and self.family is not None:
             from zoo_core.backends.memory import check_memory
 
             check_memory(self.family, self.config, n, "sample")
-        return method(self, n, seed)
+        return method(self, n, seed, *args, **kwargs)  # a family's own extra options pass through
 
     sample._zoo_checked = True  # type: ignore[attr-defined]
     return sample
-
 
 
 class ZooModel:

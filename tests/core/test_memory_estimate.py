@@ -176,3 +176,16 @@ def test_the_api_sample_of_a_real_model_refuses_bad_n_and_seed():
         with pytest.raises(ConfigError):
             model.sample(n, seed)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 8 << 20  # kB: nothing like 238 GiB was tried
+
+
+def test_a_familys_own_sample_options_pass_through_the_check():
+    class WithOptions(ZooModel):
+        def sample(self, n: int, seed: int = 0, *, fill: int = 0) -> np.ndarray:
+            return np.full((n, 1, 1, 1), fill, np.uint8)
+
+        def state_dict(self):
+            return {}
+
+    assert WithOptions({}).sample(2, 5, fill=7).tolist() == [[[[7]]], [[[7]]]]
+    with pytest.raises(ConfigError):
+        WithOptions({}).sample(-2, fill=7)
