@@ -17,7 +17,8 @@ from zoo_core.resolver import Resolved, get_entry, get_family, resolve
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.model import ZooModel
 
-__all__ = ["build", "entry_config", "get_entry", "get_family", "list_families", "list_models", "list_plugins", "load",
+__all__ = ["build", "check_saved",
+           "entry_config", "get_entry", "get_family", "list_families", "list_models", "list_plugins", "load",
            "load_directory", "resolve"]
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -107,11 +108,7 @@ def _load_saved(target: Resolved, device: str | None, overrides: dict) -> ZooMod
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise WeightsError(f"{directory} has no {WEIGHTS_FILE}")
-    sha = target.weights_sha256
-    if not target.weights_verified and not (isinstance(sha, str) and _SHA256.match(sha)):
-        shown = repr(sha) if len(repr(sha)) <= 80 else repr(sha)[:80] + "..."
-        raise WeightsError(f"{directory / CONFIG_FILE}: weights_sha256 must be 64 lowercase hex characters, "
-                           f"not {shown}; refusing weights that cannot be checked")
+    _check_sha_form(target)
     model = _instantiate(target.family, target.family.config.resolve(target.config, overrides))
     model.name = str(target.directory) if target.kind != "hub" else target.ref
     if not target.weights_verified:
@@ -120,11 +117,60 @@ def _load_saved(target: Resolved, device: str | None, overrides: dict) -> ZooMod
     return _place(model, device)
 
 
+def _check_sha_form(target: Resolved) -> None:
+    sha = target.weights_sha256
+    if not target.weights_verified and not (isinstance(sha, str) and _SHA256.match(sha)):
+        shown = repr(sha) if len(repr(sha)) <= 80 else repr(sha)[:80] + "..."
+        raise WeightsError(f"{target.directory / CONFIG_FILE}: weights_sha256 must be 64 lowercase hex characters, "
+                           f"not {shown}; refusing weights that cannot be checked")
+
+
+def check_saved(target: Resolved) -> None:
+    """What ``zoo info`` checks of a saved folder without a framework, as ``load`` would refuse it.
+
+    The form of ``weights_sha256``, and (for families with ``count_parameters``) that the config
+    describes as many weights as the safetensors header holds: a config whose ``image_size`` (or
+    any other key) does not fit the weights is one line here, not a table of wrong facts.
+    """
+    from zoo_core.io.safeio import parse_json
+
+    directory = target.directory
+    weights = directory / WEIGHTS_FILE if directory is not None else None
+    if weights is None or not weights.is_file():
+        return
+    _check_sha_form(target)
+    family = target.family
+    if family.count_parameters is None:
+        return
+    with open(weights, "rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        if size > 100 << 20:
+            raise WeightsError(f"{weights}: a safetensors header of {size} bytes; refusing it")
+        header = parse_json(fh.read(size), f"the header of {weights}", WeightsError)
+    if not isinstance(header, dict):
+        raise WeightsError(f"{weights} is not a valid safetensors file (header is not a JSON object)")
+    stored = 0
+    for name, info in header.items():
+        shape = info.get("shape") if isinstance(info, dict) and name != "__metadata__" else []
+        count = 1
+        for d in shape if isinstance(shape, list) else []:
+            count *= int(d) if isinstance(d, int) else 0
+        stored += count if name != "__metadata__" else 0
+    config = family.config.resolve(target.config)
+    expected = family.count_parameters(config)
+    if expected != stored:
+        raise WeightsError(f"{directory / CONFIG_FILE}: its config describes {expected:,} weights, {weights.name} "
+                           f"holds {stored:,}; the config does not fit the weights (sample and load refuse them too)")
+
+
 def _instantiate(family: Family, config: dict, device: str | None = None) -> ZooModel:
     if device is not None:
         from zoo_core.runtime.devices import check_device_text
 
         check_device_text(device)  # a typo fails before the framework is imported
+    from zoo_core.backends.memory import check_memory
+
+    check_memory(family, config, 1, "build")  # before the framework is imported
     cls = family.model_class()
     return _place(cls(config, family), device)
 

@@ -44,6 +44,10 @@ class Family:
         this zoo's is refused at registration.
     :param aliases: former names of the family, so that folders and runs saved under them still
         load (``config.json`` / ``run.json`` name the family).
+    :param estimate_memory: optional light ``f(config, batch) -> MemoryEstimate`` (no framework
+        import): parameters and the largest activation for ``batch`` images at the config's size
+        (:mod:`zoo_core.backends.memory`). zoo checks it before building, sampling and training;
+        without it, :meth:`memory_estimate` says "no estimate" and nothing is checked.
     """
 
     name: str
@@ -58,6 +62,7 @@ class Family:
     resume_safe: tuple[str, ...] = ("lr", "steps")
     distributed: bool = False
     aliases: tuple[str, ...] = ()
+    estimate_memory: Callable[[dict, int], Any] | None = None
     plugin: str = ""  # filled in by the plugin manager
     contract: int | None = None
     declared_trainable: bool | None = field(default=None, repr=False)  # what trainable= said (deprecated)
@@ -77,6 +82,16 @@ class Family:
                 raise
             return bool(self.declared_trainable)
         return class_trains(cls)
+
+    def memory_estimate(self, config: dict, batch: int = 1) -> Any:
+        """The family's :class:`~zoo_core.backends.memory.MemoryEstimate` for ``config`` and ``batch``
+        images, or None: no estimate (the default, and for a config the estimate cannot read)."""
+        if self.estimate_memory is None:
+            return None
+        try:
+            return self.estimate_memory(self.config.resolve(config), int(batch))
+        except (KeyError, TypeError, ValueError):  # the config's own check reports what is wrong
+            return None
 
     def missing_requirements(self) -> list[str]:
         """Modules in :attr:`requires` that cannot be imported (found without importing them)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from zoo_core.errors import NotTrainableError, ZooError
+from zoo_core.errors import ConfigError, NotTrainableError, ZooError
 from zoo_core.io.files import CONFIG_FILE, WEIGHTS_FILE
 from zoo_core.io.weights import check_state, load_tensors
 
@@ -22,6 +22,49 @@ FORMAT = "zoo-model/1"
 Callback = Callable[[int, Mapping[str, float]], Any]
 
 
+#: The most images one ``sample`` call makes (``zoo sample -n`` has the same bound).
+MAX_SAMPLES = 4096
+
+
+def check_sample_args(n: Any, seed: Any) -> tuple[int, int]:
+    """``n`` and ``seed`` as ints, or a one-line :class:`ConfigError`: what ``zoo sample`` checks too."""
+    from zoo_core.config import MAX_SEED
+
+    def as_int(value: Any) -> int | None:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            return None
+        return int(value)
+
+    count, chosen = as_int(n), as_int(seed)
+    if count is None or not 0 <= count <= MAX_SAMPLES:  # 0: an empty (0, H, W, C) array, as the contract says
+        raise ConfigError(f"sample: n must be an integer from 0 to {MAX_SAMPLES}, not {_shown(n)}")
+    if chosen is None or not 0 <= chosen <= MAX_SEED:
+        raise ConfigError(f"sample: seed must be an integer from 0 to {MAX_SEED}, not {_shown(seed)}")
+    return count, chosen
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _checked_sample(method: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``method`` behind :func:`check_sample_args` and, for many images, the memory estimate."""
+    import functools
+
+    @functools.wraps(method)
+    def sample(self: ZooModel, n: int, seed: int = 0, *args: Any, **kwargs: Any) -> np.ndarray:
+        n, seed = check_sample_args(n, seed)
+        if n > 1 and self.family is not None:
+            from zoo_core.backends.memory import check_memory
+
+            check_memory(self.family, self.config, n, "sample")
+        return method(self, n, seed, *args, **kwargs)  # a family's own extra options pass through
+
+    sample._zoo_checked = True  # type: ignore[attr-defined]
+    return sample
+
+
 class ZooModel:
     """Base class of all zoo models.
 
@@ -31,6 +74,13 @@ class ZooModel:
     family)`` receives the fully validated config and must build the model with fresh (seeded)
     weights. The contract's version is :data:`zoo_core.contract.CONTRACT_VERSION`.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap each subclass's own :meth:`sample` in the one boundary check of ``n`` and ``seed``."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("sample")
+        if own is not None and not getattr(own, "_zoo_checked", False):
+            cls.sample = _checked_sample(own)  # type: ignore[method-assign]
 
     def __init__(self, config: Mapping[str, Any], family: Family | None = None) -> None:
         self.config: dict = dict(config)

@@ -79,7 +79,12 @@ def resolve(ref: str | Path | Resolved) -> Resolved:
     if text.startswith("hf://"):
         return _hub(text)
     path = Path(text)
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a name too long for a path (ENAMETOOLONG), or not one at all
+        shown = text if len(text) <= 80 else f"{text[:40]}...{text[-20:]} ({len(text)} characters)"
+        raise UnknownModelError(f"'{shown}' is not a model name or a folder ({exc.strerror or exc})") from None
+    if is_dir:
         return _directory(path, text)
     registry = get_registry()
     if text in registry.models:

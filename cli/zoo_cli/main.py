@@ -69,7 +69,9 @@ class ZooGroup(click.Group):
             click.echo(f"zoo: error: {exc}", err=True)
             ctx.exit(getattr(exc, "exit_code", 2))
         except OSError as exc:  # unwritable output, full disk, missing folder...
-            where = f": {exc.filename}" if exc.filename else ""
+            name = str(exc.filename) if exc.filename else ""
+            name = name if len(name) <= 200 else f"{name[:100]}...{name[-60:]} ({len(name)} characters)"
+            where = f": {name}" if name else ""
             click.echo(f"zoo: error: {exc.strerror or exc}{where}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
@@ -213,6 +215,18 @@ def _load(name: str, pairs: tuple[str, ...] = (), device: str | None = None) -> 
     return zoo_core.load(target, device=device, **target.family.config.parse_overrides(pairs))
 
 
+def _memory_option(func: Any) -> Any:
+    """``--no-memory-check``: go ahead past zoo's memory estimate (sets ZOO_NO_MEMORY_CHECK=1, which workers inherit)."""
+    def go_ahead(_ctx: Any, _param: Any, value: bool) -> bool:
+        if value:
+            os.environ["ZOO_NO_MEMORY_CHECK"] = "1"
+        return value
+
+    return click.option("--no-memory-check", is_flag=True, expose_value=False, callback=go_ahead,
+                        help="Go ahead although the family's memory estimate exceeds the available memory "
+                             "(docs/security.md).")(func)
+
+
 @cli.command("sample")
 @click.argument("name")
 @click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 4096),
@@ -224,6 +238,7 @@ def _load(name: str, pairs: tuple[str, ...] = (), device: str | None = None) -> 
               "Default: NAME.png")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
 @device_option(note="; same seed, same bytes is promised on the CPU")
+@_memory_option
 def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[str, ...], device: str) -> None:
     """Generate N images from model NAME and write them to a file."""
     from zoo_core.media.images import save_images
@@ -253,8 +268,12 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
 @device_option("auto")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 1024),
               help="Data-parallel processes on this machine (runs torchrun for you).")
+@_memory_option
+@click.option("--oversubscribe", is_flag=True, help="With --workers: start more CPU workers than the machine has "
+              "cores.")
 def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | None, pairs: tuple[str, ...],
-              checkpoint_every: int | None, resume: bool, force: bool, device: str, workers: int) -> None:
+              checkpoint_every: int | None, resume: bool, force: bool, device: str, workers: int,
+              oversubscribe: bool) -> None:
     """Train NAME (a catalog name or a family) into a run folder, or continue the run folder NAME."""
     from zoo_core.runtime.distributed import current_world
     from zoo_core.runtime.progress import Progress
@@ -266,7 +285,7 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
     if workers > 1:
         from zoo_core.runtime.plan import check_parallel
 
-        check_parallel(plan, overrides, workers)
+        check_parallel(plan, overrides, workers, device=device, oversubscribe=oversubscribe)
         _launch_workers(plan, workers)
         return
     if world.distributed and not plan.family.distributed:

@@ -49,8 +49,10 @@ def model_info(name: str) -> dict[str, Any]:
         info = {"name": name, "family": family.name, "framework": family.framework, "plugin": family.plugin,
                 "description": family.description, "config": config}
     else:
+        from zoo_core.api import check_saved
         from zoo_core.io.files import WEIGHTS_FILE
 
+        check_saved(target)
         weights = target.directory / WEIGHTS_FILE
         info = {"name": name, "family": family.name, "framework": family.framework, "plugin": family.plugin,
                 "description": family.description, "config": config, "weights_source": str(weights),

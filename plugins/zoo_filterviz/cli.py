@@ -104,7 +104,8 @@ def visualize_cmd(name: str, layer: str, channels: str | None, output: str, step
                        scale_jitter=scale_jitter, tv_weight=tv_weight, fourier=fourier)  # checked before loading
     probe = _probe(name, threads, device)
     info = probe.layer(layer)
-    chosen = probe.check_channels(layer, parse_channels(channels or f"0:{min(16, info.channels)}", info.channels))
+    text = channels if channels is not None else f"0:{min(16, info.channels)}"  # "" is an empty list: refused
+    chosen = probe.check_channels(layer, parse_channels(text, info.channels))
     progress = Progress(plan.steps)
     try:
         result = ascend(probe, layer, chosen, plan, seed=seed, snapshots=snapshots,

@@ -29,8 +29,8 @@ from zoo_core.backends.allocator import keep_freed_memory
 from zoo_core.runtime.distributed import shard
 from zoo_core.errors import ZooError
 from zoo_core.runtime import TrainContext, splitmix64, step_seed
-from zoo_core.backends.torchstate import (broadcast_buffers, load_optimizer_state, load_rng_state, model_tensors,
-                                 optimizer_state, rng_state)
+from zoo_core.backends.torchstate import (broadcast_buffers, ddp_local_buffers, load_optimizer_state,
+                                          load_rng_state, model_tensors, optimizer_state, rng_state)
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_glyphnet.model import GlyphNet
@@ -91,7 +91,7 @@ class GlyphNetSession:
             # competes with the computation (docs/distributed.md). Gradients live in the bucket
             # (no copies); BatchNorm statistics stay per rank until finish() broadcasts rank 0's.
             self.net = DDP(self.net, device_ids=ids, gradient_as_bucket_view=True,
-                           bucket_cap_mb=_ONE_BUCKET_MB, broadcast_buffers=False)
+                           bucket_cap_mb=_ONE_BUCKET_MB, **ddp_local_buffers())
 
     def run(self, first: int, last: int) -> list[dict[str, float]]:
         """Train steps ``first..last``; one ``{"loss": ...}`` per step (this rank's shard)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from zoo_core.config import MAX_SEED
 from zoo_core.runtime.devices import device_option
 
 
@@ -18,7 +19,7 @@ from zoo_core.runtime.devices import device_option
               help="Side of each square image (the notebook: 256).")
 @click.option("--channels", default=1, show_default=True, type=click.Choice(["1", "3"]),
               help="1: grey; 3: colour (the notebook's channels = 3).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**62),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED),
               help="Seed of the weights and of the binary inputs.")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
               help="Another random-cnn config value for every cell, e.g. smoothing=none (repeatable).")
@@ -66,7 +67,42 @@ def grid_command(output: str | None, n: int, size: int, channels: str, seed: int
     check_suffix(output, (".png",))
     if info_path:
         check_suffix(info_path, (".json",))
+        _check_writable(info_path, "--info")
+    _check_writable(output, "-o")
+    from zoo_core.runtime.devices import resolve_device
+
+    if device not in ("cpu", "auto"):  # a missing GPU is one line before any cell is drawn
+        device = resolve_device(device, "keras")
     _grid(output, n, size, int(channels), seed, pairs, info_path, device)
+
+
+def _check_writable(path: str, flag: str) -> None:
+    """One line now, not after the grid is drawn, when ``path`` cannot be written."""
+    import os
+    from pathlib import Path
+
+    from zoo_core.errors import ZooError
+
+    target = Path(path)
+    if target.is_dir():
+        raise ZooError(f"{flag} {path}: is a folder; give a file name")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    problem = None
+    if not folder.is_dir():
+        problem = f"{folder} is not a folder"
+    elif target.exists() and not os.access(target, os.W_OK):
+        problem = "permission denied"
+    else:
+        import tempfile
+
+        try:  # a real write: permissions alone do not tell (root, read-only mounts, /proc)
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            problem = exc.strerror or type(exc).__name__
+    if problem:
+        raise ZooError(f"{flag} {path}: cannot write there ({problem})")
 
 
 def _grid(output: str, n: int, size: int, channels: int, seed: int, pairs: tuple[str, ...],
@@ -78,7 +114,7 @@ def _grid(output: str, n: int, size: int, channels: int, seed: int, pairs: tuple
     import numpy as np
 
     import zoo_core
-    from zoo_core.errors import ConfigError
+    from zoo_core.errors import ConfigError, ZooError
     from zoo_random_cnn.architecture import grid_cells, uncompressed_bits
 
     overrides = zoo_core.get_family("random-cnn").config.parse_overrides(pairs)
@@ -92,6 +128,19 @@ def _grid(output: str, n: int, size: int, channels: int, seed: int, pairs: tuple
     side = margin + (n - 1) * (size + pad)
     canvas = np.full((side, side, channels), 255, dtype=np.uint8)
     skipped, rows = [], []
+    spec = zoo_core.get_family("random-cnn").config
+
+    def fits(soph_bits: int, noise_bits: int) -> bool:  # the config's own check, without building a model
+        try:
+            spec.resolve({"height": size, "width": size, "channels": channels, "soph": soph_bits / total,
+                          "noise": noise_bits / total, "seed": seed, **overrides})
+        except ConfigError:
+            return False
+        return True
+
+    if not any(fits(soph_bits, noise_bits) for _, _, soph_bits, noise_bits in cells):
+        raise ZooError(f"no cell of the --n {n} --size {size} grid fits an architecture (its budgets are too small); "
+                       "use a larger --size or --n")
     with click.progressbar(cells, label="random-cnn grid", file=sys.stderr) as bar:
         for s, q, soph_bits, noise_bits in bar:
             try:
@@ -105,6 +154,9 @@ def _grid(output: str, n: int, size: int, channels: int, seed: int, pairs: tuple
             canvas[top:top + size, left:left + size] = image[0]
             if info_path:
                 rows.append({"s": s, "q": q, **_information(model, image)})
+    if len(skipped) == len(cells):
+        raise ZooError(f"no cell of the --n {n} --size {size} grid fits an architecture (its budgets are too small); "
+                       "use a larger --size or --n")
     _save_with_labels(canvas, output, margin)
     note = f"; {len(skipped)} cells fit no architecture: {skipped}" if skipped else ""
     click.echo(f"wrote {len(cells) - len(skipped)} images ({n - 1}x{n - 1} triangle of {size}x{size}x{channels}) "

@@ -151,17 +151,46 @@ def count_ae_parameters(config: dict) -> int:
     return encoder + decoder
 
 
+def estimate_vae_memory(config: dict, batch: int):
+    """Parameters and activations (values) of the ``vae`` for ``batch`` images, without Keras."""
+    from zoo_core.backends.memory import MemoryEstimate
+
+    filters, strides = config["filters"], stage_strides(config)
+    size, channels = config["image_size"], config["channels"]
+    sizes = [size * size * channels]  # the input
+    for f, s in zip(filters, strides):
+        size = -(-size // s)
+        sizes.append(size * size * f * (2 if config["batch_norm"] else 1))  # conv (+ its BatchNorm output)
+    sizes.append(2 * config["z_dim"])  # mu, log_var (and z)
+    outs = list(reversed(filters[:-1])) + [channels]
+    sizes.append(sizes[len(filters)])  # the decoder's Dense, as big as the last encoder map
+    for f, s in zip(outs, reversed(strides)):
+        size *= s
+        conv = f * s * s if config["decoder"] == "subpixel" else f
+        sizes.append(size * size * max(conv, f))
+    return MemoryEstimate(count_vae_parameters(config), batch * max(sizes), batch * sum(sizes))
+
+
+def estimate_ae_memory(config: dict, batch: int):
+    """Parameters and activations (values) of the ``ae`` for ``batch`` images, without Keras."""
+    from zoo_core.backends.memory import MemoryEstimate
+
+    pixels = config["image_size"] ** 2 * config["channels"]
+    widths = [pixels, *config["hidden"], config["z_dim"], *reversed(config["hidden"]), pixels]
+    return MemoryEstimate(count_ae_parameters(config), batch * max(widths), batch * sum(widths))
+
+
 VAE_FAMILY = Family(
     name="vae", framework="keras", factory="zoo_vae.model:ConvVAE", config=VAE_CONFIG,
     requires=("keras", "tensorflow"), extra="keras", latent=True, count_parameters=count_vae_parameters,
-    distributed=True, resume_safe=("lr", "steps", "jit_compile"),
+    estimate_memory=estimate_vae_memory, distributed=True, resume_safe=("lr", "steps", "jit_compile"),
     description="convolutional VAE (TF2 GradientTape train_step; bernoulli/gaussian/logistic likelihood + fact * KL)",
 )
 
 AE_FAMILY = Family(
     name="ae", framework="keras", factory="zoo_vae.model:DenseAE", config=AE_CONFIG,
     requires=("keras", "tensorflow"), extra="keras", latent=True, count_parameters=count_ae_parameters,
-    distributed=True, resume_safe=("lr", "steps", "jit_compile"),
+    estimate_memory=estimate_ae_memory, distributed=True, resume_safe=("lr", "steps", "jit_compile"),
     description="dense autoencoder 784 -> 30 -> 784 (MSE): the contrast; random codes decode to garbage",
 )
 

@@ -449,9 +449,91 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
             add("hub", f"hostile-{repo}", ["pull", f"hf://evil/{repo}"], env=hub_env, outputs=[escape])
         add("hub", "hostile-rev-traversal-sample", ["sample", f"hf://evil/any@{rel}/x", "-o", out / "h.png"],
             env=hub_env, outputs=[escape, out / "h.png"])
+    _issue_33_cases(add, root, files, out, meta, saved, hub_env)
     for case in cases:
         case["env"].setdefault("PYTHONPATH_EXTRA", str(site))
     return cases
+
+
+_KEEP: list = []  # sockets that must outlive build_corpus (the silent endpoint)
+
+
+def _issue_33_cases(add, root: Path, files: Path, out: Path, meta: dict, saved, hub_env: dict) -> None:
+    """Issue 33 items 3-6: bounded Hub reads, the memory estimate, --workers before launch, the tail."""
+    import socket
+
+    import numpy as np
+
+    png = out / "i33.png"
+    # item 3: endpoints and the listing's deadline (a port that accepts and never answers)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    _KEEP.append(silent)
+    for name, url in (("port-range", "http://127.0.0.1:99999"), ("ipv6-open", "http://[::1"),
+                      ("ftp", "ftp://example.org"), ("no-host", "http://"), ("no-scheme", "127.0.0.1:8080")):
+        env = {**hub_env, "HF_ENDPOINT": url}
+        add("hub", f"endpoint-{name}-list", ["list", "--hub"], env=env)
+        add("hub", f"endpoint-{name}-pull", ["pull", "hf://someone/model"], env=env)
+    add("hub", "list-silent-endpoint", ["list", "--hub"], kind="proc",
+        env={**hub_env, "HF_ENDPOINT": f"http://127.0.0.1:{silent.getsockname()[1]}", "ZOO_HUB_TIMEOUT": "1"})
+    add("hub", "list-timeout-malformed", ["list", "--hub"], env={**hub_env, "ZOO_HUB_TIMEOUT": "abc"})
+    add("hub", "list-timeout-zero", ["list", "--hub"], env={**hub_env, "ZOO_HUB_TIMEOUT": "0"})
+
+    # item 4: memory estimates, refused before the framework is imported (light) or the first step
+    big_ae = ["--set", "image_size=256", "--set", "channels=3", "--set", "hidden=[65536]"]
+    add("options", "memory-ae-hidden-65536", ["sample", "ae", "-n", "4096", *big_ae, "-o", png], outputs=[png])
+    add("options", "memory-vae-filters-4096", ["sample", "vae", "-n", "1", "--set", "filters=[4096,4096,4096,4096]",
+                                               "--set", "kernel_sizes=[3,3,3,3]", "-o", png],
+        env={"ZOO_MEMORY_LIMIT": "8GiB"}, outputs=[png])
+    add("options", "memory-limit-malformed", ["sample", "ae", "-o", png], env={"ZOO_MEMORY_LIMIT": "lots"},
+        outputs=[png])
+    add("options", "memory-train-batch-8192", ["train", "vae", "--steps", "1", "--set", "batch_size=8192",
+                                               "-o", out / "run-mem"], env={"ZOO_MEMORY_LIMIT": "3GiB"},
+        outputs=[out / "run-mem" / "checkpoint"], heavy=True)
+    add("config", "api-build-memory", kind="api", env={"ZOO_MEMORY_LIMIT": "1GiB"},
+        code="import zoo_core; zoo_core.build('ae', image_size=256, channels=3, hidden=[65536])")
+
+    # item 5: --workers, checked once in the launcher
+    add("options", "workers-over-cores", ["train", "glyphnet", "-o", out / "run-w", "--workers", "64",
+                                          "--set", "batch_size=64", "--device", "cpu"],
+        outputs=[out / "run-w" / "run.json"], heavy=True)
+    add("options", "workers-memory", ["train", "vae", "-o", out / "run-wm", "--workers", "2", "--device", "cpu",
+                                      "--set", "batch_size=8192"], env={"ZOO_MEMORY_LIMIT": "2GiB"},
+        outputs=[out / "run-wm" / "run.json"], heavy=True)
+
+    # item 6: the tail
+    add("options", "grid-n2-size8", ["random-cnn-grid", "--n", "2", "--size", "8", "-o", png], outputs=[png],
+        heavy=True)
+    add("options", "grid-info-unwritable", ["random-cnn-grid", "-o", png, "--info", "/proc/zoo-info.json"],
+        outputs=[png])
+    add("options", "grid-info-under-a-file", ["random-cnn-grid", "-o", png, "--info", files / "fifo" / "i.json"],
+        outputs=[png])
+    add("options", "gallery-output-empty", ["gallery", "-o", ""])
+    add("options", "gallery-output-blank", ["gallery", "-o", "  "])
+    add("options", "visualize-channels-empty-string", ["visualize", "glyph-cnn", "-l", "conv_1", "--channels", "",
+                                                       "-o", png], outputs=[png], heavy=True)
+    long_name = "a" * 5000
+    add("options", "name-5000-sample", ["sample", long_name, "-o", png], outputs=[png])
+    add("options", "name-5000-info", ["info", long_name])
+    add("options", "name-5000-train", ["train", long_name, "-o", out / "run-long"], outputs=[out / "run-long"])
+    add("config", "api-name-5000", kind="api", code=f"import zoo_core; zoo_core.load({long_name!r})")
+    for name, call in (("n-negative", "(-1)"), ("n-text", "('abc')"), ("n-1e9", "(1e9)"), ("n-huge", "(10**9)"),
+                       ("n-bool", "(True)"), ("seed-negative", "(2, seed=-1)"), ("seed-text", "(2, seed='abc')"),
+                       ("seed-huge", "(2, seed=2**40)")):
+        add("config", f"api-sample-{name}", kind="api", heavy=True,
+            code=f"import zoo_core; zoo_core.build('random-cnn').sample{call}")
+    utf16 = saved("c-utf16", config=json.dumps(meta).encode("utf-16"))
+    add("saved", "config-utf16-sample", ["sample", utf16, "-o", out / "u16.png"], outputs=[out / "u16.png"])
+    add("saved", "config-utf16-info", ["info", utf16])
+    for name in ("int", "short", "upper", "list", "bool"):
+        add("saved", f"info-sha256-{name}", ["info", files / f"saved-sha-{name}"])
+    wide = files / "wide-4x5000.npy"
+    np.save(wide, np.zeros((3, 4, 5000), np.uint8))
+    add("data", "train-ae-squeezed", ["train", "ae", "--steps", "1", "--data", wide, "-o", out / "run-wide"],
+        outputs=[out / "run-wide" / "model.safetensors"], heavy=True)
+    add("data", "api-squeezed", kind="api",
+        code=f"from zoo_core.data.datasets import load_dataset; load_dataset({str(wide)!r}, size=28)")
 
 
 # -- running cases in a child ----------------------------------------------------------------------

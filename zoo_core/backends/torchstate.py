@@ -81,9 +81,27 @@ def broadcast_buffers(*modules: torch.nn.Module) -> None:
             dist.broadcast(buffer.data, src=0)
 
 
+def ddp_local_buffers() -> dict:
+    """``DistributedDataParallel`` keyword arguments that keep buffers per rank between steps.
+
+    torch 2.13 deprecated ``broadcast_buffers`` (a FutureWarning per wrapper) for
+    ``forward_sync_buffers``; both say "do not broadcast rank 0's buffers before each forward".
+    The new one still syncs them once at construction, which changes nothing here: DDP gives every
+    rank rank 0's parameters there too, and the buffers of a model built from one seed or loaded
+    from one checkpoint are already equal. Older torch gets ``broadcast_buffers=False``.
+    """
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters:
+        return {"forward_sync_buffers": False}
+    return {"broadcast_buffers": False}
+
+
 def model_tensors(tensors: Mapping[str, np.ndarray], prefix: str = "model.") -> dict[str, np.ndarray]:
     """The entries of ``tensors`` under ``prefix``, with the prefix removed."""
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-__all__ = ["broadcast_buffers", "load_optimizer_state", "load_rng_state", "model_tensors", "optimizer_state", "rng_state"]
+__all__ = ["broadcast_buffers", "ddp_local_buffers", "load_optimizer_state", "load_rng_state", "model_tensors", "optimizer_state", "rng_state"]

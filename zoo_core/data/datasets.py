@@ -40,6 +40,14 @@ __all__ = ["GLYPH_CLASSES", "GLYPH_SPECS", "KERAS_DATASETS", "SKLEARN_SPECS", "S
 KERAS_DATASETS = ("mnist", "fashion_mnist")
 
 
+#: The most a data set's height and width may differ (either way) for zoo to resize it to a square.
+MAX_ASPECT = 2.0
+
+
+def _spec_name(spec: Any) -> str:
+    return "the array" if not isinstance(spec, (str, os.PathLike)) else str(spec)[:200]
+
+
 #: Built-in datasets read from scikit-learn's bundled data -> (image size, train images of the fixed split).
 SKLEARN_SPECS = {"digits-28": (28, 1500)}
 
@@ -62,7 +70,9 @@ def load_dataset(spec: Any, split: str = "train", *, n: int | None = None, seed:
     :param n: number of images (glyphs: how many to generate, default 12000 train / 2000 test;
         others: the first ``n``).
     :param seed: seed of the glyph generator: same spec, split, n, seed and fonts, same bytes.
-    :param size: resize to ``size x size`` (bilinear) if the images have another size.
+    :param size: resize to ``size x size`` (bilinear) if the images have another size; images
+        whose height and width differ by more than :data:`MAX_ASPECT` (2x) are refused instead of
+        being squeezed (a :class:`DatasetError`).
     :param channels: convert to 1 (grey) or 3 (RGB) channels if they differ.
     :param fonts: glyphs only: ``"all"`` (Pillow's font plus the system fonts found) or
         ``"pillow"`` (Pillow's font only; identical on every machine).
@@ -94,6 +104,11 @@ def load_dataset(spec: Any, split: str = "train", *, n: int | None = None, seed:
     if channels is not None:
         images = convert_channels(images, channels)
     if size is not None and images.shape[1:3] != (size, size):
+        height, width = images.shape[1:3]
+        if not 1 / MAX_ASPECT <= height / max(width, 1) <= MAX_ASPECT:
+            raise DatasetError(f"{_spec_name(spec)}: images of {height}x{width} pixels would be squeezed into "
+                               f"{size}x{size}; zoo resizes data whose sides differ by at most {MAX_ASPECT}x "
+                               "(crop or pad them square first)")
         images = resize(images, size)
     return images, labels
 

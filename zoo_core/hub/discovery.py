@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any, NamedTuple
 
-from zoo_core.errors import HubError, HubOfflineError, ZooError
-from zoo_core.hub.failures import hf_errors, http_status, is_network_error, token_error
+from zoo_core.errors import HubError, HubOfflineError
+from zoo_core.hub.failures import token_error
 from zoo_core.hub.refs import PREFIX, endpoint, offline, token
 
 
@@ -35,39 +34,34 @@ def _search_term(pattern: str) -> str | None:
     return max(parts, key=len) if parts else None
 
 
-def _family_of(info: Any) -> str | None:
-    card = getattr(info, "card_data", None) or getattr(info, "cardData", None)
-    family = card.get("family") if card is not None else None
-    return str(family) if family else None
+def _family_of(info: dict) -> str | None:
+    card = info.get("cardData")
+    family = card.get("family") if isinstance(card, dict) else None
+    return str(family)[:100] if family else None
 
 
-def _probe_endpoint(timeout: float = 5.0) -> None:
-    """Fail at once, in one line, when nothing listens at ``HF_ENDPOINT``.
+def _stamp(text: Any) -> str | None:
+    """An ISO 8601 time as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), or None when it is not one."""
+    from datetime import datetime, timezone
 
-    huggingface_hub's listing retries a refused connection with backoff for ~30 s, printing a
-    warning per try; one TCP connect tells "offline" apart first. Skipped behind a proxy.
-    """
-    import socket
-    import urllib.parse
-
-    url = urllib.parse.urlsplit(endpoint())
-    proxies = ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
-    if not url.hostname or any(os.environ.get(v) for v in proxies):
-        return
-    port = url.port or (443 if url.scheme == "https" else 80)
+    if not isinstance(text, str):
+        return None
     try:
-        socket.create_connection((url.hostname, port), timeout=timeout).close()
-    except OSError as exc:
-        raise HubOfflineError(f"cannot reach {endpoint()} to list models ({exc.strerror or exc}); check the network "
-                              "(or HF_ENDPOINT); 'zoo list' shows the catalog without the Hub") from None
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def list_hub_models(pattern: str | None = None, limit: int | None = None) -> list[HubModel]:
     """Models on the Hub whose card says ``library_name: zoo``, most downloaded first.
 
-    Asks ``HfApi.list_models`` (at ``HF_ENDPOINT``) for models tagged with the library ``zoo``,
-    with their card data, downloads and last change; ``pattern`` (fnmatch, on ``org/name`` or
-    ``name``) is narrowed on the Hub by its longest literal part and matched exactly here.
+    Reads the Hub's listing (``GET /api/models`` at ``HF_ENDPOINT``, what ``HfApi.list_models``
+    asks) for models tagged with the library ``zoo``, with their card data, downloads and last
+    change, within :mod:`zoo_core.hub.netread`'s deadline and size limit and without retries;
+    ``pattern`` (fnmatch, on ``org/name`` or ``name``) is narrowed on the Hub by its longest literal part and matched exactly here.
     Offline (``HF_HUB_OFFLINE=1`` or no network) raises :class:`HubOfflineError`.
     """
     import fnmatch
@@ -75,38 +69,43 @@ def list_hub_models(pattern: str | None = None, limit: int | None = None) -> lis
     if offline():
         raise HubOfflineError("cannot list models on the Hub: HF_HUB_OFFLINE=1 is set ('zoo list' shows the catalog, "
                               "'zoo cache list' what you pulled)")
-    _probe_endpoint()
-    from huggingface_hub import HfApi
+    import urllib.parse
 
-    api = HfApi(endpoint=endpoint(), token=token(), library_name="zoo")
+    from zoo_core import __version__
+    from zoo_core.hub.netread import get_json
+
+    params = [("filter", LIBRARY), ("sort", "downloads"), ("direction", "-1")]
     search = _search_term(pattern) if pattern else None
-    out = []
+    if search:
+        params.append(("search", search))
+    params += [("expand", key) for key in ("cardData", "downloads", "lastModified", "library_name", "tags")]
+    headers = {"User-Agent": f"zoo/{__version__}", "Accept": "application/json"}
+    if token():
+        headers["Authorization"] = f"Bearer {token()}"
+    url = f"{endpoint()}/api/models?{urllib.parse.urlencode(params)}"
     try:
-        infos = api.list_models(filter=LIBRARY, search=search, sort="downloads",
-                                expand=["cardData", "downloads", "lastModified", "library_name", "tags"])
-        for info in infos:
-            if getattr(info, "library_name", None) not in (None, LIBRARY):
-                continue
-            repo_id = str(info.id)
-            if pattern and not (fnmatch.fnmatchcase(repo_id, pattern)
-                                or fnmatch.fnmatchcase(repo_id.split("/")[-1], pattern)):
-                continue
-            changed = getattr(info, "last_modified", None)
-            stamp = changed.strftime("%Y-%m-%dT%H:%M:%SZ") if changed is not None else None
-            out.append(HubModel(repo_id, _family_of(info), getattr(info, "downloads", None), stamp,
-                                tuple(getattr(info, "tags", None) or ())))
-            if limit is not None and len(out) >= limit:
-                break
-    except Exception as exc:  # noqa: BLE001 - mapped to one ZooError
-        if isinstance(exc, ZooError):
-            raise
-        if is_network_error(exc) or isinstance(exc, getattr(hf_errors(), "OfflineModeIsEnabled", ())):
-            raise HubOfflineError(f"cannot reach {endpoint()} to list models (offline?); check the network "
-                                  "(or HF_ENDPOINT); 'zoo list' shows the catalog without the Hub") from None
-        status = http_status(exc)
+        infos = get_json(url, headers, what="list models")
+    except HubError as exc:
+        status = getattr(exc, "status", None)
         if status in (401, 403):
             raise token_error(endpoint(), status, "list models") from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HubError(f"listing models on {endpoint()} failed: {first}") from None
+        raise
+    out = []
+    for info in infos:
+        if not isinstance(info, dict) or not isinstance(info.get("id"), str):
+            continue
+        if info.get("library_name") not in (None, LIBRARY):
+            continue
+        repo_id = info["id"]
+        if pattern and not (fnmatch.fnmatchcase(repo_id, pattern)
+                            or fnmatch.fnmatchcase(repo_id.split("/")[-1], pattern)):
+            continue
+        downloads = info.get("downloads")
+        tags = info.get("tags")
+        out.append(HubModel(repo_id, _family_of(info), downloads if type(downloads) is int else None,
+                            _stamp(info.get("lastModified")),
+                            tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()))
+        if limit is not None and len(out) >= limit:
+            break
     out.sort(key=lambda m: (-(m.downloads or 0), m.repo_id))
     return out

@@ -109,7 +109,11 @@ def truthy(value: str | None) -> bool:
 
 def endpoint() -> str:
     """The Hub URL: ``HF_ENDPOINT`` (read now, not at import time) or https://huggingface.co."""
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+    url = (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+    from zoo_core.hub.netread import check_endpoint
+
+    check_endpoint(url)  # one line for a malformed endpoint (a port out of range, 'http://[::1', no host)
+    return url
 
 
 def offline() -> bool:

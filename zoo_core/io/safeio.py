@@ -117,6 +117,12 @@ def json_depth_ok(value: Any, max_depth: int = MAX_JSON_DEPTH) -> bool:
 
 def parse_json(data: bytes | str, what: str, error: type[ZooError] = ZooError) -> Any:
     """Parse a JSON document whose nesting is at most :data:`MAX_JSON_DEPTH`; any problem raises ``error``."""
+    if isinstance(data, (bytes, bytearray)):
+        # JSON is UTF-8 (RFC 8259); json.loads would guess UTF-16 or UTF-32 from the first bytes
+        try:
+            data = bytes(data).decode("utf-8-sig")  # a UTF-8 BOM (Notepad) is still fine
+        except UnicodeDecodeError as exc:
+            raise error(f"{what} is not valid JSON: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
     try:
         value = json.loads(data)
     except RecursionError:

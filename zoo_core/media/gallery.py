@@ -137,6 +137,8 @@ def build_gallery(out_dir: str | Path, patterns: Iterable[str] = (), *, evaluate
     from zoo_core.media.images import _pil, tile
     from zoo_core.io.weights import atomic_write_bytes
 
+    if not str(out_dir).strip():  # Path("") is the current folder: never what an empty -o meant
+        raise ZooError("the gallery folder (-o) is empty; name a folder to write index.html into")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ZooError(f"cannot write the gallery into '{out}': it is a file")

@@ -173,6 +173,10 @@ def launch_local(workers: int, module_args: list[str]) -> None:
 
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torchrun's own default, without its warning
+    # torchrun itself forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT to the workers (its --signals-to-handle)
+    # and closes them; a launcher killed outright (SIGKILL, OOM) cannot, so each worker watches
+    # this pid (die_with_launcher) and stops as on Ctrl-C when it goes.
+    os.environ[LAUNCHER_PID] = str(os.getpid())
     # The workers run in sessions of their own: Ctrl-C reaches this process only, and the
     # launcher forwards it (one SIGINT each). Each worker finishes its steps, rank 0 checkpoints
     # once, and they exit 130; the launcher waits for that (up to the shutdown timeout).
@@ -196,6 +200,81 @@ def launch_local(workers: int, module_args: list[str]) -> None:
 _WORLD: World | None = None
 
 
+LAUNCHER_PID = "ZOO_LAUNCHER_PID"  # set by launch_local for its workers
+
+
+def die_with_launcher(launcher: int, grace: float | None = None) -> None:
+    """Make this worker stop when the process ``launcher`` (its parent, zoo's torchrun) is gone.
+
+    On Linux the kernel sends SIGINT the moment the parent dies (``PR_SET_PDEATHSIG``): the
+    training loop treats it as Ctrl-C (finish the step, checkpoint, exit 130). A watcher thread
+    (every platform) checks the parent once a second, sends the same SIGINT itself, and ends the
+    process outright (exit 143) when it is still running ``grace`` seconds later (default: the
+    rendezvous timeout), so that no worker trains on unsupervised.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGINT), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the watcher still runs
+            pass
+    limit = float(rendezvous_timeout() if grace is None else grace)
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(limit)
+        os._exit(143)
+
+    if os.getppid() != launcher:  # it died before the line above took effect
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=watch, daemon=True, name="zoo-launcher-watch").start()
+
+
+def usable_cpus() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def check_workers(workers: int, device: str, *, oversubscribe: bool = False) -> None:
+    """Refuse more workers than the machine has cores (CPU) or devices (CUDA), unless told to go ahead.
+
+    ``device`` is a resolved device (``cpu``, ``cuda:N``, ``mps``). More CPU workers than cores
+    only slows each step (every rank waits for the slowest at each all-reduce); ``oversubscribe``
+    (``--oversubscribe`` or ``ZOO_OVERSUBSCRIBE=1``) allows it. More CUDA workers than GPUs is
+    refused without an override: nccl cannot put two ranks on one GPU.
+    """
+    flag = os.environ.get("ZOO_OVERSUBSCRIBE", "").strip().lower() in ("1", "true", "yes", "on")
+    if str(device).startswith("cuda"):
+        import torch
+
+        have = torch.cuda.device_count()
+        if workers > have:  # no override: nccl refuses two ranks on one GPU ("Duplicate GPU detected")
+            raise ZooError(f"--workers {workers} is more than the {have} CUDA device(s) on this machine; use at most "
+                           f"{have} (one worker per GPU: nccl cannot share a GPU between ranks), or --device cpu")
+        return
+    if oversubscribe or flag:
+        return
+    if device == "mps":
+        have, what = 1, "Apple GPU"
+    else:
+        have, what = usable_cpus(), "CPU core(s) available to zoo"
+    if workers > have:
+        raise ZooError(f"--workers {workers} is more than the {have} {what} on this machine; use at most {have}, "
+                       "or pass --oversubscribe (ZOO_OVERSUBSCRIBE=1) to start them anyway")
+
+
 def current_world() -> World:
     """This process's world, read once from the launcher's environment (no framework import)."""
     global _WORLD
@@ -205,6 +284,8 @@ def current_world() -> World:
         if size < 1 or not 0 <= rank < size:
             raise ZooError(f"bad launcher environment: RANK={rank} WORLD_SIZE={size}")
         _WORLD = World(rank=rank, size=size, local_rank=_env_int("LOCAL_RANK", rank))
+        if size > 1 and os.environ.get(LAUNCHER_PID, "").strip().isdigit():
+            die_with_launcher(int(os.environ[LAUNCHER_PID]))
     return _WORLD
 
 
@@ -217,4 +298,5 @@ def shard(batch: int, world: World) -> slice:
     return slice(world.rank * per, (world.rank + 1) * per)
 
 
-__all__ = ["World", "current_world", "launch_local", "rendezvous_timeout", "shard"]
+__all__ = ["World", "check_workers", "current_world", "die_with_launcher", "launch_local", "rendezvous_timeout",
+           "shard", "usable_cpus"]

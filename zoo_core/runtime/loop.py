@@ -42,6 +42,9 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
     if every < 1:
         raise ConfigError("checkpoint_every must be >= 1")
     world = world or current_world()
+    from zoo_core.backends.memory import check_memory  # before the first step allocates
+
+    check_memory(model.family, model.config, max(1, int(model.config.get("batch_size", 1)) // world.size), "train")
     run = RunFolder(run_dir) if run_dir is not None else None
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else (run.checkpoints if run else None)
     loop = _Fit(model, data, total, list(callbacks), run, ckpt_dir, every, keep,

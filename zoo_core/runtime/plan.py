@@ -97,15 +97,34 @@ def check_overrides(plan: TrainPlan, overrides: dict) -> None:
                           f"resume-safe keys of '{plan.family.name}': {', '.join(sorted(safe))}")
 
 
-def check_parallel(plan: TrainPlan, overrides: dict, workers: int) -> None:
-    """Before starting ``workers`` processes: the family trains data-parallel and its batch splits evenly."""
-    from zoo_core.runtime.distributed import World, shard
+def check_parallel(plan: TrainPlan, overrides: dict, workers: int, *, device: str = "cpu",
+                   oversubscribe: bool = False) -> None:
+    """Before starting ``workers`` processes, once, in the launcher: what every worker would refuse.
+
+    The family trains data-parallel, its batch splits evenly, the ``--set`` keys may change (on a
+    resume), ``device`` is there, and ``workers`` fits the machine's cores or devices
+    (:func:`~zoo_core.runtime.distributed.check_workers`; ``oversubscribe`` goes ahead).
+    """
+    from zoo_core.runtime.devices import resolve_device
+    from zoo_core.runtime.distributed import World, check_workers, shard
 
     if not plan.family.trainable or not plan.family.distributed:
         raise ZooError(f"family '{plan.family.name}' does not train data-parallel; drop --workers")
+    check_overrides(plan, overrides)
     config = plan.family.config.resolve(plan.config, overrides)
     if "batch_size" in config:
         shard(int(config["batch_size"]), World(rank=0, size=int(workers)))
+    from zoo_core.backends.memory import check_memory
+
+    check_memory(plan.family, config, max(1, int(config.get("batch_size", 1)) // int(workers)), "train",
+                 processes=int(workers))
+    framework = getattr(plan.family, "framework", "numpy")
+    # torch is imported for torchrun anyway; TensorFlow only when a GPU is asked for by name
+    if framework == "torch" or str(device) not in ("cpu", "auto"):
+        resolved = resolve_device(device, framework)
+    else:
+        resolved = "cpu"
+    check_workers(int(workers), resolved, oversubscribe=oversubscribe)
 
 
 def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int | None = None,
