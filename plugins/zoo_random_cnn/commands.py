@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from zoo_core.config import MAX_SEED
 from zoo_core.runtime.devices import device_option
 
 
@@ -18,7 +19,7 @@ from zoo_core.runtime.devices import device_option
               help="Side of each square image (the notebook: 256).")
 @click.option("--channels", default=1, show_default=True, type=click.Choice(["1", "3"]),
               help="1: grey; 3: colour (the notebook's channels = 3).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**62),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED),
               help="Seed of the weights and of the binary inputs.")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
               help="Another random-cnn config value for every cell, e.g. smoothing=none (repeatable).")
