@@ -86,7 +86,8 @@ def default_checkpoint_every(total: int) -> int:
 def check_count(value: Any, key: str, low: int, high: int) -> int:
     """An int in ``low..high`` (not a bool, float or string), else a one-line ConfigError."""
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ConfigError(f"{key} must be an integer in {low}..{high}, not {str(value)[:40]!r}")
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise ConfigError(f"{key} must be an integer in {low}..{high}, not {shown}")
     return int(value)
 
 
