@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -84,8 +85,8 @@ def default_checkpoint_every(total: int) -> int:
 
 
 def check_count(value: Any, key: str, low: int, high: int) -> int:
-    """An int in ``low..high`` (not a bool, float or string), else a one-line ConfigError."""
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+    """An integer (a numpy one too) in ``low..high``, not a bool, float or string; else a one-line ConfigError."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not low <= value <= high:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
         raise ConfigError(f"{key} must be an integer in {low}..{high}, not {shown}")
     return int(value)
