@@ -13,8 +13,13 @@ from typing import Any, Callable, Iterable, Mapping
 
 from zoo_core.errors import ConfigError
 
-#: the largest seed a command accepts (``--seed``): numpy, torch and TensorFlow all take it
+#: the largest seed zoo accepts anywhere (``--seed``, every family's ``seed`` key): an unsigned
+#: 32-bit integer, which numpy (legacy and Generator), torch, TensorFlow and Keras all take as it is
 MAX_SEED = 2**32 - 1
+#: the most training steps a run may have (``--steps``, ``--set steps``, ``run.json``)
+MAX_STEPS = 10_000_000
+#: a run's total steps when neither the caller nor the config names it
+DEFAULT_STEPS = 1000
 #: the most items a ``list`` param may hold (per-layer sizes: far more than any model here uses)
 MAX_LIST = 64
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list}

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from zoo_core.config import ConfigSpec
 from zoo_core.errors import MissingFrameworkError, RegistryError
 
+#: the config keys a resume may change unless a family names its own (``Family.resume_safe``)
+RESUME_SAFE: tuple[str, ...] = ("lr", "steps")
+
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.model import ZooModel
 
@@ -59,7 +62,7 @@ class Family:
     description: str = ""
     latent: bool = False
     count_parameters: Callable[[dict], int] | None = None
-    resume_safe: tuple[str, ...] = ("lr", "steps")
+    resume_safe: tuple[str, ...] = RESUME_SAFE
     distributed: bool = False
     aliases: tuple[str, ...] = ()
     estimate_memory: Callable[[dict, int], Any] | None = None

@@ -6,7 +6,7 @@ a plugin that raises while importing or registering (any exception, ``SystemExit
 only ``KeyboardInterrupt`` goes through) is recorded with its error and skipped as a whole:
 nothing it registered before failing stays usable.
 
-Trust: the built-in plugins (:data:`BUILTIN_PLUGINS`, shipped in the ``zoo`` distribution)
+Trust: the built-in plugins (:func:`builtin_plugins`, shipped in the ``zoo`` distribution)
 import and register first, whatever the entry-point order, so their family, model and command
 names cannot be taken by a third-party plugin; a clash is an error naming both plugins, and the
 third-party plugin is skipped. Core commands cannot be replaced either. See docs/security.md.
@@ -40,9 +40,27 @@ from zoo_core.families import Family
 ENTRY_POINT_GROUP = "zoo.plugins"
 #: The distribution that ships zoo_core and the built-in plugins.
 BUILTIN_DISTRIBUTION = "zoo"
-#: entry-point name -> module of each built-in plugin (as in pyproject.toml).
-BUILTIN_PLUGINS = {"glyphnet": "zoo_glyphnet", "random_cnn": "zoo_random_cnn", "vae": "zoo_vae",
-                   "filterviz": "zoo_filterviz", "glyph_cnn": "zoo_glyph_cnn"}
+_builtin_plugins: dict[str, str] | None = None
+
+
+def builtin_plugins() -> dict[str, str]:
+    """Entry-point name -> module of each built-in plugin: the ``zoo.plugins`` entry points of the
+    zoo distribution itself, so pyproject.toml's table is the one list (read once, then kept)."""
+    global _builtin_plugins
+    if _builtin_plugins is None:
+        try:
+            dist = metadata.distribution(BUILTIN_DISTRIBUTION)
+            found = {ep.name: ep.value for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP}
+        except metadata.PackageNotFoundError:  # zoo_core imported from a folder, not installed
+            found = {}
+        _builtin_plugins = dict(sorted(found.items()))
+    return dict(_builtin_plugins)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BUILTIN_PLUGINS":  # the former constant: now read from the zoo distribution
+        return builtin_plugins()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -303,7 +321,7 @@ def _is_builtin(ep: Any) -> bool:
     """Whether an entry point is one of zoo's own plugins, from zoo's own distribution."""
     dist = getattr(ep, "dist", None)
     dist_name = dist.metadata["Name"] if dist is not None else BUILTIN_DISTRIBUTION
-    return BUILTIN_PLUGINS.get(ep.name) == ep.value and dist_name == BUILTIN_DISTRIBUTION
+    return dist_name == BUILTIN_DISTRIBUTION and builtin_plugins().get(ep.name) == ep.value
 
 
 def _allowed(entry_points: Any) -> list:

@@ -100,10 +100,12 @@ def resolve(ref: str | Path | Resolved) -> Resolved:
 
 def _directory(path: Path, text: str) -> Resolved:
     """A saved model folder, or a run folder (whose run.json names the family while no model is saved yet)."""
-    from zoo_core.io.files import read_family_json, read_saved_config
+    from zoo_core.io.files import read_saved_config
 
     if not (path / CONFIG_FILE).is_file() and (path / RUN_FILE).is_file():
-        meta = read_family_json(path / RUN_FILE, "run manifest", "run folder", "")
+        from zoo_core.runtime.runs import RunFolder  # the one run.json reader (bounded, checked, contained)
+
+        meta = RunFolder(path).read_manifest()
         return Resolved("run", text, get_family(meta["family"]), dict(meta["config"]), directory=path)
     meta = read_saved_config(path)
     kind = "run" if (path / RUN_FILE).is_file() else "directory"

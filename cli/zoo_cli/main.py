@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 import zoo_core
-from zoo_core.config import MAX_SEED
+from zoo_core.config import MAX_SEED, MAX_STEPS
 from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
 from zoo_core.io.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
@@ -257,12 +257,13 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
 @click.argument("name")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
               help="Run folder: model, checkpoints and run.json go here (a resume may omit it: NAME is the run).")
-@click.option("--steps", type=click.IntRange(1), help="The run's total steps, fresh or resumed (default: the "
-              "family's own, or the resumed run's target).")
+@click.option("--steps", type=click.IntRange(1, MAX_STEPS), help="The run's total steps, fresh or resumed "
+              "(default: the resumed run's target, or the family's own).")
 @click.option("--data", type=click.Path(exists=True), help="Training data (.npy/.npz/image folder), if the family uses data.")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable; "
               "on a resume only the family's resume-safe keys).")
-@click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints.")
+@click.option("--checkpoint-every", type=click.IntRange(1, MAX_STEPS), help="Steps between checkpoints (default: "
+              "the resumed run's own, else a tenth of the run, 50 to 1,000, and at least every 10 minutes).")
 @click.option("--resume", is_flag=True, help="Continue the run in NAME (or -o) from its newest checkpoint.")
 @click.option("--force", is_flag=True, help="Start afresh in a non-empty run folder (deletes its checkpoints).")
 @device_option("auto")
@@ -290,7 +291,7 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
         return
     if world.distributed and not plan.family.distributed:
         _fail(f"family '{plan.family.name}' does not train data-parallel")
-    total = steps or plan.steps or int(plan.spec.resolve(plan.config, overrides).get("steps", 1000))
+    total = plan.total_steps(overrides, steps)  # decided once, here
     progress = Progress(total) if world.is_main else None
     try:
         model, history = run_training(plan, overrides, steps=total, callbacks=[progress] if progress else [],

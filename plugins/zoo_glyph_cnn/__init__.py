@@ -11,8 +11,8 @@ plugin ``zoo_filterviz``. Importing this module imports no framework.
 from __future__ import annotations
 
 import zoo_core
-from zoo_core.config import ConfigSpec, Param
-from zoo_core.families import Family
+from zoo_core.config import MAX_SEED, MAX_STEPS, ConfigSpec, Param
+from zoo_core.families import RESUME_SAFE, Family
 
 GLYPHCNN_CONFIG = ConfigSpec({
     "dataset": Param("glyphs-28", "str", "glyph dataset it classifies",
@@ -26,9 +26,9 @@ GLYPHCNN_CONFIG = ConfigSpec({
     "batch_size": Param(128, "int", "training batch size", min=1, max=4096),
     # 50 000 glyphs-64-rgb images are 2.5 GB as float32 (the training set is held as one tensor)
     "train_size": Param(24000, "int", "glyph images generated for training", min=100, max=50_000),
-    "steps": Param(1000, "int", "default training steps", min=1, max=10_000_000),
+    "steps": Param(1000, "int", "default training steps", min=1, max=MAX_STEPS),
     "sample_steps": Param(200, "int", "ascent steps of sample() (class-maximising inputs)", min=1, max=10_000),
-    "seed": Param(0, "int", "seed of the initial weights, the training data and batches", min=0, max=2**31 - 1),
+    "seed": Param(0, "int", "seed of the initial weights, the training data and batches", min=0, max=MAX_SEED),
 })
 
 
@@ -52,5 +52,5 @@ def register_families(register):
     register(Family(name="glyph-cnn", framework="torch", factory="zoo_glyph_cnn.model:GlyphCNN",
                     config=GLYPHCNN_CONFIG, requires=("torch",), extra="torch",
                     description="small CNN classifier of glyph images (0-9A-Z); sample() = class-maximising inputs",
-                    count_parameters=_count, distributed=True, resume_safe=("lr", "steps", "sample_steps"),
+                    count_parameters=_count, distributed=True, resume_safe=(*RESUME_SAFE, "sample_steps"),
                     aliases=("glyphcnn",)))

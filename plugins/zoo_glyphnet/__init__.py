@@ -15,7 +15,7 @@ training loop in :mod:`zoo_glyphnet.training` and the model in :mod:`zoo_glyphne
 from __future__ import annotations
 
 import zoo_core
-from zoo_core.config import ConfigSpec, Param
+from zoo_core.config import MAX_SEED, MAX_STEPS, ConfigSpec, Param
 from zoo_core.errors import ConfigError
 from zoo_core.families import Family
 
@@ -101,8 +101,8 @@ CONFIG = ConfigSpec({
     "schedule": Param("cosine", "str", "learning-rate schedule over the run's steps: constant, or cosine decay to 0",
                       choices=("constant", "cosine")),
     "batch_size": Param(128, "int", "messages per training step", min=1, max=8192),
-    "seed": Param(0, "int", "seeds the initial weights and every training batch", min=0, max=2**62),
-    "steps": Param(3000, "int", "default number of training steps", min=1, max=10_000_000),
+    "seed": Param(0, "int", "seeds the initial weights and every training batch", min=0, max=MAX_SEED),
+    "steps": Param(3000, "int", "default number of training steps", min=1, max=MAX_STEPS),
 }, check=_check)
 
 
@@ -142,7 +142,6 @@ FAMILY = Family(
     latent=True,
     count_parameters=count_parameters,
     distributed=True,
-    resume_safe=("lr", "steps"),
 )
 
 

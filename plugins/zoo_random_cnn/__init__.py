@@ -73,7 +73,7 @@ What changed against the seed, and why
 from __future__ import annotations
 
 import zoo_core
-from zoo_core.config import ConfigSpec, Param
+from zoo_core.config import MAX_SEED, ConfigSpec, Param
 from zoo_core.errors import ConfigError
 from zoo_core.families import Family
 
@@ -162,7 +162,7 @@ CONFIG = ConfigSpec(
                            "every upsampling ('upsample') or nowhere ('none', the notebook)",
                            choices=("conv", "upsample", "none")),
         "seed": Param(0, "int", "seed of the weights (numpy default_rng) and of a random split", min=0,
-                      max=2**62),
+                      max=MAX_SEED),
     },
     check=check_config,
 )

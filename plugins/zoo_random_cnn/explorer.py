@@ -24,6 +24,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from zoo_core.config import MAX_SEED
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>zoo random-cnn explorer</title>
 <style>
@@ -181,7 +183,7 @@ def make_server(explorer: Explorer, port: int = 0, quiet: bool = True) -> HTTPSe
             try:
                 compression = _number(query, "compression", 0.0, 1.0, 0.3125)
                 sophistication = _number(query, "sophistication", 0.0, 1.0, 0.8)
-                input_seed = int(_number(query, "seed", 0, 2 ** 32 - 1, 0))
+                input_seed = int(_number(query, "seed", 0, MAX_SEED, 0))
                 body, headers = explorer.image_png(compression, sophistication, input_seed)
             except (ValueError, ZooError) as exc:
                 self._send(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc).encode(), "text/plain; charset=utf-8")

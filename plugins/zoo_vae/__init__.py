@@ -18,9 +18,9 @@ parameter count only. It imports neither TensorFlow, Keras nor numpy; the models
 from __future__ import annotations
 
 import zoo_core
-from zoo_core.config import ConfigSpec, Param
+from zoo_core.config import MAX_SEED, MAX_STEPS, ConfigSpec, Param
 from zoo_core.errors import ConfigError
-from zoo_core.families import Family
+from zoo_core.families import RESUME_SAFE, Family
 
 ACTIVATIONS = ("leaky_relu", "relu", "selu")
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
@@ -72,8 +72,8 @@ _COMMON = {
     "channels": Param(1, "int", "1 for grey, 3 for colour", choices=(1, 3)),
     "lr": Param(5e-4, "float", "Adam learning rate", min=1e-7, max=1.0),
     "batch_size": Param(128, "int", "images per training step", min=1, max=8192),
-    "seed": Param(0, "int", "seeds the initial weights, the data order and the sampling noise", min=0, max=2**31 - 1),
-    "steps": Param(2000, "int", "default number of training steps", min=1, max=10_000_000),
+    "seed": Param(0, "int", "seeds the initial weights, the data order and the sampling noise", min=0, max=MAX_SEED),
+    "steps": Param(2000, "int", "default number of training steps", min=1, max=MAX_STEPS),
     "dataset": Param("glyphs-28", "str", "default training data: a zoo_core.data.datasets spec or a path"),
     "jit_compile": Param(False, "bool", "XLA-compile the training step (measured slower on CPU; see docs/vae.md)"),
 }
@@ -183,14 +183,14 @@ def estimate_ae_memory(config: dict, batch: int):
 VAE_FAMILY = Family(
     name="vae", framework="keras", factory="zoo_vae.model:ConvVAE", config=VAE_CONFIG,
     requires=("keras", "tensorflow"), extra="keras", latent=True, count_parameters=count_vae_parameters,
-    estimate_memory=estimate_vae_memory, distributed=True, resume_safe=("lr", "steps", "jit_compile"),
+    estimate_memory=estimate_vae_memory, distributed=True, resume_safe=(*RESUME_SAFE, "jit_compile"),
     description="convolutional VAE (TF2 GradientTape train_step; bernoulli/gaussian/logistic likelihood + fact * KL)",
 )
 
 AE_FAMILY = Family(
     name="ae", framework="keras", factory="zoo_vae.model:DenseAE", config=AE_CONFIG,
     requires=("keras", "tensorflow"), extra="keras", latent=True, count_parameters=count_ae_parameters,
-    estimate_memory=estimate_ae_memory, distributed=True, resume_safe=("lr", "steps", "jit_compile"),
+    estimate_memory=estimate_ae_memory, distributed=True, resume_safe=(*RESUME_SAFE, "jit_compile"),
     description="dense autoencoder 784 -> 30 -> 784 (MSE): the contrast; random codes decode to garbage",
 )
 

@@ -20,7 +20,7 @@ from helpers.hostile_hub import HostileHub
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-GROUPS = ("seeds", "options", "config", "catalog", "saved", "data", "hub")
+GROUPS = ("seeds", "options", "config", "catalog", "saved", "data", "runs", "hub")
 
 
 @pytest.fixture(scope="module")

@@ -426,6 +426,77 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
         add("data", f"cli-train-{name}", ["train", "ae", "--steps", "1", "--data", files / name,
                                           "-o", out / f"run-{name}"], outputs=[out / f"run-{name}"], heavy=True)
 
+    # -- run folders: contained (no symbolic link followed out), run.json is data, steps bounded -----
+    good_run = {"family": "glyphnet", "config": {"image_size": 32, "widths": [4, 8, 8], "msg_size": 8},
+                "step": 2, "steps": 4, "schedule": [{"from": 0, "steps": 4}], "checkpoint_every": 2, "seed": 0,
+                "data": None}
+    victim = files / "run-victim"
+    (victim / "checkpoint").mkdir(parents=True)
+    (victim / "run.json").write_text(json.dumps(good_run))
+    for name in ("step-00000002.safetensors", "model.safetensors", "canary.txt"):
+        (victim / "checkpoint" / name).write_bytes(b"canary")
+    (victim / "model.safetensors").write_bytes(b"canary")
+    victim_outputs = [victim / "checkpoint" / "step-00000006.safetensors", victim / "config.json",
+                      victim / "checkpoint" / ".lock"]
+
+    def run_folder(name: str, manifest: dict | bytes | None = None) -> Path:
+        folder = files / f"run-{name}"
+        (folder / "checkpoint").mkdir(parents=True)
+        data = good_run if manifest is None else manifest
+        (folder / "run.json").write_bytes(data if isinstance(data, bytes) else json.dumps(data).encode())
+        return folder
+
+    bad_manifest = {
+        "steps-abc": {"steps": "abc"}, "steps-list": {"steps": [5]}, "steps-true": {"steps": True},
+        "steps-2.5": {"steps": 2.5}, "steps-1e30": {"steps": 1e30}, "steps-0": {"steps": 0},
+        "steps-negative": {"steps": -4}, "steps-over-max": {"steps": 10_000_001}, "step-string": {"step": "2"},
+        "step-past-steps": {"step": 99}, "schedule-string": {"schedule": "cosine"},
+        "schedule-ints": {"schedule": [1, 2]}, "schedule-object": {"schedule": {"from": 0, "steps": 4}},
+        "schedule-from-string": {"schedule": [{"from": "0", "steps": 4}]},
+        "schedule-steps-missing": {"schedule": [{"from": 0}]}, "every-0": {"checkpoint_every": 0},
+        "every-string": {"checkpoint_every": "2"}, "every-true": {"checkpoint_every": True},
+        "seed-negative": {"seed": -1}, "seed-2**40": {"seed": 2**40}, "data-string": {"data": "glyphs"},
+        "base-model-int": {"base_model": 7},
+    }
+    for name, change in bad_manifest.items():
+        folder = run_folder(name, {**good_run, **change})
+        add("runs", f"resume-{name}", ["train", folder, "--resume"], outputs=[folder / "model.safetensors"])
+        if name in ("steps-abc", "schedule-string", "every-0"):
+            add("runs", f"info-{name}", ["info", folder])
+    for name, entry, target in (("checkpoint", "checkpoint", victim / "checkpoint"),
+                                ("run-json", "run.json", victim / "run.json"),
+                                ("model", "model.safetensors", victim / "model.safetensors"),
+                                ("lock", ".lock", victim / "checkpoint" / "canary.txt"),
+                                ("step-file", "checkpoint/step-00000002.safetensors",
+                                 victim / "checkpoint" / "step-00000002.safetensors")):
+        folder = run_folder(f"link-{name}")
+        link = folder / entry
+        if link.is_dir():
+            link.rmdir()
+        elif link.exists():
+            link.unlink()
+        os.symlink(target, link)
+        add("runs", f"link-{name}", ["train", folder, "--resume", "--steps", "6"], outputs=victim_outputs)
+        add("runs", f"link-{name}-sample", ["sample", folder, "-o", out / "link.png"],
+            outputs=[out / "link.png", *victim_outputs])
+    run_out = out / "run-steps"
+    for value in ("10000001", str(2**63), "1e30", "0", "-5", "abc"):
+        add("runs", f"train-steps{value[:8]}", ["train", "glyphnet", "-o", run_out, "--steps", value],
+            outputs=[run_out])
+    for value in ("0", "-1", "10000001", "x"):
+        add("runs", f"train-checkpoint-every{value}", ["train", "glyphnet", "-o", run_out, "--steps", "2",
+                                                       "--checkpoint-every", value], outputs=[run_out])
+    add("runs", "train-set-steps-over-max", ["train", "glyphnet", "-o", run_out, "--set", "steps=10000001"],
+        outputs=[run_out])
+    for value in ("0", "-1", "True", "2.5", "'5'"):
+        add("runs", f"api-checkpoint-every-{value}", kind="api", heavy=True, outputs=[run_out],
+            code=f"import zoo_core; zoo_core.build('glyphnet', image_size=32, widths=[4, 8, 8], msg_size=8)"
+                 f".train(steps=2, checkpoint_every={value}, run_dir={str(run_out)!r})")
+    for value in ("10000001", "2**63", "1e30", "True", "'4'"):
+        add("runs", f"api-steps-{value}", kind="api", heavy=True, outputs=[run_out],
+            code=f"import zoo_core; zoo_core.build('glyphnet', image_size=32, widths=[4, 8, 8], msg_size=8)"
+                 f".train(steps={value}, run_dir={str(run_out)!r})")
+
     # -- Hub references: grammar before any request or path ---------------------------------------
     hub_env = {"HF_ENDPOINT": hub_url or "http://127.0.0.1:9", "HF_HOME": str(root / "hf"),
                "XDG_DATA_HOME": str(root / "xdg"), "HF_HUB_DISABLE_TELEMETRY": "1"}

@@ -158,33 +158,27 @@ def _load_folder(folder: Path) -> tuple[Any, Any]:
 
 
 def _read_images(files: list[Path], where: Path):
-    """Decode image files, each a regular file; Pillow's decompression-bomb guard is an error here,
-    and the decoded total may not pass ``ZOO_MAX_DATA_BYTES`` (checked before each decode)."""
-    import warnings
-
+    """Decode image files with the one safe decoder (:func:`zoo_core.io.imagefile.decode_image`);
+    the decoded total may not pass ``ZOO_MAX_DATA_BYTES`` (checked before each decode)."""
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
 
-    from zoo_core.io.safeio import check_file, limit
+    from zoo_core.io.imagefile import decode_image
+    from zoo_core.io.safeio import limit
 
     cap = limit("data")
     arrays = []
     total = 0
+
+    def budget(pic: Any) -> None:
+        nonlocal total
+        total += pic.width * pic.height * 3
+        if total > cap:
+            raise DatasetError(f"{where}: the images decode to more than the limit of {cap} bytes "
+                               "(ZOO_MAX_DATA_BYTES)")
+
     for file in files:
-        check_file(file, cap, "image", DatasetError)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(file) as pic:
-                    total += pic.width * pic.height * 3
-                    if total > cap:
-                        raise DatasetError(f"{where}: the images decode to more than the limit of {cap} bytes "
-                                           "(ZOO_MAX_DATA_BYTES)")
-                    pic = pic.convert("RGB") if pic.mode not in ("L", "RGB") else pic.copy()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise DatasetError(f"{file}: refusing a possible decompression bomb ({exc})".splitlines()[0]) from None
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            raise DatasetError(f"{file}: not a readable image ({type(exc).__name__})") from None
+        pic = decode_image(file, DatasetError, check=budget)
+        pic = pic.convert("RGB") if pic.mode not in ("L", "RGB") else pic
         arrays.append(np.asarray(pic))
     shapes = {a.shape[:2] for a in arrays}
     if len(shapes) > 1:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from zoo_core.errors import WeightsError
-from zoo_core.io.files import EVAL_FILE, RUN_FILE, SAMPLE_FILE
+from zoo_core.io.files import EVAL_FILE, SAMPLE_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from huggingface_hub import ModelCard
@@ -47,20 +47,26 @@ def gallery_file(seed: int) -> str:
 
 
 def _read_json(path: Path, what: str) -> dict | None:
+    from zoo_core.io.safeio import load_json  # bounded in size and nesting, a regular file only
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path, what, WeightsError)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise WeightsError(f"{path} ({what}) is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise WeightsError(f"{path} ({what}) must hold a JSON object")
     return data
 
 
 def read_run(directory: str | Path) -> dict | None:
-    """The run manifest ``run.json`` of a run folder, or None when there is none."""
-    return _read_json(Path(directory) / RUN_FILE, "run manifest")
+    """The run manifest ``run.json`` of a run folder (read and checked by the one run.json reader,
+    :meth:`zoo_core.runtime.runs.RunFolder.read_manifest`), or None when there is none."""
+    from zoo_core.runtime.runs import RunFolder
+
+    run = RunFolder(directory)
+    if not run.manifest_path.exists() and not run.manifest_path.is_symlink():
+        return None
+    return run.read_manifest()
 
 
 def read_eval(directory: str | Path) -> dict:

@@ -73,25 +73,8 @@ def save_animation(frames: np.ndarray, path: str | Path, fps: int = 20) -> Path:
 
 
 def read_image(path: str | Path):
-    """A decoded Pillow image from an untrusted file, or one :class:`~zoo_core.errors.ZooError` line.
+    """A decoded Pillow image from an untrusted file, or one :class:`~zoo_core.errors.ZooError` line
+    (the one safe decoder, :func:`zoo_core.io.imagefile.decode_image`)."""
+    from zoo_core.io.imagefile import decode_image
 
-    The file must be a regular file under ``ZOO_MAX_DATA_BYTES``; Pillow's decompression-bomb
-    guard (its warning included) is an error, as is anything Pillow cannot decode.
-    """
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    from zoo_core.io.safeio import check_file, limit
-
-    check_file(path, limit("data"), "image", ZooError)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as pic:
-                pic.load()
-                return pic.copy()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ZooError(f"{path}: refusing a possible decompression bomb ({exc})".splitlines()[0]) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ZooError(f"{path}: not a readable image ({type(exc).__name__})") from None
+    return decode_image(path, ZooError)

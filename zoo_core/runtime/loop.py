@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
 import time
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from zoo_core.runtime.distributed import World, current_world
+from zoo_core.config import DEFAULT_STEPS, MAX_STEPS
 from zoo_core.errors import ConfigError, WeightsError, ZooError
-from zoo_core.runtime.runs import RunFolder, describe_data, now, versions
+from zoo_core.runtime.distributed import World, current_world
+from zoo_core.runtime.runs import RunFolder, check_resume_config, describe_data, now, versions
 from zoo_core.runtime.sessions import History, TrainContext
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.model import ZooModel
 
+#: the most steps between two checkpoints when the caller names no interval
+CHECKPOINT_EVERY_MAX = 1000
+#: ... and the most seconds: a long run always has a checkpoint at most this old (plus one chunk)
+CHECKPOINT_SECONDS = 600.0
+
 
 def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Any] = (),
         run_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None, resume: bool = False,
         checkpoint_every: int | None = None, keep: int = 3, evaluate: bool | None = None,
-        world: World | None = None, extra: Mapping[str, Any] | None = None) -> History:
+        world: World | None = None, extra: Mapping[str, Any] | None = None,
+        checked_config: Mapping[str, Any] | None = None) -> History:
     """Train ``model`` in place up to global step ``steps`` (a total) and return its whole History.
 
     :param data: what the family trains on (None: its default); recorded in ``run.json``.
@@ -28,30 +36,34 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
     :param checkpoint_dir: checkpoints only, without a run folder (default ``run_dir/checkpoint``).
     :param resume: continue from the newest checkpoint; without one it is an error. Without a
         checkpoint folder, continue this model object's last run from memory (no disk at all).
-    :param checkpoint_every: steps between checkpoints (default: a tenth of the run, at least 50).
+    :param checkpoint_every: steps between checkpoints, 1..MAX_STEPS (default: the resumed run's
+        own, else a tenth of the run, at least 50 and at most 1,000, and at least every 10 minutes);
+        recorded in ``run.json``.
+    :param steps: the run's total, 0..MAX_STEPS (default: the config's ``steps``).
     :param evaluate: compute the family's held-out metrics at the end (default: with a run folder).
+    :param checked_config: the saved config the caller already held this model's config to
+        (``zoo train --resume`` checks its ``--set`` against ``run.json`` before building); a
+        checkpoint saved with that very config is not checked again.
     """
     from zoo_core.runtime.legacy import legacy_fit, trains_here
 
     if not trains_here(model):  # plugin contract 1 (its own train()), or a class that cannot train
         return legacy_fit(model, data, steps=steps, callbacks=callbacks, run_dir=run_dir, resume=resume)
-    total = int(model.config.get("steps", 1000) if steps is None else steps)
-    if total < 0:
-        raise ConfigError("steps must be >= 0")
-    every = int(checkpoint_every or max(50, total // 10))
-    if every < 1:
-        raise ConfigError("checkpoint_every must be >= 1")
+    total = total_steps(steps, model.config)
+    if checkpoint_every is not None:
+        check_count(checkpoint_every, "checkpoint_every", 1, MAX_STEPS)
     world = world or current_world()
     from zoo_core.backends.memory import check_memory  # before the first step allocates
 
     check_memory(model.family, model.config, max(1, int(model.config.get("batch_size", 1)) // world.size), "train")
     run = RunFolder(run_dir) if run_dir is not None else None
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else (run.checkpoints if run else None)
-    loop = _Fit(model, data, total, list(callbacks), run, ckpt_dir, every, keep,
+    loop = _Fit(model, data, total, list(callbacks), run, ckpt_dir, checkpoint_every, keep,
                 evaluate if evaluate is not None else run is not None, world, dict(extra or {}))
+    loop.checked_config = dict(checked_config) if checked_config is not None else None
     created = run is not None and world.is_main and not run.path.exists()
     try:
-        with run.lock() if run is not None and world.is_main else _nothing():
+        with run.lock() if run is not None and world.is_main else nullcontext():
             return loop.train(resume)
     except BaseException:
         # a run that failed before its first checkpoint (bad data, a bad config...) leaves nothing behind
@@ -62,18 +74,39 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
         raise
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+def total_steps(steps: Any, config: Mapping[str, Any]) -> int:
+    """The run's total steps, decided once: ``steps`` if given, else the config's ``steps``, else
+    :data:`~zoo_core.config.DEFAULT_STEPS`; an integer in 0..MAX_STEPS (0: nothing left to train)."""
+    value = config.get("steps", DEFAULT_STEPS) if steps is None else steps
+    return check_count(value, "steps", 0, MAX_STEPS)
+
+
+def default_checkpoint_every(total: int) -> int:
+    """Steps between checkpoints when none is given: a tenth of the run, at least 50 and at most
+    :data:`CHECKPOINT_EVERY_MAX` (a run also checkpoints every :data:`CHECKPOINT_SECONDS`)."""
+    return min(max(50, total // 10), CHECKPOINT_EVERY_MAX)
+
+
+def check_count(value: Any, key: str, low: int, high: int) -> int:
+    """An integer (a numpy one too) in ``low..high``, not a bool, float or string; else a one-line ConfigError."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not low <= value <= high:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise ConfigError(f"{key} must be an integer in {low}..{high}, not {shown}")
+    return int(value)
 
 
 class _Fit:
     """One call of :func:`fit`, with the run folder locked (on rank 0)."""
 
     def __init__(self, model: ZooModel, data: Any, total: int, callbacks: list, run: RunFolder | None,
-                 ckpt_dir: Path | None, every: int, keep: int, evaluate: bool, world: World, extra: dict) -> None:
+                 ckpt_dir: Path | None, every: int | None, keep: int, evaluate: bool, world: World,
+                 extra: dict) -> None:
         self.model, self.data, self.total, self.callbacks = model, data, total, callbacks
-        self.run, self.ckpt_dir, self.every, self.keep = run, ckpt_dir, every, keep
+        self.run, self.ckpt_dir, self.keep = run, ckpt_dir, keep
+        self.requested_every = every  # None: the resumed run's own interval, else the default
+        self.every = every or default_checkpoint_every(total)
+        self.timed_checkpoints = every is None
+        self.checked_config: dict | None = None
         self.evaluate, self.world, self.extra = evaluate, world, extra
         self.history = History()
         self.manifest: dict[str, Any] = {}
@@ -88,6 +121,8 @@ class _Fit:
         if self.run is not None and resume and self.run.manifest_path.is_file():
             self.manifest = self.run.read_manifest()
             self._check_data()
+            if self.requested_every is None and self.manifest.get("checkpoint_every"):
+                self.every = int(self.manifest["checkpoint_every"])  # a resume keeps the run's interval
         self.ctx = TrainContext(world=self.world, device=getattr(self.model, "device", "cpu"), steps=self.total,
                                 data=self.data_record, extra=self.extra)
         self.session = self.model.training_session(self.data, self.total, self.ctx)
@@ -148,7 +183,9 @@ class _Fit:
         family = self.model.family_name
         if meta.get("family") not in (family, *getattr(self.model.family, "aliases", ())):  # a former name too
             raise WeightsError(f"checkpoint {path} was written by family '{meta.get('family')}', not '{family}'")
-        _check_resume_config(self.model, meta.get("config") or {}, f"checkpoint {path}")
+        saved = meta.get("config") or {}
+        if saved != self.checked_config:  # the caller (zoo train) checked this config already
+            check_resume_config(self.model.family, saved, self.model.config, f"checkpoint {path}", WeightsError)
         state = {k[len("session/"):]: v for k, v in tensors.items() if k.startswith("session/")}
         fresh = self.session.state()  # the checkpoint may hold more (slots made by a first step)
         check_state(fresh, {k: v for k, v in state.items() if k in fresh}, str(path))
@@ -171,7 +208,7 @@ class _Fit:
             "seed": model.config.get("seed"), "device": self.ctx.device, "world_size": self.world.size,
             "versions": versions(model), "started": self.started, "finished": finished,
             "metrics": metrics if metrics is not None else manifest.get("metrics", {}),
-            "schedule": self.schedule,
+            "schedule": self.schedule, "checkpoint_every": self.every,
         }
         clock = self.clock
         if finished is not None and self.done > clock["from"]:  # this session's speed, warm-up excluded
@@ -199,6 +236,7 @@ class _Fit:
                 tensors[f"history/{key}"] = np.asarray(values, dtype=np.float64)
         save_checkpoint(self.ckpt_dir, step, tensors, {"family": self.model.family_name, "config": self.model.config,
                                                        "world_size": self.world.size}, keep=self.keep)
+        self.last_checkpoint = time.monotonic()
         self.write_manifest(step)
 
     def _steps(self) -> None:
@@ -208,12 +246,14 @@ class _Fit:
         from zoo_core.runtime.interrupt import DeferredInterrupt
 
         self.clock.update(start=time.perf_counter(), end=time.perf_counter(), **{"from": self.done})
+        self.last_checkpoint = time.monotonic()
         with DeferredInterrupt() as interrupt:
             while self.done < self.total:
                 stop = self._chunk(interrupt)
                 if not self.world.distributed:  # one process: a Ctrl-C during the callbacks counts now
                     stop = interrupt.raised
-                if self.done % self.every == 0 or self.done == self.total or stop:
+                due = self.timed_checkpoints and time.monotonic() - self.last_checkpoint >= CHECKPOINT_SECONDS
+                if self.done % self.every == 0 or self.done == self.total or stop or due:
                     self.checkpoint(self.done)
                 if stop:  # Ctrl-C: the steps in flight finished and are checkpointed
                     raise KeyboardInterrupt
@@ -258,15 +298,6 @@ class _Fit:
                 self.write_manifest(self.done, finished=now(), metrics=self.history.metrics)
         world.barrier()
         return self.history
-
-
-def _check_resume_config(model: ZooModel, saved: Mapping[str, Any], where: str) -> None:
-    safe = set(getattr(model.family, "resume_safe", ("lr", "steps")) if model.family else ("lr", "steps"))
-    changed = sorted(k for k in set(saved) | set(model.config)
-                     if k not in safe and saved.get(k) != model.config.get(k))
-    if changed:
-        shown = ", ".join(f"{k} {saved.get(k)!r} != {model.config.get(k)!r}" for k in changed[:4])
-        raise WeightsError(f"{where} belongs to another config ({shown}); use a new run folder")
 
 
 def _collective(world: World, work: Any, interrupt: Any = None) -> Any:

@@ -8,14 +8,13 @@ The CLI only parses its options and renders progress and results.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.io.files import CHECKPOINT_DIR, RUN_FILE
-from zoo_core.runtime.runs import RunFolder, is_run_folder
+from zoo_core.io.files import RUN_FILE
+from zoo_core.runtime.runs import RunFolder, check_resume_config, is_run_folder
 
 
 @dataclass
@@ -30,11 +29,22 @@ class TrainPlan:
     data: str | None = None
     steps: int | None = None
     base_model: str | None = None
+    target: Any = None                            # what the name resolved to (resolved once, here)
+    checkpoint_every: int | None = None           # the resumed run's interval (run.json)
 
     @property
     def spec(self) -> Any:
         """The family's config spec (parses ``--set`` text)."""
         return self.family.config
+
+    def total_steps(self, overrides: dict | None = None, steps: int | None = None) -> int:
+        """The run's total steps, decided once: ``steps`` (``--steps``), else the resumed run's
+        target, else the config's ``steps`` (with ``overrides``), else DEFAULT_STEPS."""
+        from zoo_core.runtime.loop import total_steps
+
+        if steps is None and self.resume:
+            steps = self.steps
+        return total_steps(steps, self.spec.resolve(self.config, overrides or {}))
 
 
 def plan_training(name: str, output: str | None, *, resume: bool = False, force: bool = False,
@@ -45,7 +55,7 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
     or ``--force``; ``--resume`` on a folder with no ``run.json``; ``--data`` that is not the
     run's own on a resume.
     """
-    from zoo_core.resolver import get_family, resolve
+    from zoo_core.resolver import Resolved, get_family, resolve
 
     if is_run_folder(name) and not resume:
         raise ZooError(f"'{name}' is a run folder; pass --resume to continue it")
@@ -64,9 +74,12 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
             raise ZooError(f"run '{run}' trains on {source or 'its family default'}; a resume takes no other --data")
         if source == "array":
             raise ZooError(f"run '{run}' was trained on an in-memory array; resume it from Python")
-        return TrainPlan(family=family, run=run, resume=True, config=dict(manifest["config"]),
-                         source=manifest["family"], data=source, steps=manifest.get("steps"),
-                         base_model=manifest.get("base_model"))
+        config = dict(manifest["config"])
+        # a resume builds the run's own config (its folder may hold no saved model yet)
+        return TrainPlan(family=family, run=run, resume=True, config=config, source=manifest["family"], data=source,
+                         steps=manifest.get("steps"), base_model=manifest.get("base_model"),
+                         target=Resolved("run", str(run), family, dict(config)),
+                         checkpoint_every=manifest.get("checkpoint_every"))
     if output is None:
         raise ZooError("zoo train NAME needs -o RUN (the run folder to write)")
     run = Path(output)
@@ -77,24 +90,19 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
             if not force:
                 raise ZooError(f"run folder '{run}' is not empty; pass --resume to continue it or --force to "
                                "start afresh (its checkpoints are deleted)")
-            shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
-            (run / RUN_FILE).unlink(missing_ok=True)
+            RunFolder(run).clear()  # checkpoint/ and run.json; a link is removed, never followed
     target = resolve(name)  # a catalog entry (its recipe, from fresh weights) or a family
     if target.kind not in ("catalog", "family"):
         raise ZooError(f"zoo train starts from a catalog model or a family, not a {target.kind} ('{name}'); "
                        "see 'zoo list' (a run folder continues with --resume)")
-    return TrainPlan(family=target.family, run=run, resume=False, config=dict(target.config), source=name, data=data)
+    return TrainPlan(family=target.family, run=run, resume=False, config=dict(target.config), source=name, data=data,
+                     target=target)
 
 
 def check_overrides(plan: TrainPlan, overrides: dict) -> None:
     """On a resume, only the family's resume-safe keys may change."""
-    if not plan.resume:
-        return
-    safe = set(plan.family.resume_safe)
-    fixed = sorted(k for k, v in overrides.items() if k not in safe and plan.config.get(k) != v)
-    if fixed:
-        raise ConfigError(f"--set {fixed[0]} cannot change on a resume (the run's checkpoint fixes it); "
-                          f"resume-safe keys of '{plan.family.name}': {', '.join(sorted(safe))}")
+    if plan.resume:
+        check_resume_config(plan.family, plan.config, {**plan.config, **overrides}, f"--set on run '{plan.run}'")
 
 
 def check_parallel(plan: TrainPlan, overrides: dict, workers: int, *, device: str = "cpu",
@@ -132,22 +140,21 @@ def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int |
                  checkpoint_every: int | None = None) -> tuple[Any, Any]:
     """Build the model the plan describes and train it into the run folder; return (model, history).
 
-    ``steps`` is the run's total (default: the resumed run's target, else the config's ``steps``).
+    ``steps`` is the run's total (default: :meth:`TrainPlan.total_steps`, decided here once).
     A fresh run from a catalog name trains that entry's recipe (its config) from fresh weights.
+    The name was resolved once, by :func:`plan_training`; the resume rules are checked once, here.
     """
     from zoo_core import api
     from zoo_core.runtime.loop import fit
-    from zoo_core.resolver import Resolved
 
     overrides = dict(overrides or {})
     check_overrides(plan, overrides)
-    # a resume builds the run's own config (its folder may hold no saved model yet)
-    start = Resolved("run", str(plan.run), plan.family, dict(plan.config)) if plan.resume else plan.source
-    model = api.build(start, device=device, **overrides)
-    total = steps if steps is not None else (plan.steps if plan.resume and plan.steps else None)
+    total = plan.total_steps(overrides) if steps is None else steps
+    model = api.build(plan.target, device=device, **overrides)
     extra = {"base_model": plan.base_model} if plan.base_model else {}  # kept from the resumed manifest
     history = fit(model, plan.data, steps=total, callbacks=callbacks, run_dir=plan.run, resume=plan.resume,
-                  checkpoint_every=checkpoint_every, extra=extra)
+                  checkpoint_every=checkpoint_every, extra=extra,
+                  checked_config=plan.config if plan.resume else None)
     return model, history
 
 

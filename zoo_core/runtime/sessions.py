@@ -14,10 +14,15 @@ if TYPE_CHECKING:  # pragma: no cover
 class History(dict):
     """Training metrics: ``{"step": [...], "loss": [...], ...}``, one value per step.
 
-    ``metrics`` holds the held-out results computed at the end of a run (empty otherwise).
+    ``metrics`` holds the held-out results computed at the end of a run (empty otherwise); each
+    History has its own.
     """
 
-    metrics: dict = {}
+    metrics: dict
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = {}
 
     def append(self, step: int, logs: Mapping[str, float]) -> None:
         """Record the metrics of one step."""

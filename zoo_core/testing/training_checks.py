@@ -130,4 +130,4 @@ def check_resume_exact(name: str, *, overrides: Mapping[str, Any] | None = None)
 
 #: keys every run.json has
 RUN_KEYS = ("family", "config", "step", "steps", "data", "seed", "device", "world_size", "versions", "started",
-            "finished", "metrics")
+            "finished", "metrics", "schedule", "checkpoint_every")
