@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 #: dataset spec -> the catalog classifier that scores samples of it (trained on its train split)
-REFERENCE_CLASSIFIERS = {"digits-28": "digits-cnn"}
+REFERENCE_CLASSIFIERS = {"digits-28": "digits-cnn", "glyphs-28": "glyph-cnn"}
 
 #: how many seeded halvings of the held-out split the Frechet distances are averaged over
 SPLITS = 10
