@@ -425,6 +425,22 @@ def test_shipped_vae_digits_28_matches_its_card():
     assert metrics["bits_per_dim"] == pytest.approx(float(card.group(2)), abs=5e-4)
     # prior samples lie about as close to held-out digits as held-out digits lie to each other
     assert metrics["prior_nn_mse"] < 1.5 * metrics["heldout_nn_mse"]
+    pytest.importorskip("torch")  # digits-cnn's framework
+    # issue 30's targets, scored by digits-cnn (zoo_core.quality), and the card's own figures
+    assert metrics["quality_model"] == "digits-cnn" and metrics["quality_samples"] == 2000
+    assert metrics["quality_fd"] <= 3 * metrics["quality_heldout_fd"]
+    assert metrics["quality_class_entropy"] >= 3.2 and metrics["quality_class_max_share"] <= 0.15
+    assert metrics["quality_confidence"] >= 0.8
+    assert metrics["bits_per_dim"] <= 1.05 * 4.713  # the -ELBO of the model it replaced, plus 5 %
+    figures = re.search(r"Frechet distance ([0-9.]+) \(held-out vs held-out ([0-9.]+)\), class entropy ([0-9.]+) "
+                        r"bits, largest class ([0-9.]+)%, mean confidence ([0-9.]+)", entry.description)
+    assert figures, entry.description
+    fd, ceiling, entropy, share, confidence = (float(g) for g in figures.groups())
+    assert metrics["quality_fd"] == pytest.approx(fd, abs=0.01)
+    assert metrics["quality_heldout_fd"] == pytest.approx(ceiling, abs=0.01)
+    assert metrics["quality_class_entropy"] == pytest.approx(entropy, abs=0.001)
+    assert 100 * metrics["quality_class_max_share"] == pytest.approx(share, abs=0.1)
+    assert metrics["quality_confidence"] == pytest.approx(confidence, abs=0.001)
 
 
 def _colour_folder(path, n=6, size=64):

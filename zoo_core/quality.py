@@ -72,7 +72,7 @@ def class_coverage(probs: np.ndarray) -> dict[str, float]:
     counts = np.bincount(probs.argmax(axis=1), minlength=probs.shape[1]).astype(np.float64)
     share = counts / counts.sum()
     nz = share[share > 0]
-    return {"class_entropy": float(-(nz * np.log2(nz)).sum()), "class_max_share": float(share.max())}
+    return {"class_entropy": float(0.0 - (nz * np.log2(nz)).sum()) + 0.0, "class_max_share": float(share.max())}
 
 
 def mean_confidence(probs: np.ndarray) -> float:
