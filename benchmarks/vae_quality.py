@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mixture", type=int, default=0, metavar="K",
                     help="refit each model's prior as a K-component mixture of its training codes before scoring "
                          "(what prior=mixture, mixture_components=K does at the end of training)")
+    ap.add_argument("--normal", action="store_true", help="score N(0, I) draws even if the model has a mixture prior")
     ap.add_argument("--json", help="also write every figure to this file")
     args = ap.parse_args(argv)
 
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             model.prior_tensors = standard_mixture(args.mixture, model.latent_size)
             model.fit_prior(model.training_images(model.config["dataset"]))
             label += f", mixture of {args.mixture} refitted"
+        if args.normal:
+            model.prior_tensors = None
+            label += ", N(0, I) draws"
         ev = model.evaluate(seed=0)
         results[label] = ev
         heldout = ev
