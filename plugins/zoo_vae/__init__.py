@@ -27,6 +27,8 @@ from zoo_core.families import Family
 
 ACTIVATIONS = ("leaky_relu", "relu", "selu")
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
+#: the prior mixture's covariances may hold at most this many floats (256 MiB)
+MAX_MIXTURE_FLOATS = 2 ** 26
 
 
 def stage_strides(config: dict) -> list[int]:
@@ -51,6 +53,10 @@ def _check_vae(config: dict) -> None:
     if config["likelihood"] == "gaussian" and config["fact"] <= 0:
         raise ConfigError("config key 'fact': the gaussian likelihood needs fact > 0 (its decoder variance is "
                           "sigma^2 = effective KL weight / 2; see docs/vae.md)")
+    if config["prior"] == "mixture" and config["mixture_components"] * config["z_dim"] ** 2 > MAX_MIXTURE_FLOATS:
+        raise ConfigError(f"config keys 'mixture_components' and 'z_dim': {config['mixture_components']} covariances "
+                          f"of {config['z_dim']} x {config['z_dim']} are more than {MAX_MIXTURE_FLOATS:,} floats; "
+                          "use fewer components or a smaller z_dim")
     layers = len(config["filters"])
     if layers == 0:
         raise ConfigError("config key 'filters': needs at least one conv layer")
@@ -106,11 +112,14 @@ class AliasedSpec(ConfigSpec):
     def parse_overrides(self, pairs: Iterable[str]) -> dict:
         """Parse ``key=value`` strings, aliases renamed."""
         out: dict = {}
+        given: dict = {}  # the family's name -> the name used on the command line
         for pair in pairs:
             key, sep, text = pair.partition("=")
-            name = self.aliases.get(key.strip(), key.strip())
-            if name in out:
-                raise ConfigError(f"config key '{name}' is given twice (once as '{key.strip()}')")
+            key = key.strip()
+            name = self.aliases.get(key, key)
+            if name in given and given[name] != key:
+                raise ConfigError(f"config keys '{given[name]}' and '{key}' name the same setting; give one")
+            given[name] = key
             out.update(super().parse_overrides([f"{name}{sep}{text}"]))
         return out
 
