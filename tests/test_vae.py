@@ -508,6 +508,12 @@ def test_mixture_prior_is_fitted_stored_and_sampled(tmp_path, glyphs16):
     model.save(tmp_path / "m")
     again = zoo_core.load(tmp_path / "m")
     assert np.array_equal(again.sample(8, seed=3), model.sample(8, seed=3))
+    # zoo interpolate walks between draws of the same prior: its key frames are mixture samples
+    from zoo_core.walks import interpolate
+
+    frames = interpolate(again, n=2, points=2, frames=3, seed=5)
+    assert frames.shape == (6, 2, 16, 16, 1)
+    assert np.array_equal(frames[0], again.decode(again.sample_latent(4, seed=5).reshape(2, 2, -1)[0]))
     # prior: normal keeps the old layout (no prior tensors), so weights saved before the key still load
     plain = zoo_core.build("vae", **small)
     assert not keys & set(plain.state_dict())
