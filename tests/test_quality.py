@@ -79,3 +79,11 @@ def test_real_digits_score_near_the_ceiling_noise_and_ae_codes_near_the_floor(di
         pytest.importorskip("tensorflow")
         ae = sample_quality(zoo_core.load("ae-glyphs-28").sample(2000, seed=0), "digits-28", classifier=digits_cnn)
         assert ae["quality_fd"] > 10 * ceiling and ae["quality_confidence"] < 0.8
+
+
+def test_samples_of_another_shape_are_one_error_not_a_traceback(digits_cnn):
+    from zoo_core.errors import ZooError
+    from zoo_core.quality import sample_quality
+
+    with pytest.raises(ZooError, match=r"reads images of shape \(28, 28, 1\)"):
+        sample_quality(np.zeros((20, 16, 16, 1), np.uint8), "digits-28", classifier=digits_cnn)

@@ -120,7 +120,8 @@ def sample_quality(samples: np.ndarray, dataset: Any, *, seed: int = 0, classifi
     """Quality figures of ``uint8`` NHWC ``samples`` against the ``test`` split of ``dataset``.
 
     ``classifier`` (default: the catalog model :data:`REFERENCE_CLASSIFIERS` names, loaded with
-    :func:`zoo_core.load`) must have ``embed(images) -> (features, logits)``; ``reference``
+    :func:`zoo_core.load`) must have ``embed(images) -> (features, logits)`` and may have
+    ``input_shape`` ``(H, W, C)`` (samples of another shape raise :class:`ZooError`); ``reference``
     defaults to the dataset's ``test`` split at the samples' size and channels. Returns the
     figures of :func:`quality_figures` prefixed ``quality_`` (``quality_fd``,
     ``quality_class_entropy``, ..., ``quality_heldout_fd``, ...), plus ``quality_model`` and
@@ -133,6 +134,12 @@ def sample_quality(samples: np.ndarray, dataset: Any, *, seed: int = 0, classifi
         import zoo_core
 
         classifier = zoo_core.load(name)
+    wanted = getattr(classifier, "input_shape", None)
+    if wanted is not None and tuple(samples.shape[1:]) != tuple(wanted):
+        from zoo_core.errors import ZooError
+
+        raise ZooError(f"{name or 'the classifier'} reads images of shape {tuple(wanted)}, not "
+                       f"{tuple(samples.shape[1:])}: no sample-quality figures for this model")
     if reference is None:
         from zoo_core.datasets import load_dataset
 

@@ -70,6 +70,8 @@ class GlyphCNN(ZooModel):
         from zoo_glyph_cnn import DATASETS
 
         self.size, self.in_channels, self.classes = DATASETS[self.config["dataset"]]
+        #: ``(H, W, C)`` of the uint8 images it classifies and embeds
+        self.input_shape = (self.size, self.size, self.in_channels)
         torch.manual_seed(int(self.config["seed"]))
         self.net = build_network(list(self.config["channels"]), int(self.config["hidden"]), self.classes,
                                  self.size, self.in_channels)
