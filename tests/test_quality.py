@@ -87,3 +87,12 @@ def test_samples_of_another_shape_are_one_error_not_a_traceback(digits_cnn):
 
     with pytest.raises(ZooError, match=r"reads images of shape \(28, 28, 1\)"):
         sample_quality(np.zeros((20, 16, 16, 1), np.uint8), "digits-28", classifier=digits_cnn)
+
+
+def test_reference_classifier_only_for_its_dataset_and_image_shape():
+    from zoo_core.quality import reference_classifier
+
+    assert reference_classifier("digits-28") == "digits-cnn"
+    assert reference_classifier("digits-28", (28, 28, 1)) == "digits-cnn"
+    assert reference_classifier("glyphs-28", (16, 16, 1)) is None  # a model of resized glyphs
+    assert reference_classifier("my_images.npz") is None and reference_classifier(np.zeros(3)) is None

@@ -32,6 +32,8 @@ import numpy as np
 
 #: dataset spec -> the catalog classifier that scores samples of it (trained on its train split)
 REFERENCE_CLASSIFIERS = {"digits-28": "digits-cnn", "glyphs-28": "glyph-cnn"}
+#: dataset spec -> ``(H, W, C)`` of the images its reference classifier reads
+REFERENCE_SHAPES = {"digits-28": (28, 28, 1), "glyphs-28": (28, 28, 1)}
 
 #: how many seeded halvings of the held-out split the Frechet distances are averaged over
 SPLITS = 10
@@ -110,9 +112,14 @@ def quality_figures(sample_features: np.ndarray, sample_logits: np.ndarray, ref_
     return out
 
 
-def reference_classifier(dataset: Any) -> str | None:
-    """The catalog classifier that scores samples of ``dataset`` (None if it has none)."""
-    return REFERENCE_CLASSIFIERS.get(dataset) if isinstance(dataset, str) else None
+def reference_classifier(dataset: Any, shape: tuple | None = None) -> str | None:
+    """The catalog classifier that scores samples of ``dataset`` (None if it has none, or if ``shape``,
+    the ``(H, W, C)`` of the samples, is not the shape it reads: a model trained on resized images)."""
+    if not isinstance(dataset, str) or dataset not in REFERENCE_CLASSIFIERS:
+        return None
+    if shape is not None and tuple(shape) != REFERENCE_SHAPES[dataset]:
+        return None
+    return REFERENCE_CLASSIFIERS[dataset]
 
 
 def sample_quality(samples: np.ndarray, dataset: Any, *, seed: int = 0, classifier: Any = None,

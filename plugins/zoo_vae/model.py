@@ -716,11 +716,12 @@ class _KerasAutoencoder(LatentModel):
 
     def _quality_metrics(self, data: Any, images: np.ndarray, seed: int) -> dict[str, Any]:
         """``quality_*``: :func:`zoo_core.quality.sample_quality` of ``QUALITY_SAMPLES`` prior samples against
-        the held-out images, when the dataset has a reference classifier (``digits-28``: ``digits-cnn``)."""
+        the held-out images, when the dataset has a reference classifier (``digits-28``: ``digits-cnn``) that
+        reads images of this model's shape."""
         from zoo_core.quality import reference_classifier, sample_quality
 
         dataset = self.config["dataset"] if data is None else data
-        if reference_classifier(dataset) is None:
+        if reference_classifier(dataset, self._image_shape()) is None:  # no classifier for these images
             return {}
         try:
             return sample_quality(self.sample(QUALITY_SAMPLES, seed=seed), dataset, seed=seed, reference=images)
