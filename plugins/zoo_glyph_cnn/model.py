@@ -3,14 +3,16 @@
 Architecture (the seed article's MNIST CNN, padded): per-image standardisation, then
 ``conv_1`` 3x3 -> ReLU -> 2x2 max-pool, ``conv_2`` 3x3 -> ReLU -> max-pool, ``conv_3`` 3x3 -> ReLU
 (7x7 maps for 28x28 inputs), then a dense hidden layer and ``logits`` over the 36 glyph classes
-(``0-9A-Z``, :data:`zoo_core.data.datasets.GLYPH_CLASSES`).
+(``0-9A-Z``, :data:`zoo_core.data.datasets.GLYPH_CLASSES`), or the 10 digits of ``digits-28``.
+``embed()`` returns the hidden layer and the logits: the catalog entry ``digits-cnn`` is the
+reference classifier with which :mod:`zoo_core.media.quality` scores samples of ``digits-28``.
 
 Inputs are float NHWC images in ``[0, 1]`` like every zoo model; the network standardises each
 image itself, so the seed's per-image standardisation during feature visualisation is a no-op
 for it.
 
 ``sample(n, seed)`` returns *class-maximising inputs*: image ``i`` is the gradient-ascent pattern
-(default recipe of :mod:`zoo_filterviz`) that maximises the logit of class ``i mod 36``.
+(default recipe of :mod:`zoo_filterviz`) that maximises the logit of class ``i mod classes``.
 """
 
 from __future__ import annotations
@@ -65,13 +67,14 @@ class GlyphCNN(ZooModel):
 
     def __init__(self, config: Mapping[str, Any], family: Any = None) -> None:
         super().__init__(config, family)
-        from zoo_core.data.datasets import GLYPH_CLASSES, GLYPH_SPECS
+        from zoo_glyph_cnn import DATASETS
 
-        size, in_ch = GLYPH_SPECS[self.config["dataset"]]
-        self.size, self.in_channels, self.classes = size, in_ch, len(GLYPH_CLASSES)
+        self.size, self.in_channels, self.classes = DATASETS[self.config["dataset"]]
+        #: ``(H, W, C)`` of the uint8 images it classifies and embeds
+        self.input_shape = (self.size, self.size, self.in_channels)
         torch.manual_seed(int(self.config["seed"]))
         self.net = build_network(list(self.config["channels"]), int(self.config["hidden"]), self.classes,
-                                 size, in_ch)
+                                 self.size, self.in_channels)
         self.net.eval()
 
     # -- inspection ------------------------------------------------------------------------------
@@ -92,8 +95,24 @@ class GlyphCNN(ZooModel):
                 out.append(self.net(x.to(self.device)).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.classes), dtype=np.float32)
 
+    def embed(self, images: np.ndarray, batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
+        """``(features, logits)`` of uint8 NHWC images: the dense hidden layer after its ReLU (``hidden``
+        floats per image) and the class logits; the features :mod:`zoo_core.media.quality` compares."""
+        feats, logits = [], []
+        head = self.net[:-1]  # everything up to relu_h
+        self.net.eval()
+        with torch.no_grad():
+            for i in range(0, len(images), batch):
+                x = torch.as_tensor(np.asarray(images[i:i + batch], dtype=np.float32) / 255.0).permute(0, 3, 1, 2)
+                h = head(x.to(self.device))
+                feats.append(h.cpu().numpy())
+                logits.append(self.net.logits(h).cpu().numpy())
+        if not feats:
+            return (np.zeros((0, int(self.config["hidden"])), np.float32), np.zeros((0, self.classes), np.float32))
+        return np.concatenate(feats), np.concatenate(logits)
+
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """Class-maximising inputs: image ``i`` maximises the logit of class ``i % 36`` (uint8 NHWC)."""
+        """Class-maximising inputs: image ``i`` maximises the logit of class ``i % classes`` (uint8 NHWC)."""
         if n == 0:
             return np.zeros((0, self.size, self.size, self.in_channels), dtype=np.uint8)
         classes = [i % self.classes for i in range(n)]
@@ -171,7 +190,10 @@ class GlyphCNNSession:
         cfg = model.config
         self.model, self.world, self.total = model, ctx.world, max(int(steps), 1)
         self.world.init_torch(model.device)
-        images, labels = model._data(data, "train", int(cfg["train_size"]) if data is None else None, int(cfg["seed"]))
+        from zoo_core.data.datasets import GLYPH_SPECS
+
+        glyphs = data is None and cfg["dataset"] in GLYPH_SPECS  # generated: train_size of them
+        images, labels = model._data(data, "train", int(cfg["train_size"]) if glyphs else None, int(cfg["seed"]))
         self.examples = int(len(labels))
         self.x = torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
         self.y = torch.as_tensor(labels, dtype=torch.long)

@@ -17,6 +17,9 @@ parameter count only. It imports neither TensorFlow, Keras nor numpy; the models
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
 import zoo_core
 from zoo_core.config import MAX_SEED, MAX_STEPS, ConfigSpec, Param
 from zoo_core.errors import ConfigError
@@ -24,6 +27,8 @@ from zoo_core.families import RESUME_SAFE, Family
 
 ACTIVATIONS = ("leaky_relu", "relu", "selu")
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
+#: the prior mixture's covariances may hold at most this many floats (256 MiB)
+MAX_MIXTURE_FLOATS = 2 ** 26
 
 
 def stage_strides(config: dict) -> list[int]:
@@ -48,6 +53,10 @@ def _check_vae(config: dict) -> None:
     if config["likelihood"] == "gaussian" and config["fact"] <= 0:
         raise ConfigError("config key 'fact': the gaussian likelihood needs fact > 0 (its decoder variance is "
                           "sigma^2 = effective KL weight / 2; see docs/vae.md)")
+    if config["prior"] == "mixture" and config["mixture_components"] * config["z_dim"] ** 2 > MAX_MIXTURE_FLOATS:
+        raise ConfigError(f"config keys 'mixture_components' and 'z_dim': {config['mixture_components']} covariances "
+                          f"of {config['z_dim']} x {config['z_dim']} are more than {MAX_MIXTURE_FLOATS:,} floats; "
+                          "use fewer components or a smaller z_dim")
     layers = len(config["filters"])
     if layers == 0:
         raise ConfigError("config key 'filters': needs at least one conv layer")
@@ -78,7 +87,44 @@ _COMMON = {
     "jit_compile": Param(False, "bool", "XLA-compile the training step (measured slower on CPU; see docs/vae.md)"),
 }
 
-VAE_CONFIG = ConfigSpec({
+@dataclass(frozen=True)
+class AliasedSpec(ConfigSpec):
+    """A :class:`ConfigSpec` that also accepts other names for some keys (``--set latent_dim=200`` is
+    ``z_dim``, the name seed 004's CelebA VAE uses). Aliases are renamed before validation, so
+    configs, run folders and weights only ever hold the family's own names; giving both names is
+    refused."""
+
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def _rename(self, layer: Mapping[str, Any] | None) -> dict:
+        out: dict = {}
+        for key, value in (layer or {}).items():
+            name = self.aliases.get(key, key)
+            if name != key and name in (layer or {}):
+                raise ConfigError(f"config keys '{key}' and '{name}' name the same setting; give one")
+            out[name] = value
+        return out
+
+    def resolve(self, *layers: Mapping[str, Any] | None) -> dict:
+        """Merge and validate as :meth:`ConfigSpec.resolve`, aliases renamed first."""
+        return super().resolve(*(self._rename(layer) for layer in layers))
+
+    def parse_overrides(self, pairs: Iterable[str]) -> dict:
+        """Parse ``key=value`` strings, aliases renamed."""
+        out: dict = {}
+        given: dict = {}  # the family's name -> the name used on the command line
+        for pair in pairs:
+            key, sep, text = pair.partition("=")
+            key = key.strip()
+            name = self.aliases.get(key, key)
+            if name in given and given[name] != key:
+                raise ConfigError(f"config keys '{given[name]}' and '{key}' name the same setting; give one")
+            given[name] = key
+            out.update(super().parse_overrides([f"{name}{sep}{text}"]))
+        return out
+
+
+VAE_CONFIG = AliasedSpec({
     **_COMMON,
     "z_dim": Param(16, "int", "size of the latent vector", min=1, max=4096),
     "filters": Param([32, 64, 128, 256], "list", "Conv2D filters per encoder layer; the decoder mirrors them",
@@ -102,7 +148,15 @@ VAE_CONFIG = ConfigSpec({
     "kl_solution": Param(3, "int", "KL reduction of the TF2 series' solution types: 3 = fact * sum over latent "
                          "dims; 0, 1, 2 = 2 * fact * mean over latent dims", choices=(0, 1, 2, 3)),
     "scale_by_pixels": Param(False, "bool", "divide the reconstruction loss by the pixel count (per-pixel mean)"),
-}, check=_check_vae)
+    "prior": Param("normal", "str", "what zoo sample draws codes from: normal = N(0, I); mixture = a Gaussian "
+                   "mixture fitted to the training codes (posterior means) after training, stored with the weights",
+                   choices=("normal", "mixture")),
+    "mixture_components": Param(10, "int", "prior mixture: number of full-covariance Gaussians", min=1, max=256),
+    "kl_warmup": Param(0, "int", "steps over which the KL weight rises linearly from 0 to its full value "
+                       "(0: none)", min=0, max=10_000_000),
+    "free_bits": Param(0.0, "float", "nats per latent dimension (batch-mean KL) below which the KL is not "
+                       "penalised (0: plain KL)", min=0.0, max=100.0),
+}, check=_check_vae, aliases={"latent_dim": "z_dim"})
 
 AE_CONFIG = ConfigSpec({
     **_COMMON,
@@ -137,6 +191,9 @@ def count_vae_parameters(config: dict) -> int:
         cin = f
     if full["likelihood"] == "logistic":
         total += full["image_size"] ** 2 * channels if full["logistic_scale"] == "pixel" else 1
+    if full["prior"] == "mixture":  # weights, means, covariances
+        k = full["mixture_components"]
+        total += k + k * z + k * z * z
     return total
 
 

@@ -26,6 +26,8 @@ from zoo_vae._backend import keras, tf
 from zoo_vae.training import STEPS_PER_CALL, AutoencoderSession, compile_chunk, strategy_for  # noqa: F401
 
 EVAL_IMAGES = 2000
+#: prior samples scored by the reference classifier in ``evaluate`` (zoo_core.media.quality)
+QUALITY_SAMPLES = 2000
 #: training images used to recompute the batch-norm statistics at the end of training
 BN_IMAGES = 4096
 #: bounds of the logistic likelihood's learnable log-scale (exp(-7) is a quarter of a grey level)
@@ -314,8 +316,10 @@ class AutoencoderTrainer(keras.Model):
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, *, variational: bool, fact: float,
                  loss: str, seed: int, reco_weight: float = 1.0, scale_shape: tuple | None = None,
-                 **kwargs: Any) -> None:
+                 kl_warmup: int = 0, free_bits: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.kl_warmup = int(kl_warmup)  # steps of the linear KL ramp 0 -> fact (0: none)
+        self.free_bits = float(free_bits)  # nats per latent dimension not penalised (0: plain KL)
         self.encoder = encoder
         self.decoder = decoder
         self.variational = variational
@@ -368,8 +372,14 @@ class AutoencoderTrainer(keras.Model):
         reco = self.reco_weight * tf.reduce_mean(self.reconstruction(x, x_hat))
         if log_var is None:
             kl = tf.zeros_like(reco)
+        elif self.free_bits > 0:  # each dimension's batch-mean KL, floored at free_bits (Kingma et al. 2016)
+            per_dim = tf.reduce_mean(-0.5 * (1.0 + log_var - tf.square(mu) - tf.exp(log_var)), axis=0)
+            kl = self.fact * tf.reduce_sum(tf.maximum(per_dim, self.free_bits))
         else:
             kl = self.fact * tf.reduce_mean(kl_divergence(mu, log_var))
+        if log_var is not None and self.kl_warmup > 0 and training:
+            ramp = tf.cast(self.optimizer.iterations + 1, kl.dtype) / float(self.kl_warmup)
+            kl = kl * tf.minimum(ramp, 1.0)
         return reco, kl
 
     def reconstruction(self, x, x_hat):
@@ -414,6 +424,12 @@ class _KerasAutoencoder(LatentModel):
         self._train_images = None
         self._decode_fn = None
         self._encode_fn = None
+        #: the fitted prior mixture's tensors (``prior: mixture`` only; see zoo_vae.prior)
+        self.prior_tensors: dict[str, np.ndarray] | None = None
+        if self.config.get("prior", "normal") == "mixture":
+            from zoo_vae.prior import standard_mixture
+
+            self.prior_tensors = standard_mixture(int(self.config["mixture_components"]), self.latent_size)
 
     def _build_trainer(self) -> None:
         encoder, decoder = self._build_networks()
@@ -422,7 +438,9 @@ class _KerasAutoencoder(LatentModel):
         scale_shape = self._image_shape() if self.config.get("logistic_scale") == "pixel" else (1, 1, 1)
         self.trainer = AutoencoderTrainer(encoder, decoder, variational=self.variational, fact=kl_weight,
                                           loss=self.loss_kind, seed=int(self.config["seed"]),
-                                          reco_weight=reco_weight, scale_shape=scale_shape, name=self.family_name)
+                                          reco_weight=reco_weight, scale_shape=scale_shape,
+                                          kl_warmup=int(self.config.get("kl_warmup", 0)),
+                                          free_bits=float(self.config.get("free_bits", 0.0)), name=self.family_name)
         self.trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=self.config["lr"]),
                              jit_compile=bool(self.config["jit_compile"]))
         # Create Adam's slots now: variables must not first appear inside the compiled step.
@@ -473,18 +491,44 @@ class _KerasAutoencoder(LatentModel):
         return list(self.encoder.weights) + list(self.decoder.weights) + extra
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Every encoder and decoder variable (BatchNorm statistics included), keyed by ``variable.path``."""
+        """Every encoder and decoder variable (BatchNorm statistics included), keyed by ``variable.path``,
+        and with ``prior: mixture`` the mixture's ``prior/weights``, ``prior/means``, ``prior/covariances``."""
         out: dict[str, np.ndarray] = {}
         for var in self._variables():
             if var.path in out:
                 raise ZooError(f"two variables share the path {var.path!r}; layer names must be unique")
             out[var.path] = np.array(var.numpy())
+        if self.prior_tensors is not None:
+            out.update({k: np.array(v) for k, v in self.prior_tensors.items()})
         return out
 
     def load_state_dict(self, tensors: Mapping[str, np.ndarray]) -> None:
         """Assign arrays (already checked by name, shape and dtype) to the variables of the same path."""
         for var in self._variables():
             var.assign(tensors[var.path])
+        if self.prior_tensors is not None:
+            self.prior_tensors = {k: np.array(tensors[k]) for k in self.prior_tensors}
+
+    # -- prior -----------------------------------------------------------------------------------
+
+    def sample_latent(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` codes from the model's prior: N(0, I), or with ``prior: mixture`` the fitted mixture."""
+        if self.prior_tensors is None:
+            return super().sample_latent(n, seed)
+        from zoo_vae.prior import sample_mixture
+
+        return sample_mixture(self.prior_tensors, n, seed)
+
+    def fit_prior(self, images: np.ndarray) -> float | None:
+        """With ``prior: mixture``: fit the mixture to the posterior means of ``images`` (uint8); returns
+        the mean log-likelihood per code (None with ``prior: normal``)."""
+        if self.prior_tensors is None:
+            return None
+        from zoo_vae.prior import fit_mixture
+
+        self.prior_tensors, ll = fit_mixture(self.encode(images), int(self.config["mixture_components"]),
+                                             seed=int(self.config["seed"]))
+        return ll
 
     # -- sampling --------------------------------------------------------------------------------
 
@@ -667,7 +711,22 @@ class _KerasAutoencoder(LatentModel):
         codes = per_image["codes"]
         out.update({"code_mean": float(codes.mean()), "code_std": float(codes.std())})
         out.update(self._sample_metrics(x, seed, pixels))
+        out.update(self._quality_metrics(data, images, seed))
         return out
+
+    def _quality_metrics(self, data: Any, images: np.ndarray, seed: int) -> dict[str, Any]:
+        """``quality_*``: :func:`zoo_core.media.quality.sample_quality` of ``QUALITY_SAMPLES`` prior samples against
+        the held-out images, when the dataset has a reference classifier (``digits-28``: ``digits-cnn``) that
+        reads images of this model's shape."""
+        from zoo_core.media.quality import reference_classifier, sample_quality
+
+        dataset = self.config["dataset"] if data is None else data
+        if reference_classifier(dataset, self._image_shape()) is None:  # no classifier for these images
+            return {}
+        try:
+            return sample_quality(self.sample(QUALITY_SAMPLES, seed=seed), dataset, seed=seed, reference=images)
+        except ZooError as exc:  # e.g. the classifier's framework (torch) is not installed
+            return {"quality_error": str(exc).splitlines()[0]}
 
     def _per_image_losses(self, x: np.ndarray, rng: np.random.Generator, likelihood: str,
                           gaussian_sigma: float | None) -> dict[str, np.ndarray]:

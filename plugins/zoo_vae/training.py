@@ -114,8 +114,10 @@ class AutoencoderSession:
             var.assign(np.asarray(tensors[f"rng/{i}"]).reshape(var.shape))
 
     def finish(self) -> None:
-        """Every step done: batch-norm statistics recomputed for the final weights (every rank alike)."""
+        """Every step done: batch-norm statistics recomputed for the final weights, then (``prior: mixture``)
+        the prior mixture fitted to the training codes (every rank alike)."""
         self.model.recompute_batch_norm(self.pixels)
+        self.model.fit_prior(self.pixels)
 
     def close(self) -> None:
         """Nothing to release: the compiled loop stays cached on the model for the next run."""

@@ -425,3 +425,114 @@ def test_shipped_vae_digits_28_matches_its_card():
     assert metrics["bits_per_dim"] == pytest.approx(float(card.group(2)), abs=5e-4)
     # prior samples lie about as close to held-out digits as held-out digits lie to each other
     assert metrics["prior_nn_mse"] < 1.5 * metrics["heldout_nn_mse"]
+    pytest.importorskip("torch")  # digits-cnn's framework
+    # issue 30's targets, scored by digits-cnn (zoo_core.media.quality), and the card's own figures
+    assert metrics["quality_model"] == "digits-cnn" and metrics["quality_samples"] == 2000
+    assert metrics["quality_fd"] <= 3 * metrics["quality_heldout_fd"]
+    assert metrics["quality_class_entropy"] >= 3.2 and metrics["quality_class_max_share"] <= 0.15
+    assert metrics["quality_confidence"] >= 0.8
+    assert metrics["bits_per_dim"] <= 1.05 * 4.713  # the -ELBO of the model it replaced, plus 5 %
+    figures = re.search(r"Frechet distance ([0-9.]+) \(held-out vs held-out ([0-9.]+)\), class entropy ([0-9.]+) "
+                        r"bits, largest class ([0-9.]+)%, mean confidence ([0-9.]+)", entry.description)
+    assert figures, entry.description
+    fd, ceiling, entropy, share, confidence = (float(g) for g in figures.groups())
+    assert metrics["quality_fd"] == pytest.approx(fd, abs=0.01)
+    assert metrics["quality_heldout_fd"] == pytest.approx(ceiling, abs=0.01)
+    assert metrics["quality_class_entropy"] == pytest.approx(entropy, abs=0.001)
+    assert 100 * metrics["quality_class_max_share"] == pytest.approx(share, abs=0.1)
+    assert metrics["quality_confidence"] == pytest.approx(confidence, abs=0.001)
+
+
+def _colour_folder(path, n=6, size=64):
+    """``n`` smooth colour PNGs (a gradient and a disc of a random colour each) in ``path``."""
+    from PIL import Image
+
+    path.mkdir()
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:size, :size] / size
+    for i in range(n):
+        rgb = rng.integers(0, 256, 3)
+        img = np.stack([yy * rgb[0], xx * rgb[1], (1 - yy) * rgb[2]], -1)
+        cy, cx, r = rng.uniform(0.3, 0.7, 2).tolist() + [rng.uniform(0.1, 0.3)]
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = 255 - rgb
+        Image.fromarray(img.astype(np.uint8)).save(path / f"img{i}.png")
+    return path
+
+
+def test_cli_trains_resumes_and_samples_a_64px_colour_folder_with_seed_004_names(tmp_path):
+    """The seed-004 CelebA setup on a user's folder: --set image_size=64 channels=3 latent_dim=200."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from zoo_cli.main import add_plugin_commands, cli
+
+    add_plugin_commands()
+    folder = _colour_folder(tmp_path / "photos")
+    run = tmp_path / "run"
+    small = ["--set", "filters=4,4,4,4", "--set", "batch_size=4"]  # small network: the test stays quick
+    base = ["train", "vae", "-o", str(run), "--data", str(folder), "--set", "image_size=64", "--set", "channels=3",
+            "--set", "latent_dim=200", *small]
+    result = CliRunner().invoke(cli, [*base, "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert (config["z_dim"], config["image_size"], config["channels"]) == (200, 64, 3) and "latent_dim" not in config
+    result = CliRunner().invoke(cli, ["train", str(run), "--resume", "--steps", "4"])
+    assert result.exit_code == 0, result.output
+    assert (run / "checkpoint" / "step-00000004.safetensors").is_file()
+    out = tmp_path / "s.png"
+    result = CliRunner().invoke(cli, ["sample", str(run), "-n", "4", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).mode == "RGB"
+    model = zoo_core.load(run)
+    assert model.sample(2).shape == (2, 64, 64, 3)
+    # both names of one key: one line, exit 2
+    result = CliRunner().invoke(cli, [*base, "--set", "z_dim=8", "--steps", "1", "--force"])
+    assert result.exit_code == 2 and "z_dim" in result.output
+
+
+def test_mixture_prior_is_fitted_stored_and_sampled(tmp_path, glyphs16):
+    small = dict(image_size=16, filters=[8, 8], kernel_sizes=[3, 3], z_dim=4, batch_size=16, seed=1)
+    model = zoo_core.build("vae", prior="mixture", mixture_components=3, **small)
+    keys = {"prior/weights", "prior/means", "prior/covariances"}
+    assert keys <= set(model.state_dict()) and model.num_parameters == sum(
+        v.size for v in model.state_dict().values())
+    model.train(glyphs16, steps=4)
+    tensors = model.prior_tensors
+    assert tensors["prior/weights"].sum() == pytest.approx(1.0, abs=1e-5)
+    codes = model.encode(glyphs16[:256])
+    # the mixture sits where the training codes are (its mean is theirs), not at N(0, I)'s origin
+    mixture_mean = (tensors["prior/weights"][:, None] * tensors["prior/means"]).sum(0)
+    assert np.allclose(mixture_mean, model.encode(glyphs16).mean(0), atol=1e-3)
+    draws = model.sample_latent(4000, seed=0)
+    assert np.allclose(draws.mean(0), mixture_mean, atol=0.1 * codes.std())
+    model.save(tmp_path / "m")
+    again = zoo_core.load(tmp_path / "m")
+    assert np.array_equal(again.sample(8, seed=3), model.sample(8, seed=3))
+    # zoo interpolate walks between draws of the same prior: its key frames are mixture samples
+    from zoo_core.media.walks import interpolate
+
+    frames = interpolate(again, n=2, points=2, frames=3, seed=5)
+    assert frames.shape == (6, 2, 16, 16, 1)
+    assert np.array_equal(frames[0], again.decode(again.sample_latent(4, seed=5).reshape(2, 2, -1)[0]))
+    # prior: normal keeps the old layout (no prior tensors), so weights saved before the key still load
+    plain = zoo_core.build("vae", **small)
+    assert not keys & set(plain.state_dict())
+
+
+def test_free_bits_floor_each_latent_dimension(glyphs16):
+    from zoo_vae._backend import tf
+
+    model = zoo_core.build("vae", image_size=16, filters=[8, 8], kernel_sizes=[3, 3], z_dim=4, free_bits=50.0)
+    x = tf.constant(glyphs16[:16].astype(np.float32) / 255.0)
+    _, kl = model.trainer.compute_losses(x, training=False)
+    assert float(kl) == pytest.approx(4 * 50.0)  # every dimension's KL is far below 50 nats: all floored
+
+
+def test_kl_warmup_ramps_the_kl_weight_from_zero(glyphs16):
+    small = dict(image_size=16, filters=[8, 8], kernel_sizes=[3, 3], z_dim=4, batch_size=16, seed=2)
+    plain = zoo_core.build("vae", **small).train(glyphs16, steps=2)
+    warm = zoo_core.build("vae", kl_warmup=1000, **small).train(glyphs16, steps=2)
+    # step 1 sees the same initial weights, batch and noise; only the KL weight differs: 1/1000 of it
+    assert warm["kl_loss"][0] == pytest.approx(plain["kl_loss"][0] / 1000, rel=1e-4)
+    assert warm["reco_loss"][0] == pytest.approx(plain["reco_loss"][0], rel=1e-6)
+    assert warm["kl_loss"][1] < plain["kl_loss"][1] / 100  # step 2: 2/1000 of a similar KL
