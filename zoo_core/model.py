@@ -43,7 +43,7 @@ class ZooModel:
         raise NotImplementedError
 
     def train(self, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Callback] = (),
-              **options: Any) -> History:
+              progress: bool = True, **options: Any) -> History:
         """Train in place until global step ``steps`` (a total; default ``config["steps"]``).
 
         Families that implement ``training_session`` (see :mod:`zoo_core.runtime`) get the shared
@@ -51,12 +51,17 @@ class ZooModel:
         ``checkpoint_dir``, ``resume``, ``checkpoint_every``, ``keep``, ``evaluate``). The returned
         :class:`History` covers every step from 1, resumed ones included. Families whose weights
         are not learned raise :class:`NotTrainableError`.
+
+        ``progress`` (default True): draw the CLI's progress bar on stderr (step, metrics, steps/s,
+        elapsed time, ETA); in a Jupyter notebook tqdm's widget when tqdm is installed. On Ctrl-C
+        the steps in flight finish, a checkpoint is written (with a run or checkpoint folder) and
+        the line to resume is printed before :class:`KeyboardInterrupt` propagates.
         """
         if not hasattr(self, "training_session"):
             raise NotTrainableError(f"family '{self.family_name}' is not trainable: its weights are not learned")
-        from zoo_core.runtime.loop import fit
+        from zoo_core.runtime.loop import fit_with_progress
 
-        return fit(self, data, steps=steps, callbacks=callbacks, **options)
+        return fit_with_progress(self, data, steps=steps, callbacks=callbacks, progress=progress, **options)
 
     def to(self, device: str) -> "ZooModel":
         """Move the model to a resolved device (``cpu``, ``cuda:N``, ``mps``); returns ``self``.
