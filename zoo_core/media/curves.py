@@ -2,8 +2,8 @@
 
 Drawn with matplotlib when it is installed (``engine="auto"``), else with Pillow alone: one
 panel per metric (``loss`` first, ``lr`` last), one colour per run, step on the x axis. Each
-panel shows the raw values as a thin line and, for runs longer than 50 steps, a moving average
-(a twentieth of the run) as a thick one.
+panel shows the raw values as a thin line and, for runs longer than 50 steps, a trailing moving
+average (a twentieth of the run) as a thick one; ``lr`` is drawn as it is.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def _plot_matplotlib(curves, metrics, output: Path, width: int, panel_height: in
                 continue
             colour = tuple(c / 255 for c in COLOURS[i % len(COLOURS)])
             steps, values = zip(*points)
-            window = max(1, len(values) // 20)
+            window = max(1, len(values) // 20) if metric != "lr" else 1  # a schedule is drawn as it is
             ax.plot(steps, values, color=colour, linewidth=0.6, alpha=0.45 if window > 1 else 1.0)
             if window > 1 and len(values) > 50:
                 ax.plot(steps, smooth(values, window), color=colour, linewidth=2, label=label)
@@ -168,7 +168,7 @@ def _plot_pillow(curves, metrics, output: Path, width: int, panel_height: int) -
             colour = COLOURS[i % len(COLOURS)]
             faint = tuple(int(c + (255 - c) * 0.6) for c in colour)
             steps, vals = zip(*points)
-            window = max(1, len(vals) // 20)
+            window = max(1, len(vals) // 20) if metric != "lr" else 1  # a schedule is drawn as it is
             thick = window > 1 and len(vals) > 50
             if len(points) == 1:
                 x, y = px(steps[0], vals[0])
