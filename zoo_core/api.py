@@ -146,18 +146,22 @@ def model_card(ref: str | Path, *, repo_id: str | None = None, evaluate: bool = 
     the recipe) and weights sha256; a saved, pulled (``hf://``) or trained (run folder) model's from
     its ``config.json`` and the ``run.json`` and ``eval.json`` beside it. With ``evaluate`` the model
     is loaded and its evaluation computed now (seed 0), as ``zoo push --eval`` does; else the card
-    carries only the figures saved beside the model. The repo id the card names is a pulled model's
-    own, else ``repo_id`` or ``zoo/NAME``.
+    carries only the figures saved beside the model. The repo id the card names is ``repo_id`` or
+    ``zoo/NAME``. A pulled model's card is the one its publisher pushed (``README.md``, pulled with it).
     """
     from zoo_core import __version__
     from zoo_core.errors import ZooError
     from zoo_core.hub.cards import GALLERY_SEEDS, build_card, eval_figures, read_eval, read_run
-    from zoo_core.io.files import read_saved_config
+    from zoo_core.io.files import CARD_FILE, read_saved_config
 
     target = resolve(str(ref))
     if target.kind == "family":
         raise ZooError(f"'{ref}' is a family, not a model: a card describes trained weights "
                        f"(see 'zoo list {ref}*' for its models)")
+    if target.kind == "hub" and target.directory is not None and (target.directory / CARD_FILE).is_file():
+        from huggingface_hub import ModelCard  # a pulled model: the card its publisher pushed, as pulled
+
+        return ModelCard((target.directory / CARD_FILE).read_text(encoding="utf-8"))
     run = saved = None
     if target.directory is not None:
         meta = read_saved_config(target.directory)
