@@ -63,6 +63,43 @@ def test_resumed_progress_counts_from_where_it_resumed():
     assert "2.0 steps/s" in line and "ETA 0:20" in line
 
 
+def test_notebook_gets_tqdm_widget_or_plain_lines(monkeypatch):
+    import types
+
+    from zoo_core.runtime import progress
+
+    assert not progress.in_notebook()  # pytest is no Jupyter kernel
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # no widgets: plain lines
+    assert type(progress.make_progress(10)) is progress.Progress
+    seen = []
+
+    class FakeTqdm:  # records what the widget is told
+        def __init__(self, total, initial, unit):
+            self.n, self.last_print_n = initial, initial
+            seen.append(("new", total, initial))
+
+        def set_postfix(self, values, refresh):
+            seen.append(("postfix", values))
+
+        def update(self, n):
+            self.n += n
+            seen.append(("update", n))
+
+        def close(self):
+            seen.append(("close",))
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", types.ModuleType("ipywidgets"))
+    monkeypatch.setitem(sys.modules, "tqdm.notebook", types.SimpleNamespace(tqdm=FakeTqdm))
+    bar = progress.make_progress(10)
+    assert type(bar) is progress.NotebookProgress
+    bar(5, {"loss": 0.5})  # a run resumed at step 4
+    bar(6, {"loss": 0.25})
+    bar.close()
+    assert seen == [("new", 10, 0), ("postfix", {"loss": "0.5"}), ("update", 1), ("postfix", {"loss": "0.25"}),
+                    ("update", 1), ("close",)]
+
+
 def test_api_train_reports_progress_by_default_and_not_with_progress_false():
     code = ("import zoo_core\n"
             "m = zoo_core.build('glyphnet', image_size=32, widths=[4, 8, 8], msg_size=8, batch_size=8)\n"

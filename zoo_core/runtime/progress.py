@@ -88,6 +88,7 @@ class NotebookProgress:
     """The same callback drawn as tqdm's notebook widget (``tqdm.notebook``), with tqdm's own ETA."""
 
     def __init__(self, total: int, start: int | None = None) -> None:
+        import ipywidgets  # noqa: F401 - tqdm's widget needs it; without it: ImportError, plain lines
         from tqdm.notebook import tqdm
 
         self.bar = tqdm(total=total, initial=start or 0, unit="step")
