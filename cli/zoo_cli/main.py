@@ -310,14 +310,17 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
         _fail(f"family '{plan.family.name}' does not train data-parallel")
     resolved = plan.spec.resolve(plan.config, overrides)  # a bad --set fails here, before any warning
     total = steps or plan.steps or int(resolved.get("steps", 1000))
+    callbacks: list = []
     if world.is_main and not plan.resume and plan.source == plan.family.name:
         shipped = [m.name for m in zoo_core.list_models() if m.family == plan.family.name and m.weights is not None]
-        if shipped:
-            click.echo(f"zoo: warning: '{name}' trains the family's default config, not a shipped model's recipe; "
-                       f"for one of those: zoo train MODEL -o RUN, MODEL in {', '.join(shipped)}", err=True)
+        if shipped:  # said once training runs (an error before that stays the only line)
+            note = (f"zoo: warning: '{name}' trains the family's default config, not a shipped model's recipe; "
+                    f"for one of those: zoo train MODEL -o RUN, MODEL in {', '.join(shipped)}")
+            callbacks.append(_once(lambda: click.echo(note, err=True)))
     progress = make_progress(total) if world.is_main else None
     try:
-        model, history = run_training(plan, overrides, steps=total, callbacks=[progress] if progress else [],
+        callbacks += [progress] if progress else []
+        model, history = run_training(plan, overrides, steps=total, callbacks=callbacks,
                                       device=device, checkpoint_every=checkpoint_every)
     except KeyboardInterrupt:
         if progress is not None:
@@ -337,6 +340,17 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
     held_out = {k: v for k, v in history.metrics.items() if isinstance(v, (int, float))}
     if held_out:
         click.echo("held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in held_out.items()))
+
+
+def _once(action: Any) -> Any:
+    """A training callback that runs ``action()`` at the first step reported, then never again."""
+    done: list = []
+
+    def callback(step: int, logs: Any) -> None:
+        if not done:
+            done.append(step)
+            action()
+    return callback
 
 
 def _launch_workers(plan: Any, workers: int) -> None:
