@@ -1,13 +1,14 @@
 # The README's two quick-start commands. Each sets up what it needs in ./.venv first.
 #   make sample   install zoo with PyTorch, then draw 64 glyphs from glyphnet-64 (offline)
-#   make test     install zoo with every extra and the test tools, then run the test suite
+#   make test     install zoo with every extra and the test tools, and Debian's Chromium for the browser
+#                 tests when it is missing (apt-get, as root), then run the whole test suite
 # Every pip call uses constraints.txt, which pins torch to the CPU build that the machines carry.
 
 PYTHON ?= python3
 VENV   := .venv
 PIP    := $(VENV)/bin/python -m pip install -q -c constraints.txt
 
-.PHONY: sample test bench clean
+.PHONY: sample test browser bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,20 @@ $(VENV)/.test-deps: $(VENV)/bin/python pyproject.toml constraints.txt
 sample: $(VENV)/.sample-deps
 	$(VENV)/bin/zoo sample glyphnet-64 -n 64 -o glyphnet-64.png
 
-test: $(VENV)/.test-deps
+# The browser tests drive Debian's Chromium (never Playwright's own download): found at
+# $$ZOO_TEST_CHROMIUM, /usr/bin/chromium or on PATH, else installed with apt-get (root only;
+# non-interactive, so CI without a stdin works too), else a one-line hint and exit 2.
+browser:
+	@if [ -n "$$ZOO_TEST_CHROMIUM" ] && [ -x "$$ZOO_TEST_CHROMIUM" ]; then :; \
+	elif [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing Debian's chromium for the browser tests (apt-get)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium </dev/null >/dev/null; \
+	else echo "make: the browser tests need Chromium: run 'sudo apt-get install chromium' (or set ZOO_TEST_CHROMIUM)" >&2; \
+	  exit 2; fi
+
+test: $(VENV)/.test-deps browser
 	$(VENV)/bin/python -m pytest -q
 
 # Each benchmark rewrites its own section of docs/benchmarks.md (takes several minutes in all).

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["build", "check_saved",
            "entry_config", "get_entry", "get_family", "list_families", "list_models", "list_plugins", "load",
-           "load_directory", "resolve"]
+           "load_directory", "model_card", "resolve"]
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 # zoo_core.model imports numpy; it is imported inside functions so that listing stays light.
@@ -192,3 +192,53 @@ def _place(model: ZooModel, device: str | None) -> ZooModel:
                      f"{resolved}); a {framework} family should implement to(device)")
             resolved = "cpu"
     return model.to(resolved)
+
+
+def model_card(ref: str | Path, *, repo_id: str | None = None, evaluate: bool = True) -> Any:
+    """The huggingface_hub ``ModelCard`` that ``zoo push --eval`` would publish for ``ref`` (``zoo info NAME --card``).
+
+    A bundled (catalog) model's card comes from its registry entry (description, license, config:
+    the recipe) and weights sha256; a saved, pulled (``hf://``) or trained (run folder) model's from
+    its ``config.json`` and the ``run.json`` and ``eval.json`` beside it. With ``evaluate`` the model
+    is loaded and its evaluation computed now (seed 0), as ``zoo push --eval`` does; else the card
+    carries only the figures saved beside the model. The repo id the card names is ``repo_id`` or
+    ``zoo/NAME``. A pulled model's card is the one its publisher pushed (``README.md``, pulled with it).
+    """
+    from zoo_core import __version__
+    from zoo_core.errors import ZooError
+    from zoo_core.hub.cards import GALLERY_SEEDS, build_card, eval_figures, read_eval, read_run
+    from zoo_core.io.files import CARD_FILE, read_saved_config
+
+    target = resolve(str(ref))
+    if target.kind == "family":
+        raise ZooError(f"'{ref}' is a family, not a model: a card describes trained weights "
+                       f"(see 'zoo list {ref}*' for its models)")
+    if target.kind == "hub" and target.directory is not None and (target.directory / CARD_FILE).is_file():
+        from huggingface_hub import ModelCard  # a pulled model: the card its publisher pushed, as pulled
+
+        return ModelCard((target.directory / CARD_FILE).read_text(encoding="utf-8"))
+    run = saved = None
+    if target.directory is not None:
+        meta = read_saved_config(target.directory)
+        run, saved = read_run(target.directory), read_eval(target.directory)
+    else:
+        entry = target.entry
+        meta = {"format": "zoo-model/1", "zoo_version": __version__, "family": target.family.name,
+                "plugin": target.family.plugin, "framework": target.family.framework,
+                "config": target.family.config.resolve(entry.config, {}),
+                "weights_sha256": entry.weights.sha256 if entry.weights else "none (weights are not learned)",
+                "license": entry.license, "description": entry.description}
+    live = load(target).evaluate(seed=0) if evaluate else None
+    figures = eval_figures(meta, run, saved=saved, live=live)
+    name = target.name.rstrip("/").split("/")[-1].split("@")[0] or target.family.name
+    card = build_card(meta, repo_id or _default_repo(target, name), run=run, evals=figures, gallery=GALLERY_SEEDS)
+    return card
+
+
+def _default_repo(target: Any, name: str) -> str:
+    """The repo id a card names: the Hub's own for a pulled model, else ``zoo/NAME``."""
+    if target.kind == "hub":
+        from zoo_core.hub.refs import parse_ref
+
+        return parse_ref(target.ref).repo_id
+    return f"zoo/{name}"

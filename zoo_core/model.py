@@ -107,7 +107,7 @@ class ZooModel:
                                 "training_session (its weights are not learned)")
 
     def train(self, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Callback] = (),
-              **options: Any) -> History:
+              progress: bool = True, **options: Any) -> History:
         """Train in place until global step ``steps`` (a total; default ``config["steps"]``).
 
         Runs :meth:`training_session` under :func:`zoo_core.runtime.fit`: ``options`` are those of
@@ -115,10 +115,15 @@ class ZooModel:
         ``evaluate``). The returned :class:`History` covers every step from 1, resumed ones
         included. Families whose weights are not learned raise :class:`NotTrainableError`.
         Do not override it (plugin contract 1 did; see "Migrating plugins" in docs/plugins.md).
-        """
-        from zoo_core.runtime.loop import fit
 
-        return fit(self, data, steps=steps, callbacks=callbacks, **options)
+        ``progress`` (default True): draw the CLI's progress bar on stderr (step, metrics, steps/s,
+        elapsed time, ETA); in a Jupyter notebook tqdm's widget when tqdm is installed. On Ctrl-C
+        the steps in flight finish, a checkpoint is written (with a run or checkpoint folder) and
+        the line to resume is printed before :class:`KeyboardInterrupt` propagates.
+        """
+        from zoo_core.runtime.loop import fit_with_progress
+
+        return fit_with_progress(self, data, steps=steps, callbacks=callbacks, progress=progress, **options)
 
     def to(self, device: str) -> "ZooModel":
         """Move the model to a resolved device (``cpu``, ``cuda:N``, ``mps``); returns ``self``.

@@ -79,6 +79,28 @@ class ZooGroup(click.Group):
             ctx.exit(130)
 
 
+def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Shell completion of NAME: catalog model names, then folders (run folders, saved models)."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        names = [m.name for m in zoo_core.list_models() if m.name.startswith(incomplete)]
+    except ZooError:  # a broken catalog: complete paths only
+        names = []
+    return [CompletionItem(n) for n in names] + [CompletionItem(incomplete, type="dir")]
+
+
+def complete_train_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Shell completion of ``zoo train NAME``: trainable families and catalog names, then folders."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        families = [f.name for f in zoo_core.list_families() if f.trainable and f.name.startswith(incomplete)]
+    except ZooError:
+        families = []
+    return [CompletionItem(n) for n in families] + complete_names(ctx, param, incomplete)
+
+
 def _fail(message: str) -> None:
     raise ZooError(message)
 
@@ -146,14 +168,28 @@ def _list_hub(pattern: str | None, as_json: bool, limit: int | None) -> None:
 
 
 @cli.command("info")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--options", "with_options", is_flag=True,
               help="Each config key with its type, default, bounds and help (from the family's spec).")
-def info_cmd(name: str, as_json: bool, with_options: bool) -> None:
-    """Show a model's family, config, parameters, weights source and sha256."""
+@click.option("--card", "with_card", is_flag=True, help="Print the model card that 'zoo push --eval' would publish "
+              "(description, eval results computed now, recipe); loads the model.")
+@click.option("--no-eval", is_flag=True, help="With --card: only the eval figures saved beside the model.")
+@click.option("--repo-id", help="With --card: the repo the card names (default: a pulled model's own, else zoo/NAME).")
+def info_cmd(name: str, as_json: bool, with_options: bool, with_card: bool, no_eval: bool,
+             repo_id: str | None) -> None:
+    """Show a model's family, config, parameters, weights source and sha256 (--card: its model card)."""
     from zoo_cli.present import config_options, model_info
 
+    if with_card:
+        from zoo_core.api import model_card
+
+        card = model_card(name, repo_id=repo_id, evaluate=not no_eval)
+        if as_json:
+            _json_out({"name": name, "card": str(card), "metadata": card.data.to_dict()})
+        else:
+            click.echo(str(card))
+        return
     info = model_info(name)
     if with_options:
         info["options"] = config_options(info["family"], info["config"])
@@ -199,6 +235,7 @@ def plugins_cmd(as_json: bool) -> None:
         click.echo(f"  hooks:    {', '.join(p['hooks']) or '-'}")
         click.echo(f"  families: {', '.join(p['families']) or '-'}")
         click.echo(f"  models:   {', '.join(p['models']) or '-'}")
+        click.echo(f"  commands: {', '.join(f'zoo {c}' for c in p.get('commands') or []) or '-'}")
         for fam, need in p["missing"].items():
             click.echo(f"  note:     family '{fam}' needs {', '.join(need['modules'])} ({need['hint']})")
         if p["error"]:
@@ -228,7 +265,7 @@ def _memory_option(func: Any) -> Any:
 
 
 @cli.command("sample")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names)
 @click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 4096),
               help="How many images.")
 @click.option("--seed", default=0, show_default=True, type=SEED,
@@ -254,7 +291,7 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
 
 
 @cli.command("train")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_train_names)
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False),
               help="Run folder: model, checkpoints and run.json go here (a resume may omit it: NAME is the run).")
 @click.option("--steps", type=click.IntRange(1, MAX_STEPS), help="The run's total steps, fresh or resumed "
@@ -277,8 +314,8 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
               oversubscribe: bool) -> None:
     """Train NAME (a catalog name or a family) into a run folder, or continue the run folder NAME."""
     from zoo_core.runtime.distributed import current_world
-    from zoo_core.runtime.progress import Progress
-    from zoo_core.runtime.plan import plan_training, run_training
+    from zoo_core.runtime.plan import plan_training, resume_command, run_training
+    from zoo_core.runtime.progress import make_progress
 
     world = current_world()
     plan = plan_training(name, out_dir, resume=resume, force=force, data=data, is_main=world.is_main)
@@ -292,10 +329,26 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
     if world.distributed and not plan.family.distributed:
         _fail(f"family '{plan.family.name}' does not train data-parallel")
     total = plan.total_steps(overrides, steps)  # decided once, here
-    progress = Progress(total) if world.is_main else None
+    callbacks: list = []
+    if world.is_main and not plan.resume and plan.source == plan.family.name:
+        shipped = [m.name for m in zoo_core.list_models() if m.family == plan.family.name and m.weights is not None]
+        if shipped:  # said once training runs (an error before that stays the only line)
+            note = (f"zoo: warning: '{name}' trains the family's default config, not a shipped model's recipe; "
+                    f"for one of those: zoo train MODEL -o RUN, MODEL in {', '.join(shipped)}")
+            callbacks.append(_once(lambda: click.echo(note, err=True)))
+    progress = make_progress(total) if world.is_main else None
     try:
-        model, history = run_training(plan, overrides, steps=total, callbacks=[progress] if progress else [],
+        callbacks += [progress] if progress else []
+        model, history = run_training(plan, overrides, steps=total, callbacks=callbacks,
                                       device=device, checkpoint_every=checkpoint_every)
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.close()
+            progress = None
+        if world.is_main:
+            click.echo(f"zoo: interrupted; the steps done are checkpointed in {plan.run}. "
+                       f"Resume with: {resume_command(plan.run, device)}", err=True)
+        sys.exit(130)
     finally:
         if progress is not None:
             progress.close()
@@ -306,6 +359,17 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
     held_out = {k: v for k, v in history.metrics.items() if isinstance(v, (int, float))}
     if held_out:
         click.echo("held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in held_out.items()))
+
+
+def _once(action: Any) -> Any:
+    """A training callback that runs ``action()`` at the first step reported, then never again."""
+    done: list = []
+
+    def callback(step: int, logs: Any) -> None:
+        if not done:
+            done.append(step)
+            action()
+    return callback
 
 
 def _launch_workers(plan: Any, workers: int) -> None:
@@ -332,7 +396,7 @@ def _launch_workers(plan: Any, workers: int) -> None:
 
 
 @cli.command("eval")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names)
 @click.option("--data", type=click.Path(exists=True), help="Held-out data (default: a run folder's own data).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the held-out draw.")
@@ -351,26 +415,28 @@ def eval_cmd(name: str, data: str | None, as_json: bool, seed: int, device: str)
 
 
 @cli.command("interpolate")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.gif or FILE.webp")
-@click.option("--frames", default=60, show_default=True, type=click.IntRange(2, 2000), help="Frames per segment.")
+@click.option("--frames", default=24, show_default=True, type=click.IntRange(2, 2000), help="Frames per segment.")
 @click.option("--path", "path_kind", default="slerp", show_default=True, type=click.Choice(["lerp", "slerp"]),
               help="Straight line, or great circle (keeps latents at prior-typical norm).")
 @click.option("--points", default=4, show_default=True, type=click.IntRange(2, 64),
               help="Latent points visited in a loop.")
-@click.option("-n", "--num", "n", default=16, show_default=True, type=click.IntRange(1, 256),
+@click.option("-n", "--num", "n", default=9, show_default=True, type=click.IntRange(1, 256),
               help="Walks shown side by side in each frame.")
+@click.option("--size", default=64, show_default=True, type=click.IntRange(8, 1024),
+              help="Pixels of each walk's tile (images are upscaled to it).")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Sampling seed of the walk (not the weights').")
 @click.option("--fps", default=20, show_default=True, type=click.IntRange(1, 100))
-def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points: int, n: int, seed: int,
-                    fps: int) -> None:
+def interpolate_cmd(name: str, output: str, frames: int, path_kind: str, points: int, n: int, size: int,
+                    seed: int, fps: int) -> None:
     """Animate a looping walk through the latent space of model NAME."""
     from zoo_core.media.images import save_animation, tile, upscale
 
     check_suffix(output, ANIMATION_SUFFIXES)
     model = _load(name)
     clips = zoo_core.interpolate(model, n=n, points=points, frames=frames, path=path_kind, seed=seed)
-    movie = [tile(upscale(frame, 96)) for frame in clips]
+    movie = [tile(upscale(frame, size)) for frame in clips]
     save_animation(movie, output, fps=fps)
     click.echo(f"wrote {len(movie)} frames to {output}")
 
@@ -396,6 +462,9 @@ from zoo_cli.trust_commands import gallery, verify  # noqa: E402
 
 cli.add_command(verify)
 cli.add_command(gallery)
+from zoo_cli.run_commands import plot  # noqa: E402
+
+cli.add_command(plot)
 # END extra commands
 
 _commands_added = False

@@ -70,8 +70,8 @@ def config_options(family_name: str, values: dict | None = None) -> list[dict]:
     for key, param in family.config.params.items():
         bounds = []
         if param.min is not None or param.max is not None:
-            low = "-inf" if param.min is None else f"{param.min:g}"
-            high = "inf" if param.max is None else f"{param.max:g}"
+            low = "-inf" if param.min is None else _bound(param.min, param.type)
+            high = "inf" if param.max is None else _bound(param.max, param.type)
             bounds.append(f"{'each ' if param.type == 'list' else ''}{low}..{high}")
         if param.choices is not None:
             bounds.append("one of " + ", ".join(json.dumps(c) for c in param.choices))
@@ -83,3 +83,11 @@ def config_options(family_name: str, values: dict | None = None) -> list[dict]:
                      "choices": list(param.choices) if param.choices is not None else None,
                      "nullable": param.nullable, "bounds": "; ".join(bounds) or "-", "help": param.help})
     return rows
+
+
+def _bound(value: float, kind: str) -> str:
+    """A bound as the user types it: integers in full (``4611686018427387903``, not ``4.61169e+18``)."""
+    if kind in ("int", "list") or (isinstance(value, int) and not isinstance(value, bool)):
+        if float(value).is_integer():
+            return str(int(value))
+    return f"{value:g}"

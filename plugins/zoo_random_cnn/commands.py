@@ -12,7 +12,8 @@ from zoo_core.runtime.devices import device_option
 
 
 @click.command("random-cnn-grid")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png to write (not with --serve).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png to write (not with --serve). "
+              "Default: random-cnn-grid.png, as 'zoo sample' names its file after the model.")
 @click.option("--n", "n", default=16, show_default=True, type=click.IntRange(2, 64),
               help="Grid resolution: soph = s*step, noise = q*step bits, step = (H*W*C*4 - 2) // n.")
 @click.option("--size", "--height", "size", default=64, show_default=True, type=click.IntRange(8, 1024),
@@ -60,8 +61,9 @@ def grid_command(output: str | None, n: int, size: int, channels: str, seed: int
             raise ZooError("--serve draws no grid: leave out -o and --info")
         _serve(size, int(channels), seed, port)
         return
-    if not output:
-        raise ZooError("missing -o FILE.png (or use --serve)")
+    if output is not None and not output.strip():
+        raise ZooError("-o/--output is empty; give a FILE.png")
+    output = output or "random-cnn-grid.png"
     from zoo_core.io.files import check_suffix
 
     check_suffix(output, (".png",))

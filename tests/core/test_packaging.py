@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.slowness import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "-o", str(out), str(ROOT)],
-                   check=True, capture_output=True, text=True, timeout=300)
+                   check=True, capture_output=True, text=True, timeout=scaled(300))
     (path,) = out.glob("zoo-*.whl")
     return path
 
@@ -41,15 +42,15 @@ def test_fresh_venv_install_then_list(wheel, tmp_path):
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"
     # Core dependencies only: listing must work without any framework installed.
-    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=600,
+    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=scaled(600),
                    capture_output=True, text=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     proc = subprocess.run([str(env_dir / "bin" / "zoo"), "list", "--json"], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=120)
+                          env=env, cwd=tmp_path, timeout=scaled(120))
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     expected = {e["name"] for e in json.loads((ROOT / "registry.json").read_text())["models"]}
     assert {r["name"] for r in rows} >= expected
     proc = subprocess.run([str(env_dir / "bin" / "zoo"), "sample", "glyphnet-64", "-o", str(tmp_path / "g.png")],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=scaled(120))
     assert proc.returncode == 2 and "install 'zoo[torch]'" in proc.stderr and "Traceback" not in proc.stderr

@@ -29,7 +29,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 LIGHT_AS = int(os.environ.get("BADINPUT_LIGHT_AS", 2 << 30))  # bytes of address space, no framework
 HEAVY_AS = int(os.environ.get("BADINPUT_HEAVY_AS", 12 << 30))  # with torch and TensorFlow
-CASE_TIMEOUT = int(os.environ.get("BADINPUT_CASE_TIMEOUT", "60"))  # seconds per case before it counts as a hang
+try:  # imported as helpers.badinput, or run as a script (the child) from tests/helpers/
+    from helpers.slowness import scaled_int
+except ImportError:
+    from slowness import scaled_int  # type: ignore[no-redef]
+
+# seconds per case before it counts as a hang: 60 on a quiet machine, scaled by the measured slowness
+CASE_TIMEOUT = int(os.environ.get("BADINPUT_CASE_TIMEOUT") or scaled_int(60))
 
 # -- building the corpus -----------------------------------------------------------------------
 
@@ -685,9 +691,17 @@ def _child(cases_file: str, results_file: str, start: int, light: bool = False) 
             result["seconds"] = round(time.time() - began, 3)
             log.write(json.dumps(result) + "\n")
             log.flush()
-            if light and (result["traceback"] or any(name.split(".")[0] in ("torch", "tensorflow", "keras")
-                                                     for name in sys.modules)):
+            if result["hang"] or (result["traceback"] and _frameworks_loaded()):
+                # the alarm (or an error) may have cut a framework's import short: a second import of a
+                # half-imported TensorFlow in this process fails ('RaggedTensorSpec has already been
+                # registered'), so the next case starts in a fresh child
+                return
+            if light and (result["traceback"] or _frameworks_loaded()):
                 return  # a framework came in, or a case failed (an old zoo): start afresh
+
+
+def _frameworks_loaded() -> bool:
+    return any(name.split(".")[0] in ("torch", "tensorflow", "keras") for name in sys.modules)
 
 
 def _limit_memory(limit: int):
@@ -726,10 +740,11 @@ def run_cases(cases: list[dict], zoo_path: list[str], work: Path, limit: int, li
         results_file.write_text("")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOO_", "HF_", "XDG_"))}
         env.update(PYTHONPATH=os.pathsep.join(zoo_path), ZOO_REGISTRY="", OMP_NUM_THREADS="1",
+                   BADINPUT_CASE_TIMEOUT=str(CASE_TIMEOUT),
                    TF_CPP_MIN_LOG_LEVEL="3", HF_HUB_DISABLE_TELEMETRY="1")
         start, done = 0, {}
         while start < len(inproc):
-            deadline = CASE_TIMEOUT * (len(inproc) - start) + 120
+            deadline = CASE_TIMEOUT * (len(inproc) - start) + scaled_int(120)
             try:
                 proc = subprocess.run([sys.executable, __file__, "child", str(cases_file), str(results_file),
                                        str(start), "light" if light else "heavy"], env=env, capture_output=True, text=True, timeout=deadline,

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from helpers.slowness import scaled
+
 
 #: where Debian's chromium package puts the browser.
 CHROMIUM = "/usr/bin/chromium"
@@ -61,7 +63,7 @@ def chromium_page(timeout_ms: int = 30000, **page_options) -> Iterator:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=list(ARGS))
         try:
             page = browser.new_page(**page_options)
-            page.set_default_timeout(timeout_ms)
+            page.set_default_timeout(scaled(timeout_ms))
             yield page
         finally:
             browser.close()
@@ -93,7 +95,7 @@ def inspect_page(path: str | Path, screenshot: str | Path | None = None, width: 
         page.on("pageerror", lambda exc: report.page_errors.append(str(exc)))
         page.on("requestfailed", lambda req: report.failed_requests.append(f"{req.url}: {req.failure}"))
         page.goto(url, wait_until="load")
-        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=30000)
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=scaled(30000))
         report.title = page.title()
         report.images = page.evaluate("Array.from(document.images).map(i => ({src: i.getAttribute('src'), "
                                       "complete: i.complete, naturalWidth: i.naturalWidth, "

@@ -6,15 +6,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from helpers.slowness import scaled
 
 ZOO = str(Path(sys.executable).with_name("zoo"))
 FRAMEWORKS = ("torch", "tensorflow", "keras")
 
 
 def run_zoo(*args: str, env: dict | None = None, cwd: str | Path | None = None, timeout: float = 300):
-    """Run ``zoo ARGS`` and return the CompletedProcess (text mode)."""
+    """Run ``zoo ARGS`` and return the CompletedProcess (text mode).
+
+    ``timeout`` is the limit on a quiet machine; it is scaled by :func:`helpers.slowness.scaled`.
+    """
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([ZOO, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)
+    return subprocess.run([ZOO, *args], capture_output=True, text=True, env=full_env, cwd=cwd,
+                          timeout=scaled(timeout))
 
 
 def imported_frameworks(*args: str, env: dict | None = None) -> tuple[list[str], str]:
@@ -25,7 +30,7 @@ def imported_frameworks(*args: str, env: dict | None = None) -> tuple[list[str],
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             f"print('HEAVY=' + ','.join(m for m in {FRAMEWORKS!r} if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+                          env={**os.environ, **(env or {})}, timeout=scaled(120))
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY=")]
     assert line, proc.stdout + proc.stderr
     heavy = line[-1][len("HEAVY="):]

@@ -164,7 +164,9 @@ class Olah:
             self.proc = subprocess.Popen([sys.executable, "-m", "olah.server", "-c", str(config),
                                           "--log-path", str(self.root / "logs")],
                                          cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
+        from helpers.slowness import scaled
+
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"olah exited with {self.proc.returncode}:\n{self.log.read_text()[-2000:]}")
@@ -494,3 +496,42 @@ def install_test_plugin(site: Path) -> Path:
     source = (HERE / "toyplugin.py").read_text(encoding="utf-8")
     write_dist(site, "zoo-toy", {"toy": "toyplugin"}, {"toyplugin.py": source}, version="0.0.0")
     return site
+
+
+# -- a local Hub sandbox for people ------------------------------------------------------------
+
+
+def sandbox(root: Path, token: str = "hf_sandbox_write") -> None:
+    """Serve olah + the write API from ``root`` until Ctrl-C, and print how to use it.
+
+    ``python tests/helpers/hub_server.py [DIR]`` (with zoo's test extra installed, which brings olah):
+    try ``zoo push`` and ``zoo pull`` without an account or a network; repos live as git repos in
+    ``DIR/olah/mirrors/models/<org>/<repo>``.
+    """
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started in the background (SIGINT ignored there)
+        signal.signal(sig, signal.default_int_handler)
+    olah = Olah(root / "olah").start()
+    hub = HubServer(olah.mirrors, upstream=olah.url, tokens=(token,)).start()
+    print(f"a local Hub at {hub.url} (repos in {olah.mirrors / 'models'}); in another shell:\n"
+          f"  export HF_ENDPOINT={hub.url} HF_TOKEN={token} HF_HOME={root / 'hf-home'}\n"
+          "  zoo train glyphnet-32 -o runs/mine --steps 50\n"
+          "  zoo push runs/mine --repo me/mine\n"
+          "  zoo pull hf://me/mine && zoo info hf://me/mine --card\n"
+          "Ctrl-C stops it.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        hub.stop()
+        olah.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover - the sandbox, started by hand
+    sys.path.insert(0, str(HERE.parent))  # 'helpers' as a package, as under pytest
+    import tempfile
+
+    sandbox(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="zoo-hub-")))

@@ -21,6 +21,7 @@ import textwrap
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
+from helpers.slowness import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "zoo-blobs"
@@ -53,7 +54,7 @@ def pip_install(project: Path, target: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
          "--target", str(target), str(project)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=scaled(300),
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     assert proc.returncode == 0, f"pip install {project} failed:\n{proc.stdout}\n{proc.stderr}"
 
@@ -107,7 +108,7 @@ def python(code: str, path: tuple | list = (), env: Mapping[str, str] | None = N
            cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``python -c code`` in a fresh interpreter with ``path`` on PYTHONPATH."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(env, path),
-                          cwd=cwd, timeout=300)
+                          cwd=cwd, timeout=scaled(300))
 
 
 def error_lines(stderr: str) -> list[str]:

@@ -27,6 +27,7 @@ from zoo_core.hub.cards import model_card
 from zoo_core.catalog import WeightsRef
 from zoo_core.io.weights import sha256_file
 from helpers.toyplugin import Toy, build_toy, saved_files
+from helpers.slowness import scaled
 
 pytestmark = pytest.mark.slow
 TOKEN = "hf_test_write"
@@ -94,7 +95,7 @@ def zoo(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProces
     """Run the installed ``zoo`` CLI."""
     Path(env["HF_HOME"]).parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run([sys.executable, "-m", "zoo_cli.main", *args], env=env, capture_output=True,
-                            text=True, timeout=120, cwd=Path(env["HF_HOME"]).parent)
+                            text=True, timeout=scaled(120), cwd=Path(env["HF_HOME"]).parent)
     if check:
         assert result.returncode == 0, f"zoo {' '.join(args)} -> {result.returncode}\n{result.stderr}"
     return result
@@ -183,7 +184,7 @@ def test_an_hf_model_with_overrides_is_fetched_once_and_hashed_once(servers, tmp
         "         standalone_mode=False)\n"
         "print(json.dumps(calls))\n")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.png")], env=env, capture_output=True,
-                         text=True, timeout=120, cwd=tmp_path)
+                         text=True, timeout=scaled(120), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"snapshot": 1, "sha256": 1}
     assert (tmp_path / "s.png").is_file()
@@ -295,6 +296,10 @@ def test_push_then_pull_then_sample_gives_identical_images(servers, tmp_path):
     card = (snapshot / "README.md").read_text()
     for needle in ("library_name: zoo", "family: toy", '"seed": 11', "| nll | 1.25 |", "sample.png"):
         assert needle in card
+    # zoo info --card: the pulled model's card is the one pushed; the local folder's is the one push would write
+    assert zoo(servers.env(other), "info", "hf://me/glyphs", "--card").stdout.strip() == card.strip()
+    local = zoo(servers.env(other), "info", str(mine), "--card", "--no-eval", "--repo-id", "me/glyphs").stdout
+    assert local.strip() == card.strip()
     repo = hub_server.mirror_path(servers.olah.mirrors, "me/glyphs")
     png = subprocess.run(["git", "--git-dir", str(repo), "show", f"{commit}:sample.png"], capture_output=True,
                          check=True).stdout

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.clitools import ZOO, assert_one_line_error, run_zoo
+from helpers.slowness import scaled
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
               "ZOO_DIST_TIMEOUT": "30"}
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow
 def _train(family: str, run: Path, *args: str, workers: int = 2):
     sets = GLYPHNET if family == "glyphnet" else VAE
     return run_zoo("train", family, "-o", str(run), "--device", "cpu", "--workers", str(workers), *sets, *args,
-                   env=ONE_THREAD, timeout=600)
+                   env=ONE_THREAD, timeout=scaled(600))
 
 
 def _manifest(run: Path) -> dict:
@@ -106,11 +107,11 @@ def _stop_all(proc: subprocess.Popen) -> None:
         for child in _children(proc.pid):
             os.kill(child, signal.SIGKILL)
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.wait(timeout=scaled(30))
 
 
 def _wait_for_checkpoint(proc: subprocess.Popen, run: Path) -> None:
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + scaled(300)
     while not list((run / "checkpoint").glob("step-*.safetensors")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
@@ -125,7 +126,7 @@ def test_a_killed_worker_ends_the_job_with_one_line_then_resume_works(tmp_path):
         victim = next(p for p in workers if _rank_of(p) == 1)
         started = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=scaled(120))
         took = time.monotonic() - started
     finally:
         _stop_all(proc)
@@ -145,13 +146,13 @@ def test_ctrl_c_stops_every_worker_and_checkpoints_once(tmp_path):
     run = tmp_path / "run"
     proc = _start(run, "--steps", "100000", "--checkpoint-every", "100000")
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + scaled(300)
         while not (run / "run.json").is_file():  # written at start, step 0
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(3)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=scaled(120))
     finally:
         _stop_all(proc)
     assert proc.returncode == 130, err

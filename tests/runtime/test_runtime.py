@@ -20,6 +20,7 @@ import pytest
 from helpers.clitools import ZOO, assert_one_line_error, run_zoo
 
 from zoo_core.testing import RUN_KEYS
+from helpers.slowness import scaled
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 
@@ -48,7 +49,7 @@ def _kill_after_checkpoints(args: list[str], run: Path, count: int = 2) -> int:
     """Start ``zoo ARGS``, SIGKILL it once ``count`` checkpoints exist; return the last checkpointed step."""
     proc = subprocess.Popen([ZOO, *args], env={**os.environ, **ONE_THREAD}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + scaled(240)
     try:
         while time.monotonic() < deadline:
             found = sorted((run / "checkpoint").glob("step-*.safetensors"))
@@ -58,7 +59,7 @@ def _kill_after_checkpoints(args: list[str], run: Path, count: int = 2) -> int:
             if proc.poll() is not None:
                 pytest.fail(f"the run ended before it could be killed: {proc.stderr.read()}")
             time.sleep(0.005)
-        proc.wait(timeout=60)
+        proc.wait(timeout=scaled(60))
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -229,7 +230,7 @@ def test_devices(tmp_path):
 
 
 def test_python_m_zoo_cli_runs_the_cli():
-    proc = subprocess.run([sys.executable, "-m", "zoo_cli", "--version"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "zoo_cli", "--version"], capture_output=True, text=True, timeout=scaled(60))
     assert proc.returncode == 0 and proc.stdout.startswith("zoo, version"), proc.stderr
 
 

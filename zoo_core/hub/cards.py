@@ -196,6 +196,8 @@ def build_card(meta: dict, repo_id: str, *, run: dict | None = None, evals: dict
         widget=[{"text": f"seed {s}", "output": {"url": gallery_file(s)}} for s in seeds] or None)
     lines = [f"# {name}", "", f"A `{family}` model from [zoo](https://pypi.org/project/zoo/)"
              + (f" ({framework})" if framework else "") + ", a zoo of small generative image models.", ""]
+    if isinstance(meta.get("description"), str) and meta["description"].strip():
+        lines += [meta["description"].strip()[:1].upper() + meta["description"].strip()[1:] + ".", ""]
     if seeds:
         lines += [f"![16 samples, seed {seeds[0]}]({gallery_file(seeds[0])})", ""]
         if len(seeds) > 1:

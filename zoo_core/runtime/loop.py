@@ -95,6 +95,48 @@ def check_count(value: Any, key: str, low: int, high: int) -> int:
     return int(value)
 
 
+def fit_with_progress(model: ZooModel, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Any] = (),
+                      progress: bool = True, **options: Any) -> History:
+    """:func:`fit` as :meth:`ZooModel.train` runs it: with the progress bar on stderr (rank 0) unless
+    ``progress`` is False, and on Ctrl-C the line that resumes printed before KeyboardInterrupt propagates."""
+    import sys
+
+    from zoo_core.runtime.progress import make_progress
+
+    callbacks = list(callbacks)
+    bar = None
+    if progress and (options.get("world") or current_world()).is_main:
+        bar = make_progress(total_steps(steps, model.config))
+        callbacks.append(bar)
+    try:
+        return fit(model, data, steps=steps, callbacks=callbacks, **options)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+            bar = None
+        sys.stderr.write(_resume_hint(options) + "\n")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _resume_hint(options: Mapping[str, Any]) -> str:
+    """What :meth:`ZooModel.train` prints on Ctrl-C: the exact call that continues the run."""
+    for key in ("run_dir", "checkpoint_dir"):
+        if options.get(key) is not None:
+            where = str(options[key])
+            line = (f"interrupted; the last steps are checkpointed. Resume with: "
+                    f"model.train(..., {key}={where!r}, resume=True)")
+            if key == "run_dir":
+                import shlex
+
+                line += f" or: zoo train {shlex.quote(where)} --resume"
+            return line
+    return ("interrupted; no run folder, so nothing was written to disk. Resume this model object with: "
+            "model.train(..., resume=True)")
+
+
 class _Fit:
     """One call of :func:`fit`, with the run folder locked (on rank 0)."""
 
@@ -112,8 +154,12 @@ class _Fit:
         self.manifest: dict[str, Any] = {}
         self.schedule: list[dict] = []
         self.done = 0
-        # timing excludes the first call (tracing, compilation, caches warming up)
-        self.clock = {"start": 0.0, "end": 0.0, "from": 0, "warm": False}
+        # timing: every step this session ran, the first call (tracing, warm-up) included
+        self.clock = {"start": 0.0, "end": 0.0, "from": 0}
+        # the per-step metrics log of a run folder (rank 0), appended with each checkpoint
+        from zoo_core.runtime.metrics_log import METRICS_FILE, MetricsLog
+
+        self.log = MetricsLog(run.path / METRICS_FILE) if run is not None and world.is_main else None
 
     def train(self, resume: bool) -> History:
         """Open the session, restore, run every step, finish; return the history."""
@@ -131,6 +177,8 @@ class _Fit:
         self.started = self.manifest.get("started") or now()
         try:
             self.done = self._restore() if resume else 0
+            if self.log is not None:  # steps past the checkpoint (a killed run) are run again
+                self.log.restart_at(self.done)
             self.schedule = self._schedule()
             self.write_manifest(self.done)
             self._steps()
@@ -211,7 +259,7 @@ class _Fit:
             "schedule": self.schedule, "checkpoint_every": self.every,
         }
         clock = self.clock
-        if finished is not None and self.done > clock["from"]:  # this session's speed, warm-up excluded
+        if finished is not None and self.done > clock["from"]:  # this session's speed, every step counted
             seconds, timed = clock["end"] - clock["start"], self.done - clock["from"]
             record["timing"] = {"steps": timed, "seconds": round(seconds, 3),
                                 "steps_per_second": round(timed / max(seconds, 1e-9), 3)}
@@ -229,6 +277,8 @@ class _Fit:
 
         if self.ckpt_dir is None or not self.world.is_main:
             return
+        if self.log is not None:  # the log first: a kill between the two leaves it ahead, cut on resume
+            self.log.flush()
         tensors = {f"session/{k}": v for k, v in self.session.state().items()}
         tensors["history/step"] = np.asarray(self.history.get("step", []), dtype=np.int64)
         for key, values in self.history.items():
@@ -241,8 +291,6 @@ class _Fit:
 
     def _steps(self) -> None:
         """Run the remaining steps in chunks; checkpoint every ``every`` steps, at the end and on Ctrl-C."""
-        import numpy as np
-
         from zoo_core.runtime.interrupt import DeferredInterrupt
 
         self.clock.update(start=time.perf_counter(), end=time.perf_counter(), **{"from": self.done})
@@ -255,14 +303,20 @@ class _Fit:
                 due = self.timed_checkpoints and time.monotonic() - self.last_checkpoint >= CHECKPOINT_SECONDS
                 if self.done % self.every == 0 or self.done == self.total or stop or due:
                     self.checkpoint(self.done)
-                if stop:  # Ctrl-C: the steps in flight finished and are checkpointed
+                if stop:  # Ctrl-C: the steps in flight finished and are checkpointed (and kept in memory)
+                    self._keep_in_memory()
                     raise KeyboardInterrupt
         self.clock["end"] = time.perf_counter()
-        # what train(..., resume=True) without checkpoints continues from (kept in memory)
-        self.model._continuation = {"step": self.done, "state": self.session.state(),
-                                    "history": {k: np.asarray(v) for k, v in self.history.items()}}
+        self._keep_in_memory()
         if hasattr(self.session, "finish"):  # the run is complete: e.g. synchronise buffers across ranks
             _collective(self.world, self.session.finish)
+
+    def _keep_in_memory(self) -> None:
+        """What train(..., resume=True) without checkpoints continues from."""
+        import numpy as np
+
+        self.model._continuation = {"step": self.done, "state": self.session.state(),
+                                    "history": {k: np.asarray(v) for k, v in self.history.items()}}
 
     def _chunk(self, interrupt: Any) -> bool:
         """One ``session.run`` call; log its steps; return whether any rank was interrupted."""
@@ -273,16 +327,20 @@ class _Fit:
         chunk, flat = _collective(self.world, lambda: self.session.run(done + 1, last), interrupt)
         keys = sorted(chunk[0]) if chunk else []
         stop = flat.pop() > 0
+        if self.log is not None:
+            from zoo_core.runtime.metrics_log import current_lr
+
+            lr, ended = current_lr(self.session, self.model.config), time.time()
         for i, step in enumerate(range(done + 1, last + 1)):
             values = {k: flat[i * len(keys) + j] for j, k in enumerate(keys)}
             if not all(np.isfinite(v) for v in values.values()):
                 raise ZooError(f"training diverged at step {step} ({values}); lower the learning rate")
             self.history.append(step, values)
+            if self.log is not None:
+                self.log.add(step, values, lr, ended)
             for callback in self.callbacks:
                 callback(step, values)
         self.done = last
-        if not self.clock["warm"] and last < self.total:
-            self.clock.update(start=time.perf_counter(), warm=True, **{"from": last})
         return stop
 
     def _finish(self) -> History:

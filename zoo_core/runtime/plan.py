@@ -158,4 +158,15 @@ def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int |
     return model, history
 
 
-__all__ = ["TrainPlan", "check_overrides", "check_parallel", "plan_training", "run_training"]
+def resume_command(run: str | Path, device: str | None = None) -> str:
+    """The exact command that continues run folder ``run`` to its recorded target (its run.json
+    keeps the config, the data and the total steps), as ``zoo train`` prints it on Ctrl-C."""
+    import shlex
+
+    line = f"zoo train {shlex.quote(str(run))} --resume"
+    if device and device != "auto":
+        line += f" --device {shlex.quote(device)}"
+    return line
+
+
+__all__ = ["TrainPlan", "check_overrides", "check_parallel", "plan_training", "resume_command", "run_training"]

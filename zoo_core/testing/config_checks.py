@@ -111,7 +111,8 @@ def _listing_report(plugins: tuple[str, ...], path: tuple[str, ...]) -> dict:
     env["ZOO_PLUGINS"] = ",".join(plugins)
     env.pop("ZOO_STRICT_PLUGINS", None)
     env["PYTHONPATH"] = os.pathsep.join([p for p in path if p] + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300 * _slowness())
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("ZOO-KIT ")]
     if proc.returncode != 0 or not lines:
         return {"crash": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
@@ -281,3 +282,14 @@ def check_config_keys(name: str, *, overrides: Mapping[str, Any] | None = None) 
         raise fail(check, name, f"config key '{key}' changes nothing: {key}={value!r} gives the same weights and "
                                  f"samples{' and the same two training steps' if trainable else ''} as "
                                  f"{key}={base.get(key)!r}; use it or remove it")
+
+
+def _slowness() -> float:
+    """The test harness's measured slowness factor (``ZOO_TEST_SLOWNESS``, set by zoo's own test
+    suite; 1 elsewhere), so that a subprocess limit holds on a slow or busy machine."""
+    import os
+
+    try:
+        return max(float(os.environ.get("ZOO_TEST_SLOWNESS") or 1), 1.0)
+    except ValueError:
+        return 1.0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.slowness import scaled
 
 torch = pytest.importorskip("torch")
 
@@ -426,7 +427,7 @@ _KILL_SCRIPT = textwrap.dedent("""
 def _run_and_signal(tmp_path, kill_at, how):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-c", _KILL_SCRIPT, json.dumps(TINY), str(tmp_path / "ckpt"),
-                           str(kill_at), how], capture_output=True, text=True, env=env, timeout=120)
+                           str(kill_at), how], capture_output=True, text=True, env=env, timeout=scaled(120))
 
 
 def test_sigkill_then_resume_retraces_the_loss_curve(tmp_path, one_thread):

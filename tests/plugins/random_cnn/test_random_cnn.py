@@ -20,6 +20,7 @@ from zoo_core.errors import ConfigError, NotTrainableError, ZooError
 from zoo_random_cnn import architecture as A
 
 from helpers.clitools import run_zoo
+from helpers.slowness import scaled
 
 STD_MIN = 10 / 255  # the contrast floor for an 8-bit image
 GRID_256 = A.grid_cells(256, 256, 1)  # (s, q, soph_bits, noise_bits), 120 cells
@@ -70,7 +71,7 @@ def test_family_is_light_and_counts_parameters_without_keras():
             "f = zoo_core.get_family('random-cnn')\n"
             "print(f.count_parameters(zoo_core.entry_config(zoo_core.get_entry('random-cnn-256'))))\n"
             "print('HEAVY=' + ','.join(m for m in ('numpy', 'keras', 'tensorflow') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=scaled(60))
     assert out.returncode == 0, out.stderr
     count, heavy = out.stdout.strip().splitlines()
     arch = A.search(256, 256, 1, 0.25, 0.0625)
@@ -396,7 +397,7 @@ def test_sample_with_random_split_is_reproducible(tmp_path):
     other = zoo_core.build("random-cnn", height=64, width=64, split="random", seed=5)
     assert other.budgets != model.budgets
     out = run_zoo("sample", "random-cnn-256", "--set", "split=random", "--set", "seed=2", "-n", "1",
-                  "-o", str(tmp_path / "s.npy"), timeout=120)
+                  "-o", str(tmp_path / "s.npy"), timeout=scaled(120))
     assert out.returncode == 0, out.stderr
     assert np.load(tmp_path / "s.npy").shape == (1, 256, 256, 1)
 
@@ -466,8 +467,19 @@ def test_grid_command_option_errors(tmp_path):
     from zoo_random_cnn.commands import grid_command
 
     for args, fragment in ((["--serve", "-o", str(tmp_path / "g.png")], "--serve draws no grid"),
-                           ([], "missing -o"),
+                           (["-o", " "], "-o/--output is empty"),
                            (["-o", str(tmp_path / "g.png"), "--info", str(tmp_path / "t.txt")], ".json"),
                            (["-o", str(tmp_path / "g.png"), "--set", "soph=0.1"], "cannot change soph")):
         result = CliRunner().invoke(grid_command, args)
         assert isinstance(result.exception, ZooError) and fragment in str(result.exception), (args, result.output)
+
+
+def test_grid_command_without_o_writes_next_to_you_like_sample(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from zoo_random_cnn.commands import grid_command
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(grid_command, ["--n", "3", "--size", "16"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "random-cnn-grid.png").is_file()

@@ -20,6 +20,7 @@ import pytest
 
 from helpers.browser import chromium_page
 from helpers.clitools import ZOO
+from helpers.slowness import scaled
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +31,7 @@ def start_explorer(*args: str, timeout: float = 120.0) -> tuple[subprocess.Popen
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     seen = ""
     while time.monotonic() < deadline:
         if not selector.select(timeout=1.0):
@@ -45,7 +46,7 @@ def start_explorer(*args: str, timeout: float = 120.0) -> tuple[subprocess.Popen
         if match:
             return proc, match.group(0)
     proc.kill()
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=scaled(30))
     pytest.fail(f"the explorer printed no URL within {timeout:.0f} s:\n{seen}{out}\n{err}")
 
 
@@ -57,7 +58,7 @@ def explorer():
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate(timeout=30)
+            proc.communicate(timeout=scaled(30))
 
 
 def wait_for_version(page, version: int) -> None:
@@ -90,12 +91,12 @@ def test_moving_a_slider_redraws_the_picture(explorer):
 
     # a budget with no architecture: a one-line 422, not a crash; the server keeps answering
     with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(url + "image.png?compression=0.02&sophistication=0.05", timeout=60)
+        urllib.request.urlopen(url + "image.png?compression=0.02&sophistication=0.05", timeout=scaled(60))
     assert info.value.code == 422 and b"no random-CNN architecture" in info.value.read()
-    with urllib.request.urlopen(url + "image.png?compression=0.5&sophistication=0.5", timeout=60) as answer:
+    with urllib.request.urlopen(url + "image.png?compression=0.5&sophistication=0.5", timeout=scaled(60)) as answer:
         assert answer.headers["Content-Type"] == "image/png" and answer.read(8) == b"\x89PNG\r\n\x1a\n"
 
     proc.send_signal(signal.SIGINT)  # Ctrl-C
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=scaled(60))
     assert proc.returncode == 0, (out, err)
     assert out.rstrip().endswith("stopped") and "Traceback" not in err

@@ -17,6 +17,7 @@ pytest.importorskip("keras")
 import zoo_core  # noqa: E402
 from zoo_core.data.datasets import load_dataset  # noqa: E402
 from zoo_core.errors import ConfigError, WeightsError, ZooError  # noqa: E402
+from helpers.slowness import scaled
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = dict(image_size=16, filters=[8, 16], kernel_sizes=[3, 3], z_dim=4, batch_size=32, lr=3e-3, seed=1,
@@ -228,12 +229,12 @@ def test_cli_train_eval_reconstruct_with_npz(tmp_path):
 def test_other_keras_backend_is_one_line_error(tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     proc = subprocess.run([sys.executable, "-c", "import zoo_core; zoo_core.build('vae')"], env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=scaled(120))
     assert proc.returncode != 0 and "ZooError" in proc.stderr and "KERAS_BACKEND='jax'" in proc.stderr
     zoo = Path(sys.executable).with_name("zoo")
     if zoo.exists():
         proc = subprocess.run([str(zoo), "train", "vae", "-o", str(tmp_path / "run"), "--steps", "1"], env=env,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=scaled(120))
         assert proc.returncode == 2
         assert proc.stderr.strip().count("\n") == 0 and "needs the TensorFlow Keras backend" in proc.stderr
 
@@ -241,7 +242,7 @@ def test_other_keras_backend_is_one_line_error(tmp_path):
 def test_plugin_module_is_light():
     code = ("import sys, zoo_vae; bad = [m for m in ('tensorflow', 'keras', 'numpy') if m in sys.modules]; "
             "print(','.join(bad))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=scaled(60))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
 
