@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 MOVED: dict[str, str] = {
     "zoo_core.allocator": "zoo_core.backends.allocator",

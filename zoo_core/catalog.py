@@ -7,9 +7,10 @@ hook. Every entry is validated here, with errors that name the entry and the fie
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from zoo_core.errors import RegistryError
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class ZooModel:
 
         return fit(self, data, steps=steps, callbacks=callbacks, **options)
 
-    def to(self, device: str) -> "ZooModel":
+    def to(self, device: str) -> ZooModel:
         """Move the model to a resolved device (``cpu``, ``cuda:N``, ``mps``); returns ``self``.
 
         The base class runs on the CPU only; framework families override this.

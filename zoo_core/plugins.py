@@ -24,10 +24,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
@@ -92,7 +93,7 @@ class Registry:
         """Old names of families (``Family.aliases``) that still load saved folders and runs."""
         return {alias: fam for fam in self.families.values() for alias in fam.aliases if alias not in self.families}
 
-    def load(self) -> "Registry":
+    def load(self) -> Registry:
         """Import the allowed entry points (built-ins first), then run the registration hooks."""
         for ep in sorted(_allowed(metadata.entry_points(group=ENTRY_POINT_GROUP)),
                          key=lambda ep: (not _is_builtin(ep), ep.name)):
@@ -114,7 +115,7 @@ class Registry:
             try:
                 module = ep.load()
                 self.pm.register(module, name=ep.name)
-            except BaseException as exc:  # noqa: BLE001 - any plugin failure is isolated, SystemExit too
+            except BaseException as exc:  # any plugin failure is isolated, SystemExit too
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self._plugin_failed(info, "import", exc)
@@ -168,7 +169,7 @@ class Registry:
 
             try:
                 self._only(hook_name, impl.plugin)(register=register)
-            except BaseException as exc:  # noqa: BLE001 - isolate a broken plugin, SystemExit too
+            except BaseException as exc:  # isolate a broken plugin, SystemExit too
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self._withdraw(impl.plugin_name)
@@ -211,7 +212,7 @@ class Registry:
                     name = clash[0]
                     raise DuplicateNameError(f"command '{name}' belongs to {owners.get(name, 'zoo (core)')}; "
                                              f"plugin '{impl.plugin_name}' may not replace or remove it")
-            except BaseException as exc:  # noqa: BLE001 - SystemExit too
+            except BaseException as exc:  # SystemExit too
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 cli.commands.clear()

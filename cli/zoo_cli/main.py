@@ -15,10 +15,13 @@ from typing import Any
 import click
 
 import zoo_core
+from zoo_cli.hub_commands import cache, pull, push
+from zoo_cli.plugin_commands import plugin
+from zoo_cli.trust_commands import gallery, verify
 from zoo_core.config import MAX_SEED
-from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
 from zoo_core.io.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
+from zoo_core.runtime.devices import device_option
 
 #: every --seed: a non-negative integer that every framework accepts
 SEED = click.IntRange(0, MAX_SEED)
@@ -244,7 +247,8 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
               help="Run folder: model, checkpoints and run.json go here (a resume may omit it: NAME is the run).")
 @click.option("--steps", type=click.IntRange(1), help="The run's total steps, fresh or resumed (default: the "
               "family's own, or the resumed run's target).")
-@click.option("--data", type=click.Path(exists=True), help="Training data (.npy/.npz/image folder), if the family uses data.")
+@click.option("--data", type=click.Path(exists=True),
+              help="Training data (.npy/.npz/image folder), if the family uses data.")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable; "
               "on a resume only the family's resume-safe keys).")
 @click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints.")
@@ -257,8 +261,8 @@ def train_cmd(name: str, out_dir: str | None, steps: int | None, data: str | Non
               checkpoint_every: int | None, resume: bool, force: bool, device: str, workers: int) -> None:
     """Train NAME (a catalog name or a family) into a run folder, or continue the run folder NAME."""
     from zoo_core.runtime.distributed import current_world
-    from zoo_core.runtime.progress import Progress
     from zoo_core.runtime.plan import plan_training, run_training
+    from zoo_core.runtime.progress import Progress
 
     world = current_world()
     plan = plan_training(name, out_dir, resume=resume, force=force, data=data, is_main=world.is_main)
@@ -362,18 +366,12 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
 
 
 # -- commands defined in their own modules (one line each) -----------------------------------
-# (the modules import only click and light zoo_core parts at import time)
+# (the modules import only click and light zoo_core parts at import time; imported at the top)
 # BEGIN extra commands
-from zoo_cli.hub_commands import cache, pull, push  # noqa: E402
-
 cli.add_command(pull)
 cli.add_command(push)
 cli.add_command(cache)
-from zoo_cli.plugin_commands import plugin  # noqa: E402
-
 cli.add_command(plugin)
-from zoo_cli.trust_commands import gallery, verify  # noqa: E402
-
 cli.add_command(verify)
 cli.add_command(gallery)
 # END extra commands

@@ -11,9 +11,8 @@ from pathlib import Path
 import click
 
 from zoo_core.config import MAX_SEED
-from zoo_core.runtime.devices import device_option
 from zoo_core.io.files import IMAGE_SUFFIXES, check_suffix
-
+from zoo_core.runtime.devices import device_option
 
 _THREADS = click.option(
     "--threads", default=1, show_default=True, type=click.IntRange(0, 256),

@@ -7,7 +7,8 @@ torch is imported inside the methods, never at module import.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -79,7 +79,7 @@ class NoiseChannel(nn.Module):
         self.blur, self.blur_sigma = blur, float(blur_sigma)
 
     @classmethod
-    def from_config(cls, config: dict, enabled: bool = True) -> "NoiseChannel":
+    def from_config(cls, config: dict, enabled: bool = True) -> NoiseChannel:
         """The channel described by a glyphnet config; ``enabled=False`` gives the identity channel."""
         return cls(affine=enabled and config["affine"], affine_p=config["affine_p"], rotation=config["rotation"],
                    translate=config["translate"], scale=(config["scale_min"], config["scale_max"]),
@@ -90,7 +90,7 @@ class NoiseChannel(nn.Module):
                    resample=config.get("channel", "fast"))
 
     @classmethod
-    def post(cls) -> "NoiseChannel":
+    def post(cls) -> NoiseChannel:
         """The blog post's channel: ``randn/4`` noise, then kornia's ``RandomAffine(degrees=30,
         translate=(0.1, 0.1), scale=(0.9, 1.1), shear=(-10, 10))`` at its default p=0.5, then
         ``RandomPerspective(0.6, p=0.5)``, each warp its own resampling. What ``evaluate`` uses."""

@@ -8,11 +8,12 @@ command bodies, so ``zoo --help`` stays fast.
 from __future__ import annotations
 
 import json
+
 import click
 
 from zoo_core.config import MAX_SEED
-from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
+from zoo_core.runtime.devices import device_option
 
 #: most symbols one alphabet sheet shows
 MAX_SHEET = 4096
@@ -57,10 +58,9 @@ def add_commands(cli: click.Group) -> None:
         import numpy as np
 
         import zoo_core
+        from zoo_core.io.files import check_suffix
         from zoo_core.media.images import save_images
         from zoo_glyphnet.metrics import binarise, glyph_statistics, pairwise_hamming
-
-        from zoo_core.io.files import check_suffix
 
         check_suffix(output, (".png",))
         model = zoo_core.load(name)
@@ -114,9 +114,8 @@ def add_commands(cli: click.Group) -> None:
         import numpy as np
 
         import zoo_core
-        from zoo_core.media.images import save_images
-
         from zoo_core.io.files import check_suffix
+        from zoo_core.media.images import save_images
 
         if output is not None:
             check_suffix(output, (".png",))

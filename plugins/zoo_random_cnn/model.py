@@ -11,7 +11,8 @@ for inspection (``summary()``, layer outputs); the two compute the same function
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -126,7 +127,7 @@ def forward(x, kernels, arch: Architecture, upsampling: str = "bilinear", smooth
     every convolution), ``"upsample"`` (after every upsampling) or ``"none"``.
     """
     block = 0
-    for i, (kernel, conv_block) in enumerate(zip(kernels, arch.conv_blocks)):
+    for i, (kernel, conv_block) in enumerate(zip(kernels, arch.conv_blocks, strict=True)):
         while block < conv_block:
             block += 1
             x = upsample(x, upsampling)
@@ -154,7 +155,7 @@ def build_keras_model(arch: Architecture, upsampling: str = "bilinear", smoothin
     inputs = keras.Input(shape=arch.input_shape, name="noise")
     x = inputs
     block = ups = 0
-    for i, (out, conv_block) in enumerate(zip(arch.conv_channels, arch.conv_blocks)):
+    for i, (out, conv_block) in enumerate(zip(arch.conv_channels, arch.conv_blocks, strict=True)):
         while block < conv_block:
             ups += 1
             block += 1
@@ -201,7 +202,7 @@ class RandomCNN(zoo_core.ZooModel):
         rng = np.random.default_rng(seed)
         arch = self.architecture
         self._set_kernels([initializer_qlaplace(arch.bits_per_weight, scale, rng)(shape)
-                           for shape, scale in zip(arch.kernel_shapes, arch.laplace_scales)])
+                           for shape, scale in zip(arch.kernel_shapes, arch.laplace_scales, strict=True)])
 
     def _set_kernels(self, kernels: list[np.ndarray]) -> None:
         self._kernels = [np.ascontiguousarray(k, dtype=np.float32) for k in kernels]
@@ -243,7 +244,7 @@ class RandomCNN(zoo_core.ZooModel):
             return np.zeros((0, a.height, a.width, a.channels), dtype=np.float32)
         return np.concatenate(out)
 
-    def to(self, device: str) -> "RandomCNN":
+    def to(self, device: str) -> RandomCNN:
         """Run on a resolved device (``cpu`` or ``cuda:N``) through TensorFlow's device placement."""
         self.device = device
         return self

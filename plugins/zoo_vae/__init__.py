@@ -124,14 +124,14 @@ def count_vae_parameters(config: dict) -> int:
     bn = 4 if full["batch_norm"] else 0  # gamma, beta, moving mean, moving variance
     size, channels, z = full["image_size"], full["channels"], full["z_dim"]
     total, cin = 0, channels
-    for f, k, s in zip(filters, kernels, strides):
+    for f, k, s in zip(filters, kernels, strides, strict=True):
         total += k * k * cin * f + f + bn * f
         cin, size = f, -(-size // s)
     flat = size * size * cin
     total += 2 * (flat * z + z)  # mu and log_var
     total += z * flat + flat  # decoder Dense
     outs = list(reversed(filters[:-1])) + [channels]
-    for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides))):
+    for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides), strict=True)):
         conv = f * s * s if full["decoder"] == "subpixel" else f  # sub-pixel: s*s times the channels
         total += k * k * cin * conv + conv + (bn * f if i < len(outs) - 1 else 0)
         cin = f
@@ -145,9 +145,9 @@ def count_ae_parameters(config: dict) -> int:
     full = AE_CONFIG.resolve(config)
     pixels = full["image_size"] ** 2 * full["channels"]
     widths = [pixels, *full["hidden"], full["z_dim"]]
-    encoder = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    encoder = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
     back = widths[::-1]
-    decoder = sum(a * b + b for a, b in zip(back[:-1], back[1:]))
+    decoder = sum(a * b + b for a, b in zip(back[:-1], back[1:], strict=True))
     return encoder + decoder
 
 

@@ -6,12 +6,11 @@ in the command body, so ``zoo --help`` stays fast.
 
 from __future__ import annotations
 
-
 import click
 
 from zoo_core.config import MAX_SEED
-from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
+from zoo_core.runtime.devices import device_option
 
 
 def add_commands(cli: click.Group) -> None:

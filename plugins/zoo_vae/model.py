@@ -12,18 +12,19 @@ results are returned under exactly those names (the keras.io example returns its
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import nullcontext
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from zoo_core.data.datasets import load_dataset
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.runtime.distributed import current_world
 from zoo_core.model import LatentModel, to_uint8
+from zoo_core.runtime.distributed import current_world
 from zoo_vae import stage_strides
 from zoo_vae._backend import keras, tf
-from zoo_vae.training import STEPS_PER_CALL, AutoencoderSession, compile_chunk, strategy_for  # noqa: F401
+from zoo_vae.training import STEPS_PER_CALL, AutoencoderSession, compile_chunk, strategy_for  # noqa: F401 - re-exports STEPS_PER_CALL
 
 EVAL_IMAGES = 2000
 #: training images used to recompute the batch-norm statistics at the end of training
@@ -136,7 +137,7 @@ def _conv_encoder(config: Mapping[str, Any]) -> tuple[keras.Model, tuple[int, ..
     act, seed = config["activation"], config["seed"]
     inputs = keras.Input((size, size, channels), name="images")
     x = inputs
-    for i, (f, k, s) in enumerate(zip(config["filters"], config["kernel_sizes"], stage_strides(config))):
+    for i, (f, k, s) in enumerate(zip(config["filters"], config["kernel_sizes"], stage_strides(config), strict=True)):
         x = keras.layers.Conv2D(f, k, strides=s, padding="same", kernel_initializer=_initializer(act, seed + i),
                                 name=f"enc_conv{i}")(x)
         x = _norm_act_drop(x, config, "enc", i, seed + 100 + i)
@@ -169,7 +170,7 @@ def _conv_decoder(config: Mapping[str, Any], feature_shape: tuple[int, ...]) -> 
     y = keras.layers.Reshape(feature_shape, name="dec_reshape")(y)
     outs = list(reversed(filters[:-1])) + [config["channels"]]
     subpixel = config.get("decoder", "transpose") == "subpixel"
-    for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides))):
+    for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides), strict=True)):
         last = i == len(outs) - 1
         y = _upsample(y, f, k, s, _initializer("relu" if last else act, seed + 400 + i), subpixel, i)
         if last:
@@ -388,7 +389,7 @@ class AutoencoderTrainer(keras.Model):
             # replica's loss by 1/replicas so the update is that of the global batch's mean.
             scaled = total / tf.distribute.get_strategy().num_replicas_in_sync if self.distribute_scale else total
         grads = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
         self.total_loss_tracker.update_state(total)
         self.reco_loss_tracker.update_state(reco)
         self.kl_loss_tracker.update_state(kl)
@@ -573,7 +574,7 @@ class _KerasAutoencoder(LatentModel):
 
         return tf.device(tf_device_name(self.device))
 
-    def to(self, device: str) -> "_KerasAutoencoder":
+    def to(self, device: str) -> _KerasAutoencoder:
         """Run on a resolved device (``cpu`` or ``cuda:N``) through TensorFlow's device placement."""
         self.device = device
         return self

@@ -27,8 +27,9 @@ huggingface_hub is imported inside functions only (slow to import).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from zoo_core.errors import WeightsError
 from zoo_core.io.files import EVAL_FILE, RUN_FILE, SAMPLE_FILE

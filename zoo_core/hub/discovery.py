@@ -10,7 +10,6 @@ from zoo_core.errors import HubError, HubOfflineError, ZooError
 from zoo_core.hub.failures import hf_errors, http_status, is_network_error, token_error
 from zoo_core.hub.refs import PREFIX, endpoint, offline, token
 
-
 LIBRARY = "zoo"  # the card's library_name, which the Hub also lists among a model's tags
 
 
@@ -97,7 +96,7 @@ def list_hub_models(pattern: str | None = None, limit: int | None = None) -> lis
                                 tuple(getattr(info, "tags", None) or ())))
             if limit is not None and len(out) >= limit:
                 break
-    except Exception as exc:  # noqa: BLE001 - mapped to one ZooError
+    except Exception as exc:  # mapped to one ZooError
         if isinstance(exc, ZooError):
             raise
         if is_network_error(exc) or isinstance(exc, getattr(hf_errors(), "OfflineModeIsEnabled", ())):

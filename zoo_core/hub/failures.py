@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from zoo_core.errors import (HubError, HubFileMissingError, HubOfflineError, HubRepoNotFoundError,
-                             HubRevisionNotFoundError, HubTokenError, ZooError)
+from zoo_core.errors import (
+    HubError,
+    HubFileMissingError,
+    HubOfflineError,
+    HubRepoNotFoundError,
+    HubRevisionNotFoundError,
+    HubTokenError,
+    ZooError,
+)
 from zoo_core.hub.refs import HubRef, endpoint, offline, token
 
 

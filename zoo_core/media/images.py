@@ -11,7 +11,6 @@ from zoo_core.errors import ZooError
 from zoo_core.io.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
 
 
-
 def tile(images: np.ndarray, ncols: int | None = None, pad: int = 2, pad_value: int = 255) -> np.ndarray:
     """Tile ``(N, H, W, C)`` uint8 images into one ``(rows*H', cols*W', C)`` image.
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from zoo_core.runtime.distributed import World, current_world
 from zoo_core.errors import ConfigError, WeightsError, ZooError
+from zoo_core.runtime.distributed import World, current_world
 from zoo_core.runtime.runs import RunFolder, describe_data, now, versions
 from zoo_core.runtime.sessions import History, TrainContext
 
@@ -281,7 +282,7 @@ def _collective(world: World, work: Any, interrupt: Any = None) -> Any:
         return chunk, (world.mean(flat) if world.distributed else flat)
     except (ZooError, KeyboardInterrupt):
         raise
-    except Exception as exc:  # noqa: BLE001 - a collective failing because a peer died
+    except Exception as exc:  # a collective failing because a peer died
         if not world.distributed:
             raise
         from zoo_core.errors import PeerLost

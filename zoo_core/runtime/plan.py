@@ -9,9 +9,10 @@ The CLI only parses its options and renders progress and results.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from zoo_core.errors import ConfigError, ZooError
 from zoo_core.io.files import CHECKPOINT_DIR, RUN_FILE
@@ -55,7 +56,8 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
             raise ZooError(f"--resume continues run '{name}' in place; -o '{output}' names another folder")
         if not is_run_folder(run):
             hint = "" if run.exists() else " (no such folder)"
-            raise ZooError(f"nothing to resume: '{run}' has no {RUN_FILE}{hint}; start a run with zoo train NAME -o RUN")
+            raise ZooError(f"nothing to resume: '{run}' has no {RUN_FILE}{hint}; "
+                           "start a run with zoo train NAME -o RUN")
         manifest = RunFolder(run).read_manifest()
         family = get_family(manifest["family"])
         recorded = manifest.get("data") or None
@@ -117,8 +119,8 @@ def run_training(plan: TrainPlan, overrides: dict | None = None, *, steps: int |
     A fresh run from a catalog name trains that entry's recipe (its config) from fresh weights.
     """
     from zoo_core import api
-    from zoo_core.runtime.loop import fit
     from zoo_core.resolver import Resolved
+    from zoo_core.runtime.loop import fit
 
     overrides = dict(overrides or {})
     check_overrides(plan, overrides)

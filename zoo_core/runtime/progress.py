@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Mapping, TextIO
+from collections.abc import Mapping
+from typing import TextIO
 
 
 class Progress:

@@ -7,9 +7,10 @@ import hashlib
 import json
 import platform
 import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from zoo_core.errors import ZooError
 from zoo_core.io.files import CHECKPOINT_DIR, LOCK_FILE, RUN_FILE

@@ -33,8 +33,15 @@ from __future__ import annotations
 
 from zoo_core.testing.common import HEAVY_MODULES, LIGHT_MODULES, CheckFailure, CheckResult
 from zoo_core.testing.config_checks import check_bad_config, check_catalog_weights, check_list_no_framework
-from zoo_core.testing.model_checks import (check_build, check_config_json, check_registers, check_sample,
-                                          check_sample_deterministic, check_sample_empty, check_save_load)
+from zoo_core.testing.model_checks import (
+                                          check_build,
+                                          check_config_json,
+                                          check_registers,
+                                          check_sample,
+                                          check_sample_deterministic,
+                                          check_sample_empty,
+                                          check_save_load,
+)
 from zoo_core.testing.runner import CHECKS, check_plugin, checks_for, expand_names, parametrize_with_checks
 from zoo_core.testing.training_checks import RUN_KEYS, check_resume_exact, check_train_step
 

@@ -7,10 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from zoo_core.errors import ConfigError
-from zoo_core.testing.common import (entry_point_names, fail, state_of, target_of, HEAVY_MODULES, LIGHT_MODULES)
+from zoo_core.testing.common import HEAVY_MODULES, LIGHT_MODULES, entry_point_names, fail, state_of, target_of
 
 
 def _wrong_type(param: Any) -> Any:
@@ -75,7 +76,7 @@ def check_bad_config(name: str, *, overrides: Mapping[str, Any] | None = None) -
                 raise fail(check, name, f"{key}={value!r}: the ConfigError must be one line naming "
                                          f"'{key}', got {text!r}") from exc
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise fail(check, name, f"{key}={value!r} raised {type(exc).__name__} ({exc}), not ConfigError") from exc
         raise fail(check, name, f"{key}={value!r} was accepted (built {type(model).__name__}); it should be "
                                  "refused with a ConfigError")
@@ -91,7 +92,7 @@ def check_bad_config(name: str, *, overrides: Mapping[str, Any] | None = None) -
                 spec.resolve(base, t.overrides, {key: value})
             except ConfigError:
                 pass
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise fail(check, name, f"{key}={value!r} (within bounds) made the config check raise "
                                          f"{type(exc).__name__} ({exc}); raise ConfigError instead") from exc
 
@@ -173,7 +174,7 @@ def check_catalog_weights(name: str, *, overrides: Mapping[str, Any] | None = No
     try:
         model = zoo_core.load(name)
         published = load_tensors(fetch_weights(t.entry.weights))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise fail(check, name, f"zoo_core.load raised {type(exc).__name__}: {exc}") from exc
     state = state_of(check, name, model)
     for key, value in published.items():

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from zoo_core.errors import NotTrainableError, ZooError
 from zoo_core.io.files import RUN_FILE
-from zoo_core.testing.common import (Target, build_model, fail, is_trainable, sample_of, state_of,
-                                    target_of)
+from zoo_core.testing.common import Target, build_model, fail, is_trainable, sample_of, state_of, target_of
 
 
 def check_train_step(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
@@ -39,7 +39,7 @@ def check_train_step(name: str, *, overrides: Mapping[str, Any] | None = None) -
                 raise fail(check, name, f"train() raised NotTrainableError ({exc}) but the family is "
                                          "trainable; declare Family(..., trainable=False)") from exc
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise fail(check, name, f"train(steps=1) raised {type(exc).__name__}: {exc}") from exc
     if not is_trainable(t.family):
         raise fail(check, name, "family declares trainable=False, but train() returned instead of raising "
