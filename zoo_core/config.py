@@ -18,7 +18,7 @@ from zoo_core.errors import ConfigError
 MAX_SEED = 2**32 - 1
 #: the most items a ``list`` param may hold (per-layer sizes: far more than any model here uses)
 MAX_LIST = 64
-_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list}
+_TYPES: dict[str, type[Any]] = {"int": int, "float": float, "bool": bool, "str": str, "list": list}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from zoo_core.config import ConfigSpec
 from zoo_core.errors import MissingFrameworkError, RegistryError
@@ -44,7 +44,7 @@ class Family:
 
     name: str
     framework: str
-    factory: str | Callable[..., Any]
+    factory: str | type[ZooModel]
     config: ConfigSpec = field(default_factory=ConfigSpec)
     requires: tuple[str, ...] = ()
     extra: str | None = None

@@ -31,6 +31,12 @@ class ZooModel:
     validated config and must build the model with fresh (seeded) weights.
     """
 
+    # Declared for the type checker only (no class attribute): set on instances by others.
+    #: the name :func:`zoo_core.build` / :func:`zoo_core.load` gave the model
+    name: str
+    #: set by :func:`zoo_core.runtime.fit`: what ``train(..., resume=True)`` continues from without checkpoints
+    _continuation: dict[str, Any]
+
     def __init__(self, config: Mapping[str, Any], family: Family | None = None) -> None:
         self.config: dict = dict(config)
         self.family = family
@@ -97,7 +103,7 @@ class ZooModel:
     def image_shape(self) -> tuple[int, int, int]:
         """``(H, W, C)`` of the images :meth:`sample` returns."""
         images = self.sample(1, seed=0)
-        return tuple(images.shape[1:])  # type: ignore[return-value]
+        return tuple(images.shape[1:])
 
     def load_weights(self, path: str | Path) -> None:
         """Load a safetensors file, checking every tensor's name, shape and dtype first."""

@@ -242,7 +242,7 @@ class Registry:
         if not isinstance(family, Family):
             raise RegistryError(f"register_families expects a zoo_core.Family, got {type(family).__name__}")
         owner = self.families.get(family.name)
-        _refuse_taken("family", family.name, owner and f"'{owner.plugin}'", f"'{plugin}'")
+        _refuse_taken("family", family.name, f"'{owner.plugin}'" if owner else None, f"'{plugin}'")
         self.families[family.name] = replace(family, plugin=plugin)
         self.plugins[plugin].families.append(family.name)
 
@@ -253,7 +253,7 @@ class Registry:
         owner = family.plugin if family else plugin
         entry = replace(entry, plugin=owner, origin=f"plugin '{plugin}'")
         existing = self.models.get(entry.name)
-        _refuse_taken("model", entry.name, existing and existing.origin, f"plugin '{plugin}'")
+        _refuse_taken("model", entry.name, existing.origin if existing else None, f"plugin '{plugin}'")
         self.models[entry.name] = entry
         self.plugins[plugin].models.append(entry.name)
 

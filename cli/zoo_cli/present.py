@@ -41,6 +41,7 @@ def model_info(name: str) -> dict[str, Any]:
     config = family.config.resolve(target.config)
     if target.kind == "catalog":
         entry = target.entry
+        assert entry is not None  # a catalog name resolves with its entry
         info = entry.to_dict()
         info.update(framework=family.framework, config=config, weights_local=weights_local(entry),
                     weights_source=entry.weights.source if entry.weights else "none (a pure function of the config)",
@@ -51,6 +52,7 @@ def model_info(name: str) -> dict[str, Any]:
     else:
         from zoo_core.io.files import WEIGHTS_FILE
 
+        assert target.directory is not None  # the other kinds are folders (saved, run, Hub snapshot)
         weights = target.directory / WEIGHTS_FILE
         info = {"name": name, "family": family.name, "framework": family.framework, "plugin": family.plugin,
                 "description": family.description, "config": config, "weights_source": str(weights),

@@ -233,6 +233,7 @@ def _move(batch: _Batch, idx: np.ndarray, xs: np.ndarray, grad: np.ndarray, reci
     if fourier is None:
         return standardize(xs + recipe.epsilon * grad / (rms(grad) + 1e-7))
     grad = fourier.adjoint(grad)
+    assert batch.params is not None  # a Fourier batch holds its spectra
     batch.params[idx] = batch.params[idx] + recipe.epsilon * grad / (rms(grad) + 1e-7)
     xs_new = standardize(fourier.to_image(batch.params[idx]))
     batch.params[idx] = fourier.from_image(xs_new)

@@ -173,7 +173,7 @@ def activations_cmd(name: str, image_path: str, layer: str, output: str, size: i
     probe = _probe(name, threads, device)
     probe.layer(layer)
     h, w, c = probe.input_shape
-    pic = read_image(image_path).convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+    pic = read_image(image_path).convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
     pixels = np.asarray(pic, dtype=np.uint8).reshape(1, h, w, c)
     maps = probe.activations(probe.prepare(pixels), layer)[0]  # (h, w, C)
     lo, hi = float(min(maps.min(), 0.0)), float(maps.max())

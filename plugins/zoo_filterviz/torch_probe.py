@@ -55,7 +55,7 @@ class TorchProbe(FeatureProbe):
         self._targets: dict[str, tuple[str, Any, Any]] = {}  # name -> (network key, module to hook, conv)
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:  # type: ignore[override]
+    def input_shape(self) -> tuple[int, int, int]:  # type: ignore[override]  # a property for the base's attribute
         """``(H, W, C)`` of the first network's input (the one ``zoo visualize`` optimises)."""
         c, h, w = next(iter(self.specs.values()))[1]
         return (h, w, c)

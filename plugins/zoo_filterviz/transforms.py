@@ -39,7 +39,7 @@ def _bicubic(cells: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if cells.shape == size:
         return cells.astype(np.float32)
     img = Image.fromarray(cells.astype(np.float32), mode="F")
-    return np.asarray(img.resize((size[1], size[0]), Image.BICUBIC), dtype=np.float32)
+    return np.asarray(img.resize((size[1], size[0]), Image.Resampling.BICUBIC), dtype=np.float32)
 
 
 def initial_images(n: int, shape: Sequence[int], scales: Sequence[float], weights: Sequence[float],

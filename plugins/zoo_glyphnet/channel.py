@@ -31,6 +31,7 @@ function of its seed (exact resume) and evaluation is repeatable.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 # torch is imported here, not in the package __init__, so that `zoo list` never loads it.
 import torch
@@ -172,6 +173,7 @@ class NoiseChannel(nn.Module):
 
 
 #: the blog post's channel (see :meth:`NoiseChannel.post`)
+POST_CHANNEL: dict[str, Any]  # keyword arguments of NoiseChannel
 POST_CHANNEL = dict(affine=True, affine_p=0.5, rotation=30.0, translate=0.1, scale=(0.9, 1.1), shear=10.0,
                     perspective=True, distortion=0.6, perspective_p=0.5, noise=True, noise_sigma=0.25, blur=False,
                     resample="post")

@@ -8,6 +8,7 @@ command bodies, so ``zoo --help`` stays fast.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -63,7 +64,7 @@ def add_commands(cli: click.Group) -> None:
         from zoo_glyphnet.metrics import binarise, glyph_statistics, pairwise_hamming
 
         check_suffix(output, (".png",))
-        model = zoo_core.load(name)
+        model: Any = zoo_core.load(name)  # any family: probed for glyphnet's message_mode below
         if getattr(model, "message_mode", None) == "onehot":
             k = model.latent_size
             messages, labels = model.encode_symbols(np.arange(k)), [str(i) for i in range(k)]

@@ -71,8 +71,10 @@ def random_twin(model: Any, images: np.ndarray | None = None) -> Any:
     random generator in eval mode draws a flat grey whatever the message, a strawman.
     """
     import zoo_core
+    from zoo_glyphnet.model import GlyphNet
 
     twin = zoo_core.build("glyphnet", **model.config).to(model.device)
+    assert isinstance(twin, GlyphNet)
 
     def calibrate(net: torch.nn.Module, inputs: torch.Tensor) -> None:
         norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]

@@ -198,6 +198,7 @@ def make_server(explorer: Explorer, port: int = 0, quiet: bool = True) -> HTTPSe
 def describe(server: HTTPServer) -> str:
     """The URL the server answers on."""
     host, port = server.server_address[:2]
+    assert isinstance(host, str)  # an AF_INET server (make_server binds 127.0.0.1)
     return f"http://{host}:{port}/"
 
 

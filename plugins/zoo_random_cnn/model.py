@@ -12,7 +12,7 @@ for inspection (``summary()``, layer outputs); the two compute the same function
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +24,10 @@ from zoo_random_cnn.information import image_information
 # keras is imported here, not in the package's __init__: only building and sampling a model need it,
 # and listing or validating configs must stay fast. import_keras checks the backend and keeps
 # TensorFlow's start-up notices off the terminal.
-keras = import_keras("random-cnn")
+if TYPE_CHECKING:  # pragma: no cover - the module, for annotations such as keras.Model
+    import keras
+else:
+    keras = import_keras("random-cnn")
 ops = keras.ops
 
 #: images are generated in chunks of this many, so that a call's arithmetic never depends on n.
@@ -220,6 +223,7 @@ class RandomCNN(zoo_core.ZooModel):
         return self._keras_model
 
     def _assign_keras_kernels(self) -> None:
+        assert self._keras_model is not None  # called once the model is built
         for i, kernel in enumerate(self._kernels):
             self._keras_model.get_layer(f"conv2d_{i + 1}").kernel.assign(kernel)
 

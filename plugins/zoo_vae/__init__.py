@@ -17,6 +17,9 @@ parameter count only. It imports neither TensorFlow, Keras nor numpy; the models
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import zoo_core
 from zoo_core.config import ConfigSpec, Param
 from zoo_core.errors import ConfigError
@@ -26,7 +29,7 @@ ACTIVATIONS = ("leaky_relu", "relu", "selu")
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
 
 
-def stage_strides(config: dict) -> list[int]:
+def stage_strides(config: Mapping[str, Any]) -> list[int]:
     """Strides of the encoder's conv layers (the decoder mirrors them).
 
     ``strides: null`` (the default) adapts the number of stride-2 stages to the image size:

@@ -411,10 +411,10 @@ class _KerasAutoencoder(LatentModel):
         self.strategy = strategy_for(current_world())
         with self.strategy.scope() if self.strategy is not None else nullcontext():
             self._build_trainer()
-        self._train_fn = None
-        self._train_images = None
-        self._decode_fn = None
-        self._encode_fn = None
+        self._train_fn: Any = None  # compiled tf.functions, built on first use
+        self._train_images: tuple[tuple[str, Any], np.ndarray] | None = None
+        self._decode_fn: Any = None
+        self._encode_fn: Any = None
 
     def _build_trainer(self) -> None:
         encoder, decoder = self._build_networks()
@@ -599,7 +599,7 @@ class _KerasAutoencoder(LatentModel):
         rng = np.random.default_rng(int(self.config["seed"]) + 7919)
         pick = np.sort(rng.permutation(len(images))[:n]) if len(images) > n else np.arange(len(images))
         x = images[pick].astype(np.float32) / 255.0
-        z = None
+        z: np.ndarray | None = None
         for net, layer in layers:
             if net is self.decoder and z is None:
                 parts = []
@@ -612,8 +612,10 @@ class _KerasAutoencoder(LatentModel):
                         parts.append(np.asarray(out))
                 z = np.concatenate(parts)
             feed = x if net is self.encoder else z
+            assert feed is not None  # the decoder's layers come after z is drawn
             probe = keras.Model(net.input, layer.input)
-            total = total_sq = None
+            total: np.ndarray | None = None
+            total_sq: np.ndarray | None = None
             count = 0
             for i in range(0, len(feed), batch):
                 a = np.asarray(probe(tf.constant(feed[i:i + batch]), training=False), dtype=np.float64)
@@ -621,6 +623,7 @@ class _KerasAutoencoder(LatentModel):
                 total = a.sum(0) if total is None else total + a.sum(0)
                 total_sq = (a * a).sum(0) if total_sq is None else total_sq + (a * a).sum(0)
                 count += len(a)
+            assert total is not None and total_sq is not None  # feed holds at least one batch
             mean = total / count
             var = np.maximum(total_sq / count - mean * mean, 0.0)
             layer.moving_mean.assign(mean.astype(np.float32))
@@ -700,6 +703,7 @@ class _KerasAutoencoder(LatentModel):
         if likelihood == "logistic":
             return discretized_nll(xb, x_hat, self.trainer.output_log_scale, "logistic").numpy()
         if likelihood == "gaussian":
+            assert gaussian_sigma is not None  # evaluate() passes it with likelihood gaussian
             return discretized_nll(xb, x_hat, tf.constant(float(np.log(gaussian_sigma))), "gaussian").numpy()
         return binomial_nll(xb, x_hat).numpy()
 

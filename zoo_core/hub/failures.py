@@ -21,7 +21,7 @@ def hf_errors() -> Any:
     try:
         from huggingface_hub import errors
     except ImportError:  # huggingface_hub < 0.24
-        from huggingface_hub import utils as errors
+        from huggingface_hub import utils as errors  # type: ignore[no-redef]  # the same names, older home
     return errors
 
 

@@ -53,7 +53,7 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
             return loop.train(resume)
     except BaseException:
         # a run that failed before its first checkpoint (bad data, a bad config...) leaves nothing behind
-        if created and not (run.checkpoints.is_dir() and any(run.checkpoints.iterdir())):
+        if created and run is not None and not (run.checkpoints.is_dir() and any(run.checkpoints.iterdir())):
             import shutil
 
             shutil.rmtree(run.path, ignore_errors=True)
@@ -88,7 +88,8 @@ class _Fit:
             self._check_data()
         self.ctx = TrainContext(world=self.world, device=getattr(self.model, "device", "cpu"), steps=self.total,
                                 data=self.data_record, extra=self.extra)
-        self.session = self.model.training_session(self.data, self.total, self.ctx)
+        session = self.model.training_session  # type: ignore[attr-defined]  # ZooModel.train checks it exists
+        self.session = session(self.data, self.total, self.ctx)
         if self.data_record is not None and getattr(self.session, "examples", None) is not None:
             self.data_record["examples"] = int(self.session.examples)
         self.started = self.manifest.get("started") or now()
@@ -115,6 +116,7 @@ class _Fit:
         return schedule
 
     def _check_data(self) -> None:
+        assert self.run is not None  # called on a resume into a run folder only
         recorded = self.manifest.get("data")
         if self.data_record and recorded and self.data_record.get("sha256") != recorded.get("sha256"):
             raise ZooError(f"the data at {self.data_record['source']} changed since run '{self.run.path}' started "

@@ -44,7 +44,7 @@ def _boundary_values(param: Any) -> list[Any]:
         return [True, False]
     if param.choices is not None:
         return list(param.choices)
-    values = []
+    values: list[Any] = []
     for bound in (param.min, param.max):
         if bound is not None and param.type in ("int", "float"):
             values.append(int(bound) if param.type == "int" else float(bound))
