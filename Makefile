@@ -1,13 +1,14 @@
 # The README's two quick-start commands. Each sets up what it needs in ./.venv first.
 #   make sample   install zoo with PyTorch, then draw 64 glyphs from glyphnet-64 (offline)
-#   make test     install zoo with every extra and the test tools, then run the test suite
+#   make test     install zoo with every extra and the test tools, then run the linters and the test suite
+#   make lint     ruff and mypy alone (the first step of make test)
 # Every pip call uses constraints.txt, which pins torch to the CPU build that the machines carry.
 
 PYTHON ?= python3
 VENV   := .venv
 PIP    := $(VENV)/bin/python -m pip install -q -c constraints.txt
 
-.PHONY: sample test bench clean
+.PHONY: sample lint test bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,12 @@ $(VENV)/.test-deps: $(VENV)/bin/python pyproject.toml constraints.txt
 sample: $(VENV)/.sample-deps
 	$(VENV)/bin/zoo sample glyphnet-64 -n 64 -o glyphnet-64.png
 
-test: $(VENV)/.test-deps
+# ruff (lint + import order) and mypy, configured in pyproject.toml; `make test` runs them first.
+lint: $(VENV)/.test-deps
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
+
+test: lint
 	$(VENV)/bin/python -m pytest -q
 
 # Each benchmark rewrites its own section of docs/benchmarks.md (takes several minutes in all).
