@@ -9,6 +9,7 @@ towards it (stochastic EM).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
