@@ -1,14 +1,15 @@
 # The README's two quick-start commands. Each sets up what it needs in ./.venv first.
 #   make sample   install zoo with PyTorch, then draw 64 glyphs from glyphnet-64 (offline)
 #   make test     install zoo with every extra and the test tools, and Debian's Chromium for the browser
-#                 tests when it is missing (apt-get, as root), then run the whole test suite
+#                 tests when it is missing (apt-get, as root), then run the linters and the whole test suite
+#   make lint     ruff and mypy alone (the first step of make test)
 # Every pip call uses constraints.txt, which pins torch to the CPU build that the machines carry.
 
 PYTHON ?= python3
 VENV   := .venv
 PIP    := $(VENV)/bin/python -m pip install -q -c constraints.txt
 
-.PHONY: sample test browser bench clean
+.PHONY: sample lint test browser bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +38,12 @@ browser:
 	else echo "make: the browser tests need Chromium: run 'sudo apt-get install chromium' (or set ZOO_TEST_CHROMIUM)" >&2; \
 	  exit 2; fi
 
-test: $(VENV)/.test-deps browser
+# ruff (lint + import order) and mypy, configured in pyproject.toml; `make test` runs them first.
+lint: $(VENV)/.test-deps
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
+
+test: lint browser
 	$(VENV)/bin/python -m pytest -q
 
 # Each benchmark rewrites its own section of docs/benchmarks.md (takes several minutes in all).

@@ -19,16 +19,24 @@ from zoo_core.util.lazy import lazy_exports
 if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers; at run time the names load lazily
     from zoo_core.api import build, entry_config, list_families, list_models, list_plugins, load, load_directory
     from zoo_core.catalog import ModelEntry, WeightsRef
-    from zoo_core.contract import CONTRACT_VERSION
     from zoo_core.config import ConfigSpec, Param
-    from zoo_core.errors import (ConfigError, MissingFrameworkError, NotTrainableError, PluginError, RegistryError,
-                                 UnknownModelError, WeightsError, ZooError)
+    from zoo_core.contract import CONTRACT_VERSION
+    from zoo_core.errors import (
+        ConfigError,
+        MissingFrameworkError,
+        NotTrainableError,
+        PluginError,
+        RegistryError,
+        UnknownModelError,
+        WeightsError,
+        ZooError,
+    )
     from zoo_core.families import Family
     from zoo_core.hookspecs import hookimpl
+    from zoo_core.media.walks import interpolate
     from zoo_core.model import LatentModel, ZooModel
     from zoo_core.resolver import Resolved, get_entry, get_family, resolve
     from zoo_core.runtime.sessions import History
-    from zoo_core.media.walks import interpolate
 
 __version__ = "0.1.0"
 

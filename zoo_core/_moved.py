@@ -11,9 +11,13 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:  # pragma: no cover
+    from importlib.abc import Loader
 
 MOVED: dict[str, str] = {
     "zoo_core.allocator": "zoo_core.backends.allocator",
@@ -68,7 +72,7 @@ class _MovedFinder:
         new = MOVED.get(fullname)
         if new is None:
             return None
-        return ModuleSpec(fullname, _Alias(new))
+        return ModuleSpec(fullname, cast("Loader", _Alias(new)))  # a loader by protocol, no importlib.abc at start-up
 
 
 def install() -> None:

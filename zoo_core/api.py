@@ -102,6 +102,7 @@ def _load_saved(target: Resolved, device: str | None, overrides: dict) -> ZooMod
     from zoo_core.io.weights import verify_sha256
 
     directory = target.directory
+    assert directory is not None  # every saved folder, run or Hub snapshot resolves with its directory
     if target.kind == "run" and not (directory / CONFIG_FILE).is_file():
         raise WeightsError(f"run folder '{directory}' holds no trained model yet; continue it with "
                            f"'zoo train {directory} --resume'")
@@ -112,7 +113,7 @@ def _load_saved(target: Resolved, device: str | None, overrides: dict) -> ZooMod
     model = _instantiate(target.family, target.family.config.resolve(target.config, overrides))
     model.name = str(target.directory) if target.kind != "hub" else target.ref
     if not target.weights_verified:
-        verify_sha256(weights, target.weights_sha256)
+        verify_sha256(weights, str(target.weights_sha256))  # its form is checked above
     model.load_weights(weights)
     return _place(model, device)
 

@@ -7,9 +7,10 @@ hook. Every entry is validated here, with errors that name the entry and the fie
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from zoo_core.errors import RegistryError
 
@@ -96,6 +97,7 @@ def parse_entry(raw: Any, where: str, index: int | None = None) -> ModelEntry:
             raise _fail(where, name, "weights.sha256", "expected 64 lowercase hex characters")
         if set(weights) - {"source", "sha256"}:
             raise _fail(where, name, "weights", "only 'source' and 'sha256' are allowed")
+        assert isinstance(source, str)  # source_problem() accepts strings only
         ref = WeightsRef(source=source, sha256=sha)
     for fld in ("description", "license"):
         if not isinstance(raw.get(fld, ""), str):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from zoo_core.errors import ConfigError
 
@@ -22,7 +23,7 @@ MAX_STEPS = 10_000_000
 DEFAULT_STEPS = 1000
 #: the most items a ``list`` param may hold (per-layer sizes: far more than any model here uses)
 MAX_LIST = 64
-_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list}
+_TYPES: dict[str, type[Any]] = {"int": int, "float": float, "bool": bool, "str": str, "list": list}
 
 
 @dataclass(frozen=True)

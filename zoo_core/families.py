@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
-import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from zoo_core.config import ConfigSpec
 from zoo_core.errors import MissingFrameworkError, RegistryError
@@ -55,7 +56,7 @@ class Family:
 
     name: str
     framework: str
-    factory: str | Callable[..., Any]
+    factory: str | type[ZooModel]
     config: ConfigSpec = field(default_factory=ConfigSpec)
     requires: tuple[str, ...] = ()
     extra: str | None = None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -125,7 +126,7 @@ class ZooModel:
 
         return fit_with_progress(self, data, steps=steps, callbacks=callbacks, progress=progress, **options)
 
-    def to(self, device: str) -> "ZooModel":
+    def to(self, device: str) -> ZooModel:
         """Move the model to a resolved device (``cpu``, ``cuda:N``, ``mps``); returns ``self``.
 
         The base class runs on the CPU only; framework families override this.
@@ -163,7 +164,7 @@ class ZooModel:
     def image_shape(self) -> tuple[int, int, int]:
         """``(H, W, C)`` of the images :meth:`sample` returns."""
         images = self.sample(1, seed=0)
-        return tuple(images.shape[1:])  # type: ignore[return-value]
+        return tuple(images.shape[1:])
 
     def load_weights(self, path: str | Path) -> None:
         """Load a safetensors file, checking every tensor's name, shape and dtype first."""

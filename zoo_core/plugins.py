@@ -24,10 +24,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
@@ -111,7 +112,7 @@ class Registry:
         """Old names of families (``Family.aliases``) that still load saved folders and runs."""
         return {alias: fam for fam in self.families.values() for alias in fam.aliases if alias not in self.families}
 
-    def load(self) -> "Registry":
+    def load(self) -> Registry:
         """Import the allowed entry points (built-ins first), then run the registration hooks."""
         for ep in sorted(_allowed(metadata.entry_points(group=ENTRY_POINT_GROUP)),
                          key=lambda ep: (not _is_builtin(ep), ep.name)):
@@ -133,7 +134,7 @@ class Registry:
             try:
                 module = ep.load()
                 self.pm.register(module, name=ep.name)
-            except BaseException as exc:  # noqa: BLE001 - any plugin failure is isolated, SystemExit too
+            except BaseException as exc:  # any plugin failure is isolated, SystemExit too
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self._plugin_failed(info, "import", exc)
@@ -187,7 +188,7 @@ class Registry:
 
             try:
                 self._only(hook_name, impl.plugin)(register=register)
-            except BaseException as exc:  # noqa: BLE001 - isolate a broken plugin, SystemExit too
+            except BaseException as exc:  # isolate a broken plugin, SystemExit too
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self._withdraw(impl.plugin_name)
@@ -230,7 +231,7 @@ class Registry:
                     name = clash[0]
                     raise DuplicateNameError(f"command '{name}' belongs to {owners.get(name, 'zoo (core)')}; "
                                              f"plugin '{impl.plugin_name}' may not replace or remove it")
-            except BaseException as exc:  # noqa: BLE001 - SystemExit too
+            except BaseException as exc:  # SystemExit too
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 cli.commands.clear()
@@ -261,7 +262,7 @@ class Registry:
             raise RegistryError(f"register_families expects a zoo_core.Family, got {type(family).__name__}")
         check_declared(family)  # a family written for a newer plugin contract than this zoo's
         owner = self.families.get(family.name)
-        _refuse_taken("family", family.name, owner and f"'{owner.plugin}'", f"'{plugin}'")
+        _refuse_taken("family", family.name, f"'{owner.plugin}'" if owner else None, f"'{plugin}'")
         self.families[family.name] = replace(family, plugin=plugin)
         self.plugins[plugin].families.append(family.name)
 
@@ -272,7 +273,7 @@ class Registry:
         owner = family.plugin if family else plugin
         entry = replace(entry, plugin=owner, origin=f"plugin '{plugin}'")
         existing = self.models.get(entry.name)
-        _refuse_taken("model", entry.name, existing and existing.origin, f"plugin '{plugin}'")
+        _refuse_taken("model", entry.name, existing.origin if existing else None, f"plugin '{plugin}'")
         self.models[entry.name] = entry
         self.plugins[plugin].models.append(entry.name)
 

@@ -115,8 +115,8 @@ def _directory(path: Path, text: str) -> Resolved:
 
 def _hub(text: str) -> Resolved:
     """Fetch a Hub model once (from the cache or pin when possible); its weights are verified there."""
-    from zoo_core.io.files import read_saved_config
     from zoo_core.hub.download import snapshot  # imported here: huggingface_hub is slow to import
+    from zoo_core.io.files import read_saved_config
 
     folder = snapshot(text)
     meta = read_saved_config(folder)

@@ -15,10 +15,14 @@ from typing import Any
 import click
 
 import zoo_core
+from zoo_cli.hub_commands import cache, pull, push
+from zoo_cli.plugin_commands import plugin
+from zoo_cli.run_commands import plot
+from zoo_cli.trust_commands import gallery, verify
 from zoo_core.config import MAX_SEED, MAX_STEPS
-from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
 from zoo_core.io.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
+from zoo_core.runtime.devices import device_option
 
 #: every --seed: a non-negative integer that every framework accepts
 SEED = click.IntRange(0, MAX_SEED)
@@ -253,7 +257,8 @@ def _load(name: str, pairs: tuple[str, ...] = (), device: str | None = None) -> 
 
 
 def _memory_option(func: Any) -> Any:
-    """``--no-memory-check``: go ahead past zoo's memory estimate (sets ZOO_NO_MEMORY_CHECK=1, which workers inherit)."""
+    """``--no-memory-check``: go ahead past zoo's memory estimate (sets ZOO_NO_MEMORY_CHECK=1, which
+    workers inherit)."""
     def go_ahead(_ctx: Any, _param: Any, value: bool) -> bool:
         if value:
             os.environ["ZOO_NO_MEMORY_CHECK"] = "1"
@@ -296,7 +301,8 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
               help="Run folder: model, checkpoints and run.json go here (a resume may omit it: NAME is the run).")
 @click.option("--steps", type=click.IntRange(1, MAX_STEPS), help="The run's total steps, fresh or resumed "
               "(default: the resumed run's target, or the family's own).")
-@click.option("--data", type=click.Path(exists=True), help="Training data (.npy/.npz/image folder), if the family uses data.")
+@click.option("--data", type=click.Path(exists=True),
+              help="Training data (.npy/.npz/image folder), if the family uses data.")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable; "
               "on a resume only the family's resume-safe keys).")
 @click.option("--checkpoint-every", type=click.IntRange(1, MAX_STEPS), help="Steps between checkpoints (default: "
@@ -448,22 +454,14 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
 
 
 # -- commands defined in their own modules (one line each) -----------------------------------
-# (the modules import only click and light zoo_core parts at import time)
+# (the modules import only click and light zoo_core parts at import time; imported at the top)
 # BEGIN extra commands
-from zoo_cli.hub_commands import cache, pull, push  # noqa: E402
-
 cli.add_command(pull)
 cli.add_command(push)
 cli.add_command(cache)
-from zoo_cli.plugin_commands import plugin  # noqa: E402
-
 cli.add_command(plugin)
-from zoo_cli.trust_commands import gallery, verify  # noqa: E402
-
 cli.add_command(verify)
 cli.add_command(gallery)
-from zoo_cli.run_commands import plot  # noqa: E402
-
 cli.add_command(plot)
 # END extra commands
 

@@ -41,6 +41,7 @@ def model_info(name: str) -> dict[str, Any]:
     config = family.config.resolve(target.config)
     if target.kind == "catalog":
         entry = target.entry
+        assert entry is not None  # a catalog name resolves with its entry
         info = entry.to_dict()
         info.update(framework=family.framework, config=config, weights_local=weights_local(entry),
                     weights_source=entry.weights.source if entry.weights else "none (a pure function of the config)",

@@ -43,6 +43,7 @@ def verify(names: tuple[str, ...], write: bool, catalog: str | None, as_json: bo
     if as_json:
         click.echo(json.dumps([c.to_dict() for c in checks], indent=2))
     if write:
+        assert target is not None  # --write always has a catalog (checked above)
         changed = golden.write_hashes(checks, target)
         click.echo(f"recorded sample_sha256 of {', '.join(changed)} in {target}" if changed
                    else f"{target} already records every digest", err=as_json)

@@ -29,16 +29,25 @@ random jitter, small rotations and rescalings applied before each gradient evalu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from zoo_core.layers import FeatureProbe
 from zoo_filterviz.probes import parse_channels, probe_for
 from zoo_filterviz.recipe import Recipe, make_recipe
-from zoo_filterviz.transforms import (Fourier, Warp, initial_images, rms, snapshot_steps, standardize,
-                                      to_display, total_variation)
+from zoo_filterviz.transforms import (
+    Fourier,
+    Warp,
+    initial_images,
+    rms,
+    snapshot_steps,
+    standardize,
+    to_display,
+    total_variation,
+)
 
 #: ``callback(step, logs)`` after each ascent step (``logs``: ``{"activation": mean over images}``).
 StepCallback = Callable[[int, dict], Any]
@@ -72,7 +81,7 @@ class AscentResult:
     seconds: float = 0.0
 
     @classmethod
-    def empty(cls, layer: str, channels: list[int], shape: Sequence[int]) -> "AscentResult":
+    def empty(cls, layer: str, channels: list[int], shape: Sequence[int]) -> AscentResult:
         """A result for ``channels`` with nothing found yet (every map dead until an attempt fires it)."""
         n = len(channels)
         return cls(layer=layer, channels=channels, images=np.zeros((n, *shape), dtype=np.float32),
@@ -134,7 +143,7 @@ def _merge(result: AscentResult, todo: np.ndarray, attempt: int, out: dict) -> N
 
 def _retry_scales(recipe: Recipe) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
     """The first start uses every scale; each retry drops the finest remaining one (longer waves only)."""
-    pairs = sorted(zip(recipe.scales, recipe.scale_weights))
+    pairs = sorted(zip(recipe.scales, recipe.scale_weights, strict=True))
     sets = [(tuple(s for s, _ in pairs), tuple(w for _, w in pairs))]
     for k in range(1, recipe.retries + 1):
         keep = pairs[:max(1, len(pairs) - k)]
@@ -224,6 +233,7 @@ def _move(batch: _Batch, idx: np.ndarray, xs: np.ndarray, grad: np.ndarray, reci
     if fourier is None:
         return standardize(xs + recipe.epsilon * grad / (rms(grad) + 1e-7))
     grad = fourier.adjoint(grad)
+    assert batch.params is not None  # a Fourier batch holds its spectra
     batch.params[idx] = batch.params[idx] + recipe.epsilon * grad / (rms(grad) + 1e-7)
     xs_new = standardize(fourier.to_image(batch.params[idx]))
     batch.params[idx] = fourier.from_image(xs_new)

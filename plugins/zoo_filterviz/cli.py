@@ -11,9 +11,8 @@ from pathlib import Path
 import click
 
 from zoo_core.config import MAX_SEED
-from zoo_core.runtime.devices import device_option
 from zoo_core.io.files import IMAGE_SUFFIXES, check_suffix
-
+from zoo_core.runtime.devices import device_option
 
 _THREADS = click.option(
     "--threads", default=1, show_default=True, type=click.IntRange(0, 256),
@@ -175,7 +174,7 @@ def activations_cmd(name: str, image_path: str, layer: str, output: str, size: i
     probe = _probe(name, threads, device)
     probe.layer(layer)
     h, w, c = probe.input_shape
-    pic = read_image(image_path).convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+    pic = read_image(image_path).convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
     pixels = np.asarray(pic, dtype=np.uint8).reshape(1, h, w, c)
     maps = probe.activations(probe.prepare(pixels), layer)[0]  # (h, w, C)
     lo, hi = float(min(maps.min(), 0.0)), float(maps.max())

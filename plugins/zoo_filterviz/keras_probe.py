@@ -8,7 +8,8 @@ keras is imported inside the methods, never at module import.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,10 +54,10 @@ class KerasProbe(FeatureProbe):
         return tuple(int(d) for d in dims)
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:  # type: ignore[override]
+    def input_shape(self) -> tuple[int, int, int]:  # type: ignore[override]  # a property for the base's attribute
         """``(H, W, C)`` of the first model's input."""
         key, model = next(iter(self.models.items()))
-        return self._model_input_shape(key, model)  # type: ignore[return-value]
+        return self._model_input_shape(key, model)  # type: ignore[return-value]  # 3 dims: require_image_input
 
     def layers(self) -> list[LayerInfo]:
         """The conv layers of every model, in layer order."""
@@ -69,9 +70,9 @@ class KerasProbe(FeatureProbe):
                     if type(lyr).__name__ not in _KERAS_CONV:
                         continue
                     target = _keras_feature_layer(layers, i)
-                    shape = tuple(int(d) for d in target.output.shape[1:])
+                    h, w, c = (int(d) for d in target.output.shape[1:])  # (N, H, W, C) out of a conv
                     name = prefixed(key, lyr.name, many)
-                    infos.append(LayerInfo(name, type(lyr).__name__, shape, "keras"))  # type: ignore[arg-type]
+                    infos.append(LayerInfo(name, type(lyr).__name__, (h, w, c), "keras"))
                     self._targets[name] = (key, target)
             self._layers = infos
         return list(self._layers)

@@ -16,7 +16,8 @@ framework at module import.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from zoo_core.layers import ChannelError, FeatureProbe, NotInspectableError
 from zoo_filterviz.keras_probe import KerasProbe

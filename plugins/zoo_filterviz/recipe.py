@@ -90,12 +90,12 @@ class Recipe:
         return bool(self.jitter or self.rotate or self.scale_jitter)
 
     @classmethod
-    def seed(cls, **changes: Any) -> "Recipe":
+    def seed(cls, **changes: Any) -> Recipe:
         """The seed article's recipe: pixels, no transforms, no regulariser."""
         return replace(cls(), **changes)
 
     @classmethod
-    def default(cls, **changes: Any) -> "Recipe":
+    def default(cls, **changes: Any) -> Recipe:
         """The recipe ``zoo visualize`` uses (chosen by measurement, see docs/filterviz.md)."""
         return replace(cls(steps=300, epsilon=0.05, jitter=1, rotate=5.0, scale_jitter=0.05, tv_weight=0.05,
                            fourier=False, stop_on_convergence=False), **changes)

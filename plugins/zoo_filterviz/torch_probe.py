@@ -7,7 +7,8 @@ torch is imported inside the methods, never at module import.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class TorchProbe(FeatureProbe):
         self._targets: dict[str, tuple[str, Any, Any]] = {}  # name -> (network key, module to hook, conv)
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:  # type: ignore[override]
+    def input_shape(self) -> tuple[int, int, int]:  # type: ignore[override]  # a property for the base's attribute
         """``(H, W, C)`` of the first network's input (the one ``zoo visualize`` optimises)."""
         c, h, w = next(iter(self.specs.values()))[1]
         return (h, w, c)

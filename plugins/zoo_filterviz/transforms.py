@@ -8,7 +8,7 @@ framework). Each transform's adjoint is tested by a dot-product check (tests/plu
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -39,7 +39,7 @@ def _bicubic(cells: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if cells.shape == size:
         return cells.astype(np.float32)
     img = Image.fromarray(cells.astype(np.float32), mode="F")
-    return np.asarray(img.resize((size[1], size[0]), Image.BICUBIC), dtype=np.float32)
+    return np.asarray(img.resize((size[1], size[0]), Image.Resampling.BICUBIC), dtype=np.float32)
 
 
 def initial_images(n: int, shape: Sequence[int], scales: Sequence[float], weights: Sequence[float],
@@ -51,7 +51,7 @@ def initial_images(n: int, shape: Sequence[int], scales: Sequence[float], weight
     """
     h, w, c = (int(s) for s in shape)
     out = np.zeros((n, h, w, c), dtype=np.float32)
-    for frac, weight in zip(scales, weights):
+    for frac, weight in zip(scales, weights, strict=True):
         ch, cw = max(2, round(frac * h)), max(2, round(frac * w))
         noise = rng.uniform(-1.0, 1.0, size=(n, ch, cw, c)).astype(np.float32)
         for i in range(n):
@@ -112,7 +112,7 @@ class Warp:
             x = np.stack([np.roll(x[i], tuple(self.shift[i]), axis=(0, 1)) for i in range(n)])
         if self.affine:
             flat = x.reshape(n * h * w, c)
-            x = sum(wt * flat[ix] for ix, wt in zip(self.index, self.weight)).reshape(n, h, w, c)
+            x = sum(wt * flat[ix] for ix, wt in zip(self.index, self.weight, strict=True)).reshape(n, h, w, c)
         return x.astype(np.float32)
 
     def adjoint(self, g: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ class Warp:
         if self.affine:
             flat = g.reshape(n * h * w, c)
             acc = np.zeros_like(flat)
-            for ix, wt in zip(self.index, self.weight):
+            for ix, wt in zip(self.index, self.weight, strict=True):
                 np.add.at(acc, ix, wt * flat)
             g = acc.reshape(n, h, w, c)
         if self.shift is not None:

@@ -18,17 +18,24 @@ for it.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from zoo_core.backends.torchstate import (
+    broadcast_buffers,
+    load_optimizer_state,
+    load_rng_state,
+    model_tensors,
+    optimizer_state,
+    rng_state,
+)
 from zoo_core.layers import FeatureProbe
 from zoo_core.model import ZooModel
 from zoo_core.runtime import BatchSampler, TrainContext, step_seed
-from zoo_core.backends.torchstate import (broadcast_buffers, load_optimizer_state, load_rng_state, model_tensors,
-                                 optimizer_state, rng_state)
 from zoo_filterviz.ascent import ascend
 from zoo_filterviz.recipe import Recipe
 from zoo_filterviz.torch_probe import TorchProbe
@@ -130,13 +137,13 @@ class GlyphCNN(ZooModel):
             raise ZooError("glyph-cnn needs labelled data (images and labels)")
         return np.asarray(images), np.asarray(labels)
 
-    def training_session(self, data: Any, steps: int, ctx: Any) -> "GlyphCNNSession":
+    def training_session(self, data: Any, steps: int, ctx: Any) -> GlyphCNNSession:
         """glyph-cnn's algorithm for :func:`zoo_core.runtime.fit`: AdamW, one-cycle schedule,
         cross-entropy plus ``sparsity`` times the L1 activation penalty, on the glyph training
         split (or ``data``). History keys: ``loss``, ``acc``."""
         return GlyphCNNSession(self, data, steps, ctx)
 
-    def to(self, device: str) -> "GlyphCNN":
+    def to(self, device: str) -> GlyphCNN:
         """Move the network to a resolved torch device."""
         self.net.to(device)
         self.device = device

@@ -82,7 +82,8 @@ CONFIG = ConfigSpec({
     "noise": Param(True, "bool", "channel: additive Gaussian noise on/off (added before the warps)"),
     "noise_sigma": Param(0.25, "float", "channel: standard deviation of the additive noise", min=0.0, max=10.0),
     "blur": Param(False, "bool", "channel: random Gaussian blur on/off (before the noise; favours larger shapes)"),
-    "blur_sigma": Param(0.025, "float", "channel: max blur std, fraction of the image side (min: half of it)", min=0.0, max=0.25),
+    "blur_sigma": Param(0.025, "float", "channel: max blur std, fraction of the image side (min: half of it)",
+                        min=0.0, max=0.25),
     "clean_weight": Param(0.0, "float", "loss: weight of the message loss on the undistorted glyph (the decoder "
                           "also learns to read clean glyphs)", min=0.0, max=10.0),
     "ink_weight": Param(0.0, "float", "loss: weight of the mean ink (pixel value) of the batch's glyphs: strokes on "

@@ -31,6 +31,7 @@ function of its seed (exact resume) and evaluation is repeatable.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 # torch is imported here, not in the package __init__, so that `zoo list` never loads it.
 import torch
@@ -79,7 +80,7 @@ class NoiseChannel(nn.Module):
         self.blur, self.blur_sigma = blur, float(blur_sigma)
 
     @classmethod
-    def from_config(cls, config: dict, enabled: bool = True) -> "NoiseChannel":
+    def from_config(cls, config: dict, enabled: bool = True) -> NoiseChannel:
         """The channel described by a glyphnet config; ``enabled=False`` gives the identity channel."""
         return cls(affine=enabled and config["affine"], affine_p=config["affine_p"], rotation=config["rotation"],
                    translate=config["translate"], scale=(config["scale_min"], config["scale_max"]),
@@ -90,7 +91,7 @@ class NoiseChannel(nn.Module):
                    resample=config.get("channel", "fast"))
 
     @classmethod
-    def post(cls) -> "NoiseChannel":
+    def post(cls) -> NoiseChannel:
         """The blog post's channel: ``randn/4`` noise, then kornia's ``RandomAffine(degrees=30,
         translate=(0.1, 0.1), scale=(0.9, 1.1), shear=(-10, 10))`` at its default p=0.5, then
         ``RandomPerspective(0.6, p=0.5)``, each warp its own resampling. What ``evaluate`` uses."""
@@ -172,6 +173,7 @@ class NoiseChannel(nn.Module):
 
 
 #: the blog post's channel (see :meth:`NoiseChannel.post`)
+POST_CHANNEL: dict[str, Any]  # keyword arguments of NoiseChannel
 POST_CHANNEL = dict(affine=True, affine_p=0.5, rotation=30.0, translate=0.1, scale=(0.9, 1.1), shear=10.0,
                     perspective=True, distortion=0.6, perspective_p=0.5, noise=True, noise_sigma=0.25, blur=False,
                     resample="post")

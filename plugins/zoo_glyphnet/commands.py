@@ -8,11 +8,13 @@ command bodies, so ``zoo --help`` stays fast.
 from __future__ import annotations
 
 import json
+from typing import Any
+
 import click
 
 from zoo_core.config import MAX_SEED
-from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
+from zoo_core.runtime.devices import device_option
 
 #: most symbols one alphabet sheet shows
 MAX_SHEET = 4096
@@ -57,13 +59,12 @@ def add_commands(cli: click.Group) -> None:
         import numpy as np
 
         import zoo_core
+        from zoo_core.io.files import check_suffix
         from zoo_core.media.images import save_images
         from zoo_glyphnet.metrics import binarise, glyph_statistics, pairwise_hamming
 
-        from zoo_core.io.files import check_suffix
-
         check_suffix(output, (".png",))
-        model = zoo_core.load(name)
+        model: Any = zoo_core.load(name)  # any family: probed for glyphnet's message_mode below
         if getattr(model, "message_mode", None) == "onehot":
             k = model.latent_size
             messages, labels = model.encode_symbols(np.arange(k)), [str(i) for i in range(k)]
@@ -114,9 +115,8 @@ def add_commands(cli: click.Group) -> None:
         import numpy as np
 
         import zoo_core
-        from zoo_core.media.images import save_images
-
         from zoo_core.io.files import check_suffix
+        from zoo_core.media.images import save_images
 
         if output is not None:
             check_suffix(output, (".png",))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 # torch is imported here, not in the package __init__, so that `zoo list` never loads it.
 import torch
 import torch.nn.functional as F
@@ -70,8 +71,10 @@ def random_twin(model: Any, images: np.ndarray | None = None) -> Any:
     random generator in eval mode draws a flat grey whatever the message, a strawman.
     """
     import zoo_core
+    from zoo_glyphnet.model import GlyphNet
 
     twin = zoo_core.build("glyphnet", **model.config).to(model.device)
+    assert isinstance(twin, GlyphNet)
 
     def calibrate(net: torch.nn.Module, inputs: torch.Tensor) -> None:
         norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
@@ -170,7 +173,7 @@ def probe(model: Any, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarr
         at, acc = _linear_probe(_features(net, train_images), torch.from_numpy(train_labels),
                                 _features(net, test_images), torch.from_numpy(test_labels), steps, seed, every)
         result[f"accuracy_{name}"] = acc[-1]
-        result[f"steps_to_95pct_{name}"] = next(s for s, a in zip(at, acc) if a >= 0.95 * acc[-1])
+        result[f"steps_to_95pct_{name}"] = next(s for s, a in zip(at, acc, strict=True) if a >= 0.95 * acc[-1])
         result[f"curve_{name}"] = [at, acc]
     return result
 

@@ -1,6 +1,7 @@
 """How glyph-like a set of glyphs is: ink, how much they differ, how much they share a template.
 
-Pure numpy (no torch; scipy, where installed, only speeds up labelling), so it can score any images, e.g. ``zoo sample`` output or a dataset.
+Pure numpy (no torch; scipy, where installed, only speeds up labelling), so it can score any images,
+e.g. ``zoo sample`` output or a dataset.
 
 * :func:`glyph_statistics` (``hamming_ratio``, ``mean_correlation``: duplicate guards) works on
   binarised images: a pixel value (each channel of a colour pixel counts as its own value) is

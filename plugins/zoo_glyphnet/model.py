@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
+
 # torch is imported here, not in the package __init__, so that `zoo list` never loads it; this
 # module is imported only when a glyphnet model is built (Family.factory).
 import torch
@@ -78,7 +80,7 @@ class GlyphNet(LatentModel):
                 out[i:i + _DECODE_BATCH] = pixels.permute(0, 2, 3, 1).cpu().numpy()
         return out
 
-    def training_session(self, data: Any, steps: int, ctx: Any) -> "GlyphNetSession":
+    def training_session(self, data: Any, steps: int, ctx: Any) -> GlyphNetSession:
         """glyphnet's algorithm for :func:`zoo_core.runtime.fit` (``model.train`` / ``zoo train``).
 
         :param data: must be None: glyphnet makes up its own messages.
@@ -91,7 +93,7 @@ class GlyphNet(LatentModel):
         check_no_data(data)
         return GlyphNetSession(self, steps, ctx)
 
-    def to(self, device: str) -> "GlyphNet":
+    def to(self, device: str) -> GlyphNet:
         """Move generator and decoder to a resolved torch device (``cpu``, ``cuda:N``, ``mps``)."""
         self.generator.to(device)
         self.decoder.to(device)
@@ -203,7 +205,7 @@ class GlyphNet(LatentModel):
                       messages=int(messages), channel=describe(channel))
         return result
 
-    def _recovery(self, out: "torch.Tensor", msgs: "torch.Tensor", key: str) -> dict[str, float]:
+    def _recovery(self, out: torch.Tensor, msgs: torch.Tensor, key: str) -> dict[str, float]:
         """Recovery figures of decoder outputs ``out`` for messages ``msgs``, suffixed ``_key``."""
         mode = self.message_mode
         if mode == "continuous":

@@ -22,7 +22,7 @@ class Binomial3x3(nn.Module):
         self.register_buffer("kernel", kernel, persistent=False)  # not a weight: kept out of state_dict
         self.channels = channels
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102 - see class
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
         return torch.nn.functional.conv2d(x, self.kernel.to(x.dtype), groups=self.channels)
 
@@ -72,7 +72,7 @@ class Generator(nn.Sequential):
         super().__init__(*layers)
         self.msg_size = msg_size
 
-    def forward(self, messages: torch.Tensor) -> torch.Tensor:  # noqa: D102 - see class
+    def forward(self, messages: torch.Tensor) -> torch.Tensor:
         return super().forward(messages.reshape(messages.shape[0], self.msg_size, 1, 1))
 
 
@@ -110,7 +110,7 @@ class Decoder(nn.Sequential):
             layers += [nn.Conv2d(w[-1], msg_size, 4, 1, 0)]
         super().__init__(*layers)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:  # noqa: D102 - see class
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
         return super().forward(images).flatten(1)
 
 

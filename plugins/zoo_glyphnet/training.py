@@ -18,24 +18,34 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
+
 # torch is imported here, not in the package __init__, so that `zoo list` never loads it.
 import torch
 import torch.nn.functional as F
 
 from zoo_core.backends.allocator import keep_freed_memory
-from zoo_core.runtime.distributed import shard
+from zoo_core.backends.torchstate import (
+    broadcast_buffers,
+    ddp_local_buffers,
+    load_optimizer_state,
+    load_rng_state,
+    model_tensors,
+    optimizer_state,
+    rng_state,
+)
 from zoo_core.errors import ZooError
 from zoo_core.runtime import TrainContext, splitmix64, step_seed
-from zoo_core.backends.torchstate import (broadcast_buffers, ddp_local_buffers, load_optimizer_state,
-                                          load_rng_state, model_tensors, optimizer_state, rng_state)
+from zoo_core.runtime.distributed import shard
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_glyphnet.model import GlyphNet
 
-__all__ = ["GlyphNetSession", "draw_messages", "message_loss", "learning_rate", "splitmix64", "step_seed", "training_threads"]
+__all__ = ["GlyphNetSession", "draw_messages", "message_loss", "learning_rate", "splitmix64", "step_seed",
+           "training_threads"]
 
 
 def learning_rate(config: dict, step: int, total: int | None) -> float:
@@ -69,7 +79,7 @@ class GlyphNetSession:
     steps_per_call = 1
     examples = None  # glyphnet makes up its messages: no dataset
 
-    def __init__(self, model: "GlyphNet", total: int, ctx: TrainContext) -> None:
+    def __init__(self, model: GlyphNet, total: int, ctx: TrainContext) -> None:
         self.model, self.total, self.world = model, total, ctx.world
         self.device = torch.device(model.device)
         self.world.init_torch(model.device)
@@ -151,7 +161,7 @@ _ONE_BUCKET_MB = 1024
 class _Pipeline(torch.nn.Module):
     """One training forward pass: generator, noise channel, decoder (and the decoder on the clean glyphs)."""
 
-    def __init__(self, model: "GlyphNet") -> None:
+    def __init__(self, model: GlyphNet) -> None:
         super().__init__()
         self.generator, self.decoder, self.channel = model.generator, model.decoder, model.channel
 
@@ -217,7 +227,8 @@ def glyph_penalty(config: dict, images: torch.Tensor, messages: torch.Tensor | N
     if config.get("separation_weight", 0.0) > 0 and messages is not None and len(images) > 1:
         pool = int(config.get("separation_pool", 1))
         pooled = F.avg_pool2d(images, pool) if pool > 1 else images
-        penalty = penalty + config["separation_weight"] * separation_hinge(pooled, messages, config["separation_margin"])
+        hinge = separation_hinge(pooled, messages, config["separation_margin"])
+        penalty = penalty + config["separation_weight"] * hinge
     return penalty
 
 

@@ -76,7 +76,6 @@ import zoo_core
 from zoo_core.config import MAX_SEED, ConfigSpec, Param
 from zoo_core.errors import ConfigError
 from zoo_core.families import Family
-
 from zoo_random_cnn.architecture import Architecture, NoArchitecture, search_bits, uncompressed_bits
 
 __all__ = ["CONFIG", "architecture_of", "budgets", "check_config", "count_parameters", "random_split",

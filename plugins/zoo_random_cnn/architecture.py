@@ -13,8 +13,8 @@ import numpy or keras.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 #: bits per pixel channel of the (uncompressed) output image: 16 grey levels per channel.
 BITS_PER_CHANNEL = 4
@@ -167,7 +167,7 @@ class Architecture:
     def kernel_shapes(self) -> list[tuple[int, int, int, int]]:
         """Keras kernel shapes ``(k, k, in, out)`` of every convolution."""
         ins = (self.input_shape[2],) + self.conv_channels[:-1]
-        return [(self.kernel_size, self.kernel_size, a, b) for a, b in zip(ins, self.conv_channels)]
+        return [(self.kernel_size, self.kernel_size, a, b) for a, b in zip(ins, self.conv_channels, strict=True)]
 
     @property
     def input_bits(self) -> int:
@@ -185,7 +185,7 @@ class Architecture:
 
 def _count(kernel_size: int, in_depth: int, conv_channels: tuple[int, ...]) -> int:
     ins = (in_depth,) + tuple(conv_channels[:-1])
-    return kernel_size ** 2 * sum(a * b for a, b in zip(ins, conv_channels))
+    return kernel_size ** 2 * sum(a * b for a, b in zip(ins, conv_channels, strict=True))
 
 
 def _profile(in_depth: int, channels: int, depth: int, factor: float) -> tuple[int, ...]:
@@ -332,7 +332,7 @@ def search_bits(height: int, width: int, channels: int, soph_bits: int, noise_bi
                 closest = (_miss(ratio), _count(kernel_size, shape[2], profile), depth, numblocks)
             continue
         ins = (shape[2],) + profile[:-1]
-        kernel_shapes = [(kernel_size, kernel_size, a, b) for a, b in zip(ins, profile)]
+        kernel_shapes = [(kernel_size, kernel_size, a, b) for a, b in zip(ins, profile, strict=True)]
         return Architecture(
             height=height, width=width, channels=channels, kernel_size=kernel_size,
             bits_per_weight=bits_per_weight, soph_bits=soph_bits, noise_bits=noise_bits,

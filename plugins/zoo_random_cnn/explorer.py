@@ -171,7 +171,7 @@ def make_server(explorer: Explorer, port: int = 0, quiet: bool = True) -> HTTPSe
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:  # http.server's name
             url = urlsplit(self.path)
             if url.path in ("/", "/index.html"):
                 self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
@@ -190,7 +190,7 @@ def make_server(explorer: Explorer, port: int = 0, quiet: bool = True) -> HTTPSe
                 return
             self._send(HTTPStatus.OK, body, "image/png", headers)
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's signature)
+        def log_message(self, format: str, *args) -> None:  # http.server's signature
             if not quiet:
                 super().log_message(format, *args)
 
@@ -200,6 +200,7 @@ def make_server(explorer: Explorer, port: int = 0, quiet: bool = True) -> HTTPSe
 def describe(server: HTTPServer) -> str:
     """The URL the server answers on."""
     host, port = server.server_address[:2]
+    assert isinstance(host, str)  # an AF_INET server (make_server binds 127.0.0.1)
     return f"http://{host}:{port}/"
 
 

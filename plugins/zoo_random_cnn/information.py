@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import lzma
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 

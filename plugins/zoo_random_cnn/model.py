@@ -11,7 +11,8 @@ for inspection (``summary()``, layer outputs); the two compute the same function
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,7 +24,10 @@ from zoo_random_cnn.information import image_information
 # keras is imported here, not in the package's __init__: only building and sampling a model need it,
 # and listing or validating configs must stay fast. import_keras checks the backend and keeps
 # TensorFlow's start-up notices off the terminal.
-keras = import_keras("random-cnn")
+if TYPE_CHECKING:  # pragma: no cover - the module, for annotations such as keras.Model
+    import keras
+else:
+    keras = import_keras("random-cnn")
 ops = keras.ops
 
 #: images are generated in chunks of this many, so that a call's arithmetic never depends on n.
@@ -126,7 +130,7 @@ def forward(x, kernels, arch: Architecture, upsampling: str = "bilinear", smooth
     every convolution), ``"upsample"`` (after every upsampling) or ``"none"``.
     """
     block = 0
-    for i, (kernel, conv_block) in enumerate(zip(kernels, arch.conv_blocks)):
+    for i, (kernel, conv_block) in enumerate(zip(kernels, arch.conv_blocks, strict=True)):
         while block < conv_block:
             block += 1
             x = upsample(x, upsampling)
@@ -154,7 +158,7 @@ def build_keras_model(arch: Architecture, upsampling: str = "bilinear", smoothin
     inputs = keras.Input(shape=arch.input_shape, name="noise")
     x = inputs
     block = ups = 0
-    for i, (out, conv_block) in enumerate(zip(arch.conv_channels, arch.conv_blocks)):
+    for i, (out, conv_block) in enumerate(zip(arch.conv_channels, arch.conv_blocks, strict=True)):
         while block < conv_block:
             ups += 1
             block += 1
@@ -201,7 +205,7 @@ class RandomCNN(zoo_core.ZooModel):
         rng = np.random.default_rng(seed)
         arch = self.architecture
         self._set_kernels([initializer_qlaplace(arch.bits_per_weight, scale, rng)(shape)
-                           for shape, scale in zip(arch.kernel_shapes, arch.laplace_scales)])
+                           for shape, scale in zip(arch.kernel_shapes, arch.laplace_scales, strict=True)])
 
     def _set_kernels(self, kernels: list[np.ndarray]) -> None:
         self._kernels = [np.ascontiguousarray(k, dtype=np.float32) for k in kernels]
@@ -219,6 +223,7 @@ class RandomCNN(zoo_core.ZooModel):
         return self._keras_model
 
     def _assign_keras_kernels(self) -> None:
+        assert self._keras_model is not None  # called once the model is built
         for i, kernel in enumerate(self._kernels):
             self._keras_model.get_layer(f"conv2d_{i + 1}").kernel.assign(kernel)
 
@@ -243,7 +248,7 @@ class RandomCNN(zoo_core.ZooModel):
             return np.zeros((0, a.height, a.width, a.channels), dtype=np.float32)
         return np.concatenate(out)
 
-    def to(self, device: str) -> "RandomCNN":
+    def to(self, device: str) -> RandomCNN:
         """Run on a resolved device (``cpu`` or ``cuda:N``) through TensorFlow's device placement."""
         self.device = device
         return self

@@ -17,8 +17,9 @@ parameter count only. It imports neither TensorFlow, Keras nor numpy; the models
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import zoo_core
 from zoo_core.config import MAX_SEED, MAX_STEPS, ConfigSpec, Param
@@ -31,7 +32,7 @@ LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
 MAX_MIXTURE_FLOATS = 2 ** 26
 
 
-def stage_strides(config: dict) -> list[int]:
+def stage_strides(config: Mapping[str, Any]) -> list[int]:
     """Strides of the encoder's conv layers (the decoder mirrors them).
 
     ``strides: null`` (the default) adapts the number of stride-2 stages to the image size:
@@ -178,14 +179,14 @@ def count_vae_parameters(config: dict) -> int:
     bn = 4 if full["batch_norm"] else 0  # gamma, beta, moving mean, moving variance
     size, channels, z = full["image_size"], full["channels"], full["z_dim"]
     total, cin = 0, channels
-    for f, k, s in zip(filters, kernels, strides):
+    for f, k, s in zip(filters, kernels, strides, strict=True):
         total += k * k * cin * f + f + bn * f
         cin, size = f, -(-size // s)
     flat = size * size * cin
     total += 2 * (flat * z + z)  # mu and log_var
     total += z * flat + flat  # decoder Dense
     outs = list(reversed(filters[:-1])) + [channels]
-    for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides))):
+    for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides), strict=True)):
         conv = f * s * s if full["decoder"] == "subpixel" else f  # sub-pixel: s*s times the channels
         total += k * k * cin * conv + conv + (bn * f if i < len(outs) - 1 else 0)
         cin = f
@@ -202,9 +203,9 @@ def count_ae_parameters(config: dict) -> int:
     full = AE_CONFIG.resolve(config)
     pixels = full["image_size"] ** 2 * full["channels"]
     widths = [pixels, *full["hidden"], full["z_dim"]]
-    encoder = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    encoder = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
     back = widths[::-1]
-    decoder = sum(a * b + b for a, b in zip(back[:-1], back[1:]))
+    decoder = sum(a * b + b for a, b in zip(back[:-1], back[1:], strict=True))
     return encoder + decoder
 
 
@@ -215,13 +216,13 @@ def estimate_vae_memory(config: dict, batch: int):
     filters, strides = config["filters"], stage_strides(config)
     size, channels = config["image_size"], config["channels"]
     sizes = [size * size * channels]  # the input
-    for f, s in zip(filters, strides):
+    for f, s in zip(filters, strides, strict=False):
         size = -(-size // s)
         sizes.append(size * size * f * (2 if config["batch_norm"] else 1))  # conv (+ its BatchNorm output)
     sizes.append(2 * config["z_dim"])  # mu, log_var (and z)
     outs = list(reversed(filters[:-1])) + [channels]
     sizes.append(sizes[len(filters)])  # the decoder's Dense, as big as the last encoder map
-    for f, s in zip(outs, reversed(strides)):
+    for f, s in zip(outs, reversed(strides), strict=False):
         size *= s
         conv = f * s * s if config["decoder"] == "subpixel" else f
         sizes.append(size * size * max(conv, f))

@@ -8,9 +8,15 @@ sets the environment before Keras is first imported, checks the backend Keras ac
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from zoo_core.backends.frameworks import import_keras
 
-keras = import_keras("vae")
-import tensorflow as tf  # noqa: E402  (already loaded by import_keras; the VAE uses tf directly)
+if TYPE_CHECKING:  # pragma: no cover - the modules, for annotations such as keras.Model
+    import keras
+    import tensorflow as tf
+else:
+    keras = import_keras("vae")
+    import tensorflow as tf  # already loaded by import_keras; the VAE uses tf directly
 
 __all__ = ["keras", "tf"]

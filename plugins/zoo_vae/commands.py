@@ -6,12 +6,13 @@ in the command body, so ``zoo --help`` stays fast.
 
 from __future__ import annotations
 
+from typing import Any
 
 import click
 
 from zoo_core.config import MAX_SEED
-from zoo_core.runtime.devices import device_option
 from zoo_core.errors import ZooError
+from zoo_core.runtime.devices import device_option
 
 
 def add_commands(cli: click.Group) -> None:
@@ -48,7 +49,7 @@ def reconstruct(name: str, data: str | None, output: str, n: int, seed: int, sca
     for path in (output, scale_png):
         if path is not None:
             check_suffix(path, (".png",))
-    model = zoo_core.load(name, device=device)
+    model: Any = zoo_core.load(name, device=device)  # any family: probed for reconstruct below
     if not hasattr(model, "reconstruct"):
         raise ZooError(f"model '{name}' (family {model.family_name}) cannot reconstruct images; "
                        "use a vae or ae model")

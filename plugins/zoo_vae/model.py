@@ -12,18 +12,19 @@ results are returned under exactly those names (the keras.io example returns its
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import nullcontext
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from zoo_core.data.datasets import load_dataset
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.runtime.distributed import current_world
 from zoo_core.model import LatentModel, to_uint8
+from zoo_core.runtime.distributed import current_world
 from zoo_vae import stage_strides
 from zoo_vae._backend import keras, tf
-from zoo_vae.training import STEPS_PER_CALL, AutoencoderSession, compile_chunk, strategy_for  # noqa: F401
+from zoo_vae.training import STEPS_PER_CALL, AutoencoderSession, compile_chunk, strategy_for  # noqa: F401 - re-exports STEPS_PER_CALL
 
 EVAL_IMAGES = 2000
 #: prior samples scored by the reference classifier in ``evaluate`` (zoo_core.media.quality)
@@ -138,7 +139,7 @@ def _conv_encoder(config: Mapping[str, Any]) -> tuple[keras.Model, tuple[int, ..
     act, seed = config["activation"], config["seed"]
     inputs = keras.Input((size, size, channels), name="images")
     x = inputs
-    for i, (f, k, s) in enumerate(zip(config["filters"], config["kernel_sizes"], stage_strides(config))):
+    for i, (f, k, s) in enumerate(zip(config["filters"], config["kernel_sizes"], stage_strides(config), strict=True)):
         x = keras.layers.Conv2D(f, k, strides=s, padding="same", kernel_initializer=_initializer(act, seed + i),
                                 name=f"enc_conv{i}")(x)
         x = _norm_act_drop(x, config, "enc", i, seed + 100 + i)
@@ -171,7 +172,7 @@ def _conv_decoder(config: Mapping[str, Any], feature_shape: tuple[int, ...]) -> 
     y = keras.layers.Reshape(feature_shape, name="dec_reshape")(y)
     outs = list(reversed(filters[:-1])) + [config["channels"]]
     subpixel = config.get("decoder", "transpose") == "subpixel"
-    for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides))):
+    for i, (f, k, s) in enumerate(zip(outs, reversed(kernels), reversed(strides), strict=True)):
         last = i == len(outs) - 1
         y = _upsample(y, f, k, s, _initializer("relu" if last else act, seed + 400 + i), subpixel, i)
         if last:
@@ -398,7 +399,7 @@ class AutoencoderTrainer(keras.Model):
             # replica's loss by 1/replicas so the update is that of the global batch's mean.
             scaled = total / tf.distribute.get_strategy().num_replicas_in_sync if self.distribute_scale else total
         grads = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
         self.total_loss_tracker.update_state(total)
         self.reco_loss_tracker.update_state(reco)
         self.kl_loss_tracker.update_state(kl)
@@ -617,7 +618,7 @@ class _KerasAutoencoder(LatentModel):
 
         return tf.device(tf_device_name(self.device))
 
-    def to(self, device: str) -> "_KerasAutoencoder":
+    def to(self, device: str) -> _KerasAutoencoder:
         """Run on a resolved device (``cpu`` or ``cuda:N``) through TensorFlow's device placement."""
         self.device = device
         return self
@@ -642,7 +643,7 @@ class _KerasAutoencoder(LatentModel):
         rng = np.random.default_rng(int(self.config["seed"]) + 7919)
         pick = np.sort(rng.permutation(len(images))[:n]) if len(images) > n else np.arange(len(images))
         x = images[pick].astype(np.float32) / 255.0
-        z = None
+        z: np.ndarray | None = None
         for net, layer in layers:
             if net is self.decoder and z is None:
                 parts = []
@@ -655,8 +656,10 @@ class _KerasAutoencoder(LatentModel):
                         parts.append(np.asarray(out))
                 z = np.concatenate(parts)
             feed = x if net is self.encoder else z
+            assert feed is not None  # the decoder's layers come after z is drawn
             probe = keras.Model(net.input, layer.input)
-            total = total_sq = None
+            total: np.ndarray | None = None
+            total_sq: np.ndarray | None = None
             count = 0
             for i in range(0, len(feed), batch):
                 a = np.asarray(probe(tf.constant(feed[i:i + batch]), training=False), dtype=np.float64)
@@ -664,6 +667,7 @@ class _KerasAutoencoder(LatentModel):
                 total = a.sum(0) if total is None else total + a.sum(0)
                 total_sq = (a * a).sum(0) if total_sq is None else total_sq + (a * a).sum(0)
                 count += len(a)
+            assert total is not None and total_sq is not None  # feed holds at least one batch
             mean = total / count
             var = np.maximum(total_sq / count - mean * mean, 0.0)
             layer.moving_mean.assign(mean.astype(np.float32))
@@ -758,6 +762,7 @@ class _KerasAutoencoder(LatentModel):
         if likelihood == "logistic":
             return discretized_nll(xb, x_hat, self.trainer.output_log_scale, "logistic").numpy()
         if likelihood == "gaussian":
+            assert gaussian_sigma is not None  # evaluate() passes it with likelihood gaussian
             return discretized_nll(xb, x_hat, tf.constant(float(np.log(gaussian_sigma))), "gaussian").numpy()
         return binomial_nll(xb, x_hat).numpy()
 

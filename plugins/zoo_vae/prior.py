@@ -29,7 +29,7 @@ def _log_gauss(x: np.ndarray, means: np.ndarray, chol: np.ndarray) -> np.ndarray
     """``(n, k)`` log densities of ``x`` under each component (Cholesky factors of the covariances)."""
     n, d = x.shape
     out = np.empty((n, len(means)))
-    for j, (m, c) in enumerate(zip(means, chol)):
+    for j, (m, c) in enumerate(zip(means, chol, strict=False)):
         sol = np.linalg.solve(c, (x - m).T)  # c lower-triangular; small d, so a general solve is fine
         out[:, j] = -0.5 * (sol ** 2).sum(0) - np.log(np.diag(c)).sum() - 0.5 * d * np.log(2 * np.pi)
     return out

@@ -16,7 +16,8 @@ strategy (it fails on Keras 3: keras-team/keras#20585).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class AutoencoderSession:
 
     steps_per_call = STEPS_PER_CALL
 
-    def __init__(self, model: "_KerasAutoencoder", data: Any, steps: int, ctx: TrainContext) -> None:
+    def __init__(self, model: _KerasAutoencoder, data: Any, steps: int, ctx: TrainContext) -> None:
         self.model, self.world = model, ctx.world
         cfg = model.config
         images = model.training_images(data)
@@ -89,7 +90,7 @@ class AutoencoderSession:
         with self.model.device_scope():
             totals, recos, kls = (t.numpy() for t in self.run_chunk(self.images, tf.constant(idx)))
         return [{"total_loss": float(t), "reco_loss": float(r), "kl_loss": float(k)}
-                for t, r, k in zip(totals, recos, kls)]
+                for t, r, k in zip(totals, recos, kls, strict=True)]
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -152,7 +153,7 @@ def compile_chunk(trainer: Any, strategy: Any, jit_compile: bool) -> Any:
             else:
                 values = strategy.run(one_step, args=(x,))
                 values = tuple(strategy.experimental_local_results(v)[0] for v in values)
-            arrays = [a.write(i, v) for a, v in zip(arrays, values)]
+            arrays = [a.write(i, v) for a, v in zip(arrays, values, strict=True)]
         return tuple(a.stack() for a in arrays)
 
     return tf.function(run, reduce_retracing=True)

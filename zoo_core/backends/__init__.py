@@ -1,1 +1,1 @@
-"""Helpers for the deep-learning frameworks, imported only by the plugins that use them: torch allocator, torch state, keras/tensorflow import."""
+"""Framework helpers for the plugins that use them: torch allocator, torch state, keras/tensorflow import."""

@@ -8,7 +8,7 @@ the parameter groups and moves every slot to its parameter's device.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -104,4 +104,5 @@ def model_tensors(tensors: Mapping[str, np.ndarray], prefix: str = "model.") -> 
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-__all__ = ["broadcast_buffers", "ddp_local_buffers", "load_optimizer_state", "load_rng_state", "model_tensors", "optimizer_state", "rng_state"]
+__all__ = ["broadcast_buffers", "ddp_local_buffers", "load_optimizer_state", "load_rng_state", "model_tensors",
+           "optimizer_state", "rng_state"]

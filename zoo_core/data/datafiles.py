@@ -10,7 +10,6 @@ from typing import Any
 
 from zoo_core.errors import DatasetError
 
-
 IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 

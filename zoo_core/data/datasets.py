@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo_core.data.datafiles import check_labels, load_path
+from zoo_core.data.glyphs import GLYPH_CLASSES, GLYPH_SPECS, glyph_fonts, glyphs
 from zoo_core.errors import DatasetError
-from zoo_core.data.glyphs import GLYPH_CLASSES, GLYPH_SPECS, glyph_fonts, glyphs  # noqa: F401 (part of this API)
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

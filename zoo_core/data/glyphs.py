@@ -152,7 +152,7 @@ def _font_objects(fonts: str) -> tuple:
     from PIL import ImageFont, features
 
     size = 96  # rendering size in pixels; the affine map scales glyphs to the image
-    faces = []
+    faces: list[tuple[str, ImageFont.FreeTypeFont | ImageFont.ImageFont]] = []
     for name, path in _font_sources(fonts):
         try:
             if path is not None:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoo_core.errors import HubError, HubRefError
-from zoo_core.io.files import MODEL_FILES, PINS_FILE, REQUIRED_FILES, WEIGHTS_FILE
 from zoo_core.hub.refs import COMMIT, PREFIX, HubRef, cache_dir, parse_ref, repo_cache, state_dir, valid_repo_id
+from zoo_core.io.files import MODEL_FILES, PINS_FILE, REQUIRED_FILES, WEIGHTS_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.catalog import WeightsRef

@@ -27,8 +27,9 @@ huggingface_hub is imported inside functions only (slow to import).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from zoo_core.errors import WeightsError
 from zoo_core.io.files import EVAL_FILE, SAMPLE_FILE
@@ -117,7 +118,8 @@ def dataset_name(run: dict | None) -> str | None:
 
 def _session(entry: dict) -> str:
     """One entry of run.json's ``schedule`` in words: ``from step 7000: 14000 steps in all, lr 0.001``."""
-    changed = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+    changed = entry.get("config")
+    changed = changed if isinstance(changed, dict) else {}
     return f"from step {entry.get('from')}: {entry.get('steps')} steps in all" + "".join(
         f", {k} {v}" for k, v in changed.items())
 
@@ -218,7 +220,8 @@ def build_card(meta: dict, repo_id: str, *, run: dict | None = None, evals: dict
     lines += ["## Weights", "", f"- `model.safetensors` sha256 `{meta.get('weights_sha256', 'unknown')}`",
               f"- format `{meta.get('format', 'unknown')}`, zoo {meta.get('zoo_version', 'unknown')}", ""]
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
-    if figures and len(card.data.eval_results or []) != len(figures):  # huggingface_hub parses it back
+    parsed = card.data.eval_results or []  # type: ignore[attr-defined]  # a ModelCardData, typed as CardData
+    if figures and len(parsed) != len(figures):  # huggingface_hub parses it back
         raise WeightsError(f"the model card of {repo_id} lost eval results when parsed back")
     return card
 

@@ -9,7 +9,6 @@ from zoo_core.errors import HubError, HubOfflineError
 from zoo_core.hub.failures import token_error
 from zoo_core.hub.refs import PREFIX, endpoint, offline, token
 
-
 LIBRARY = "zoo"  # the card's library_name, which the Hub also lists among a model's tags
 
 
@@ -61,7 +60,8 @@ def list_hub_models(pattern: str | None = None, limit: int | None = None) -> lis
     Reads the Hub's listing (``GET /api/models`` at ``HF_ENDPOINT``, what ``HfApi.list_models``
     asks) for models tagged with the library ``zoo``, with their card data, downloads and last
     change, within :mod:`zoo_core.hub.netread`'s deadline and size limit and without retries;
-    ``pattern`` (fnmatch, on ``org/name`` or ``name``) is narrowed on the Hub by its longest literal part and matched exactly here.
+    ``pattern`` (fnmatch, on ``org/name`` or ``name``) is narrowed on the Hub by its longest literal part
+    and matched exactly here.
     Offline (``HF_HUB_OFFLINE=1`` or no network) raises :class:`HubOfflineError`.
     """
     import fnmatch

@@ -9,11 +9,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo_core.errors import HubChecksumError, HubError, HubFileMissingError, HubOfflineError, HubRefError
-from zoo_core.io.files import CONFIG_FILE, MODEL_FILES, REQUIRED_FILES, WEIGHTS_FILE
 from zoo_core.hub.cache import local_commit, pinned_commit, read_pins, record_ref, remove_cached_file, update_pins
 from zoo_core.hub.failures import hf_errors, offline_error, translate
-from zoo_core.hub.refs import (COMMIT, PREFIX, SHA256, HubRef, cache_dir, endpoint, offline, parse_ref, repo_cache,
-                               shown, token, validate_with_hf)
+from zoo_core.hub.refs import (
+    COMMIT,
+    PREFIX,
+    SHA256,
+    HubRef,
+    cache_dir,
+    endpoint,
+    offline,
+    parse_ref,
+    repo_cache,
+    shown,
+    token,
+    validate_with_hf,
+)
+from zoo_core.io.files import CONFIG_FILE, MODEL_FILES, REQUIRED_FILES, WEIGHTS_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_core.catalog import WeightsRef
@@ -201,7 +213,7 @@ def _complete(ref: HubRef, folder: Path, files: tuple[str, ...], shown: HubRef) 
         try:
             hf_hub_download(ref.repo_id, name, revision=folder.name, cache_dir=str(cache_dir()),
                             endpoint=endpoint(), token=token(), library_name="zoo")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - sorted below by huggingface_hub error class, then translated
             local = getattr(errors, "LocalEntryNotFoundError", ())
             if not isinstance(exc, local) and isinstance(
                     exc, (getattr(errors, "EntryNotFoundError", ()), getattr(errors, "RepositoryNotFoundError", ()))):

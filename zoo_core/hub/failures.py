@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from zoo_core.errors import (HubError, HubFileMissingError, HubOfflineError, HubRepoNotFoundError,
-                             HubRevisionNotFoundError, HubTokenError, ZooError)
+from zoo_core.errors import (
+    HubError,
+    HubFileMissingError,
+    HubOfflineError,
+    HubRepoNotFoundError,
+    HubRevisionNotFoundError,
+    HubTokenError,
+    ZooError,
+)
 from zoo_core.hub.refs import HubRef, endpoint, offline, token
 
 
@@ -14,7 +21,7 @@ def hf_errors() -> Any:
     try:
         from huggingface_hub import errors
     except ImportError:  # huggingface_hub < 0.24
-        from huggingface_hub import utils as errors
+        from huggingface_hub import utils as errors  # type: ignore[no-redef]  # the same names, older home
     return errors
 
 

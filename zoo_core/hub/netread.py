@@ -27,7 +27,6 @@ from typing import Any
 
 from zoo_core.errors import HubError, HubOfflineError
 
-
 DEFAULT_TIMEOUT = 20.0  # seconds, the whole read
 MAX_BYTES = 4 << 20  # body bytes, all pages together
 MAX_PAGES = 20
@@ -74,7 +73,7 @@ def _read(url: str, headers: dict, deadline: float, budget: int, result: dict) -
         request.add_unredirected_header("Authorization", headers["Authorization"])
     try:
         remaining = max(0.05, deadline - time.monotonic())
-        with urllib.request.urlopen(request, timeout=remaining) as response:  # noqa: S310 - http(s) checked
+        with urllib.request.urlopen(request, timeout=remaining) as response:
             size = response.headers.get("Content-Length")
             if size is not None and size.strip().isdigit() and int(size) > budget:
                 result["error"] = ("size", int(size))

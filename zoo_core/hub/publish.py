@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core.errors import HubError, HubOfflineError, HubRefError
-from zoo_core.io.files import CARD_FILE, CONFIG_FILE, SAMPLE_FILE, WEIGHTS_FILE
 from zoo_core.hub.failures import translate
 from zoo_core.hub.refs import HubRef, endpoint, offline, parse_ref, shown, token, valid_revision
+from zoo_core.io.files import CARD_FILE, CONFIG_FILE, SAMPLE_FILE, WEIGHTS_FILE
 
 #: what a staged folder may upload
 UPLOAD_PATTERNS = [CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, SAMPLE_FILE, "samples/*.png"]

@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 
 from zoo_core.errors import HubRefError
 
-
 PREFIX = "hf://"
 
 

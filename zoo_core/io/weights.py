@@ -11,8 +11,9 @@ import hashlib
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from zoo_core.errors import WeightsError
 from zoo_core.io.files import CONFIG_FILE

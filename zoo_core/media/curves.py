@@ -8,8 +8,9 @@ average (a twentieth of the run) as a thick one; ``lr`` is drawn as it is.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from zoo_core.errors import ZooError
 
@@ -83,13 +84,13 @@ def _plot_matplotlib(curves, metrics, output: Path, width: int, panel_height: in
 
     fig, axes = plt.subplots(len(metrics), 1, figsize=(width / 100, panel_height * len(metrics) / 100),
                              squeeze=False, dpi=100)
-    for ax, metric in zip(axes[:, 0], metrics):
+    for ax, metric in zip(axes[:, 0], metrics, strict=False):
         for i, (label, series) in enumerate(curves):
             points = series.get(metric)
             if not points:
                 continue
             colour = tuple(c / 255 for c in COLOURS[i % len(COLOURS)])
-            steps, values = zip(*points)
+            steps, values = zip(*points, strict=False)
             window = max(1, len(values) // 20) if metric != "lr" else 1  # a schedule is drawn as it is
             ax.plot(steps, values, color=colour, linewidth=0.6, alpha=0.45 if window > 1 else 1.0)
             if window > 1 and len(values) > 50:
@@ -145,10 +146,7 @@ def _plot_pillow(curves, metrics, output: Path, width: int, panel_height: int) -
             lo, hi = lo - (abs(lo) or 1) * 0.05, hi + (abs(hi) or 1) * 0.05
         s_hi = max(max_step, min_step + 1)
 
-        def px(step: float, value: float) -> tuple[float, float]:
-            x = x_lo + (step - min_step) / (s_hi - min_step) * (x_hi - x_lo)
-            y = y_hi - (value - lo) / (hi - lo) * (y_hi - y_lo)
-            return x, y
+        px = functools.partial(_to_pixel, (x_lo, x_hi, y_lo, y_hi, min_step, s_hi, lo, hi))
 
         for tick in _nice(lo, hi):
             _, y = px(min_step, tick)
@@ -167,7 +165,7 @@ def _plot_pillow(curves, metrics, output: Path, width: int, panel_height: int) -
                 continue
             colour = COLOURS[i % len(COLOURS)]
             faint = tuple(int(c + (255 - c) * 0.6) for c in colour)
-            steps, vals = zip(*points)
+            steps, vals = zip(*points, strict=False)
             window = max(1, len(vals) // 20) if metric != "lr" else 1  # a schedule is drawn as it is
             thick = window > 1 and len(vals) > 50
             if len(points) == 1:
@@ -176,10 +174,17 @@ def _plot_pillow(curves, metrics, output: Path, width: int, panel_height: int) -
             else:
                 draw.line([px(s, v) for s, v in points], fill=faint if thick else colour, width=1)
                 if thick:
-                    draw.line([px(s, v) for s, v in zip(steps, smooth(vals, window))], fill=colour, width=2)
+                    line = [px(s, v) for s, v in zip(steps, smooth(vals, window), strict=False)]
+                    draw.line(line, fill=colour, width=2)
             lx = x_hi - 160
             ly = y_lo + 6 + 14 * i
             draw.line([(lx, ly + 6), (lx + 20, ly + 6)], fill=colour, width=3)
             draw.text((lx + 26, ly), label[:22], fill="black", font=font)
     image.save(output, format="PNG")
     return output
+
+
+def _to_pixel(box: tuple[float, ...], step: float, value: float) -> tuple[float, float]:
+    """A (step, value) point in a panel's pixels; ``box`` is (x_lo, x_hi, y_lo, y_hi, step_lo, step_hi, lo, hi)."""
+    x_lo, x_hi, y_lo, y_hi, s_lo, s_hi, lo, hi = box
+    return x_lo + (step - s_lo) / (s_hi - s_lo) * (x_hi - x_lo), y_hi - (value - lo) / (hi - lo) * (y_hi - y_lo)

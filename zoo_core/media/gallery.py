@@ -10,8 +10,9 @@ from __future__ import annotations
 import fnmatch
 import html
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from zoo_core.errors import ZooError
 
@@ -134,8 +135,8 @@ def build_gallery(out_dir: str | Path, patterns: Iterable[str] = (), *, evaluate
     """
     import zoo_core
     from zoo_core import __version__
-    from zoo_core.media.images import _pil, tile
     from zoo_core.io.weights import atomic_write_bytes
+    from zoo_core.media.images import _pil, tile
 
     if not str(out_dir).strip():  # Path("") is the current folder: never what an empty -o meant
         raise ZooError("the gallery folder (-o) is empty; name a folder to write index.html into")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from zoo_core.errors import RegistryError, ZooError
 
@@ -52,13 +53,14 @@ class Check(NamedTuple):
 
     def line(self) -> str:
         """One line for ``zoo verify``."""
+        actual, expected = self.actual or "", self.expected or ""  # each status has the digests it names
         if self.status == "ok":
-            return f"ok          {self.name}: sample(4, seed=0) sha256 {self.actual[:16]} as recorded"
+            return f"ok          {self.name}: sample(4, seed=0) sha256 {actual[:16]} as recorded"
         if self.status == "drift":
-            return (f"DRIFT       {self.name}: sample(4, seed=0) sha256 {self.actual[:16]}, catalog records "
-                    f"{self.expected[:16]} ({self.detail})")
+            return (f"DRIFT       {self.name}: sample(4, seed=0) sha256 {actual[:16]}, catalog records "
+                    f"{expected[:16]} ({self.detail})")
         if self.status == "unrecorded":
-            return (f"unrecorded  {self.name}: no sample_sha256 in {self.detail}; now {self.actual[:16]} "
+            return (f"unrecorded  {self.name}: no sample_sha256 in {self.detail}; now {actual[:16]} "
                     "(record it with 'zoo verify --write')")
         return f"skipped     {self.name}: {self.detail}"
 

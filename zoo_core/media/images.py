@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from zoo_core.errors import ZooError
 from zoo_core.io.files import ANIMATION_SUFFIXES, IMAGE_SUFFIXES, check_suffix
-
 
 
 def tile(images: np.ndarray, ncols: int | None = None, pad: int = 2, pad_value: int = 255) -> np.ndarray:
@@ -60,7 +60,7 @@ def upscale(images: np.ndarray, min_size: int) -> np.ndarray:
     return images.repeat(factor, axis=1).repeat(factor, axis=2)
 
 
-def save_animation(frames: np.ndarray, path: str | Path, fps: int = 20) -> Path:
+def save_animation(frames: np.ndarray | Sequence[np.ndarray], path: str | Path, fps: int = 20) -> Path:
     """Write ``(T, H, W, C)`` uint8 frames as a looping GIF or WebP."""
     path = check_suffix(path, ANIMATION_SUFFIXES)
     suffix = path.suffix.lower()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zoo_core.runtime.distributed import World
 from zoo_core.errors import ZooError
+from zoo_core.runtime.distributed import World
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

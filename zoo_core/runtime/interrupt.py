@@ -25,7 +25,7 @@ class DeferredInterrupt:
         self._previous: Any = None
         self._installed = False
 
-    def __enter__(self) -> "DeferredInterrupt":
+    def __enter__(self) -> DeferredInterrupt:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
             self._installed = True

@@ -11,11 +11,11 @@ which names ``training_session`` when the family still declares ``trainable=True
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from zoo_core.contract import (MIGRATION_DOC, legacy_train_message, say_once, trains_by_legacy_train,
-                               trains_by_session)
+from zoo_core.contract import MIGRATION_DOC, legacy_train_message, say_once, trains_by_legacy_train, trains_by_session
 from zoo_core.errors import ConfigError, NotTrainableError, ZooError
 
 if TYPE_CHECKING:  # pragma: no cover

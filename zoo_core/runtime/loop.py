@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import numbers
 import time
+from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from zoo_core.config import DEFAULT_STEPS, MAX_STEPS
 from zoo_core.errors import ConfigError, WeightsError, ZooError
@@ -67,7 +68,7 @@ def fit(model: ZooModel, data: Any = None, *, steps: int | None = None, callback
             return loop.train(resume)
     except BaseException:
         # a run that failed before its first checkpoint (bad data, a bad config...) leaves nothing behind
-        if created and not (run.checkpoints.is_dir() and any(run.checkpoints.iterdir())):
+        if created and run is not None and not (run.checkpoints.is_dir() and any(run.checkpoints.iterdir())):
             import shutil
 
             shutil.rmtree(run.path, ignore_errors=True)
@@ -171,7 +172,8 @@ class _Fit:
                 self.every = int(self.manifest["checkpoint_every"])  # a resume keeps the run's interval
         self.ctx = TrainContext(world=self.world, device=getattr(self.model, "device", "cpu"), steps=self.total,
                                 data=self.data_record, extra=self.extra)
-        self.session = self.model.training_session(self.data, self.total, self.ctx)
+        session = self.model.training_session  # type: ignore[attr-defined]  # ZooModel.train checks it exists
+        self.session = session(self.data, self.total, self.ctx)
         if self.data_record is not None and getattr(self.session, "examples", None) is not None:
             self.data_record["examples"] = int(self.session.examples)
         self.started = self.manifest.get("started") or now()
@@ -200,6 +202,7 @@ class _Fit:
         return schedule
 
     def _check_data(self) -> None:
+        assert self.run is not None  # called on a resume into a run folder only
         recorded = self.manifest.get("data")
         if self.data_record and recorded and self.data_record.get("sha256") != recorded.get("sha256"):
             raise ZooError(f"the data at {self.data_record['source']} changed since run '{self.run.path}' started "
@@ -373,7 +376,7 @@ def _collective(world: World, work: Any, interrupt: Any = None) -> Any:
         return chunk, (world.mean(flat) if world.distributed else flat)
     except (ZooError, KeyboardInterrupt):
         raise
-    except Exception as exc:  # noqa: BLE001 - a collective failing because a peer died
+    except Exception as exc:  # a collective failing because a peer died
         if not world.distributed:
             raise
         from zoo_core.errors import PeerLost

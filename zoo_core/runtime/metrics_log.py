@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 #: the log's name inside a run folder
 METRICS_FILE = "metrics.jsonl"

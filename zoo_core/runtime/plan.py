@@ -8,11 +8,12 @@ The CLI only parses its options and renders progress and results.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from zoo_core.errors import ConfigError, ZooError
+from zoo_core.errors import ZooError
 from zoo_core.io.files import RUN_FILE
 from zoo_core.runtime.runs import RunFolder, check_resume_config, is_run_folder
 
@@ -65,7 +66,8 @@ def plan_training(name: str, output: str | None, *, resume: bool = False, force:
             raise ZooError(f"--resume continues run '{name}' in place; -o '{output}' names another folder")
         if not is_run_folder(run):
             hint = "" if run.exists() else " (no such folder)"
-            raise ZooError(f"nothing to resume: '{run}' has no {RUN_FILE}{hint}; start a run with zoo train NAME -o RUN")
+            raise ZooError(f"nothing to resume: '{run}' has no {RUN_FILE}{hint}; "
+                           "start a run with zoo train NAME -o RUN")
         manifest = RunFolder(run).read_manifest()
         family = get_family(manifest["family"])
         recorded = manifest.get("data") or None

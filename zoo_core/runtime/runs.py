@@ -8,9 +8,10 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from zoo_core.config import MAX_SEED, MAX_STEPS
 from zoo_core.errors import ConfigError, ZooError

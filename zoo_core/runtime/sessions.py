@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from zoo_core.runtime.distributed import World
 
@@ -53,7 +54,7 @@ class TrainingSession(Protocol):
 
 @dataclass
 class TrainContext:
-    """What :func:`zoo_core.runtime.fit` hands to ``training_session``: the world, the device and the run's data record."""
+    """What :func:`zoo_core.runtime.fit` hands to ``training_session``: the world, the device, the run's data record."""
 
     world: World
     device: str = "cpu"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Callable, Mapping, Union
+from typing import Any
 
 from zoo_core.errors import ZooError
-
 
 #: modules that no listing may import (plus each family's ``requires`` and ``framework``)
 HEAVY_MODULES = ("torch", "tensorflow", "keras", "jax", "flax")
@@ -19,10 +19,10 @@ HEAVY_MODULES = ("torch", "tensorflow", "keras", "jax", "flax")
 LIGHT_MODULES = frozenset({"numpy", "zoo_core", "pluggy", "click", "safetensors"})
 
 
-Overrides = Union[Mapping[str, Any], Callable[[str], Mapping[str, Any]], None]
+Overrides = Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None
 
 
-ExpectedFailures = Union[Mapping[str, str], Callable[[str], Mapping[str, str]], None]
+ExpectedFailures = Mapping[str, str] | Callable[[str], Mapping[str, str]] | None
 
 
 class CheckFailure(AssertionError):
@@ -92,7 +92,7 @@ def build_model(check: str, t: Target):
 
     try:
         return zoo_core.build(t.name, **t.overrides)
-    except Exception as exc:  # noqa: BLE001 - any build error fails the check, with its cause
+    except Exception as exc:  # any build error fails the check, with its cause
         raise fail(check, t.name, f"zoo_core.build raised {type(exc).__name__}: {exc}") from exc
 
 
@@ -106,7 +106,7 @@ def state_of(check: str, name: str, model: Any) -> dict:
 
     try:
         state = model.state_dict()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise fail(check, name, f"state_dict() raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(state, Mapping):
         raise fail(check, name, f"state_dict() must return a dict, got {type(state).__name__}")
@@ -124,7 +124,7 @@ def sample_of(check: str, name: str, model: Any, n: int, seed: int):
 
     try:
         images = model.sample(n, seed=seed)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise fail(check, name, f"sample({n}, seed={seed}) raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(images, np.ndarray):
         raise fail(check, name, f"sample() must return a numpy.ndarray, got "

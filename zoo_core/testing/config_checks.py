@@ -7,10 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from zoo_core.errors import ConfigError
-from zoo_core.testing.common import (entry_point_names, fail, state_of, target_of, HEAVY_MODULES, LIGHT_MODULES)
+from zoo_core.testing.common import HEAVY_MODULES, LIGHT_MODULES, entry_point_names, fail, state_of, target_of
 
 
 def _wrong_type(param: Any) -> Any:
@@ -43,7 +44,7 @@ def _boundary_values(param: Any) -> list[Any]:
         return [True, False]
     if param.choices is not None:
         return list(param.choices)
-    values = []
+    values: list[Any] = []
     for bound in (param.min, param.max):
         if bound is not None and param.type in ("int", "float"):
             values.append(int(bound) if param.type == "int" else float(bound))
@@ -75,7 +76,7 @@ def check_bad_config(name: str, *, overrides: Mapping[str, Any] | None = None) -
                 raise fail(check, name, f"{key}={value!r}: the ConfigError must be one line naming "
                                          f"'{key}', got {text!r}") from exc
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise fail(check, name, f"{key}={value!r} raised {type(exc).__name__} ({exc}), not ConfigError") from exc
         raise fail(check, name, f"{key}={value!r} was accepted (built {type(model).__name__}); it should be "
                                  "refused with a ConfigError")
@@ -91,7 +92,7 @@ def check_bad_config(name: str, *, overrides: Mapping[str, Any] | None = None) -
                 spec.resolve(base, t.overrides, {key: value})
             except ConfigError:
                 pass
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise fail(check, name, f"{key}={value!r} (within bounds) made the config check raise "
                                          f"{type(exc).__name__} ({exc}); raise ConfigError instead") from exc
 
@@ -174,7 +175,7 @@ def check_catalog_weights(name: str, *, overrides: Mapping[str, Any] | None = No
     try:
         model = zoo_core.load(name)
         published = load_tensors(fetch_weights(t.entry.weights))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise fail(check, name, f"zoo_core.load raised {type(exc).__name__}: {exc}") from exc
     state = state_of(check, name, model)
     for key, value in published.items():
@@ -243,7 +244,8 @@ def check_config_keys(name: str, *, overrides: Mapping[str, Any] | None = None) 
     changes the fresh parameters or the samples; any other key must change the weights after
     two training steps (a training key) — a key that changes nothing is dead or ignored. A key
     listed in ``Family.resume_safe`` must not change the fresh weights (a resume would load
-    weights of another shape or meaning); a sampling-only key may. ``steps`` (read by the runtime) and keys for which the kit finds
+    weights of another shape or meaning); a sampling-only key may. ``steps`` (read by the runtime)
+    and keys for which the kit finds
     no other valid value are not checked.
     """
     from zoo_core.testing.common import config_of, is_trainable

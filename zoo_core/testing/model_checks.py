@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from zoo_core.contract import MIGRATION_DOC
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.testing.common import (build_model, config_of, declared_shape, fail, is_trainable, json_same,
-                                    sample_of, scramble_global_rngs, state_of, target_of)
+from zoo_core.testing.common import (
+    build_model,
+    config_of,
+    declared_shape,
+    fail,
+    is_trainable,
+    json_same,
+    sample_of,
+    scramble_global_rngs,
+    state_of,
+    target_of,
+)
 
 
 def check_registers(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
@@ -170,7 +181,7 @@ def check_sample(name: str, *, overrides: Mapping[str, Any] | None = None) -> No
     declared = declared_shape(model)
     if declared is not None:
         shape, where = declared
-        if len(shape) != 3 or any(d is not None and d != s for d, s in zip(shape, shapes[0])):
+        if len(shape) != 3 or any(d is not None and d != s for d, s in zip(shape, shapes[0], strict=True)):
             raise fail(check, name, f"images are H x W x C = {shapes[0]}, but {where} declares {shape}")
 
 
@@ -247,7 +258,7 @@ def check_save_load(name: str, *, overrides: Mapping[str, Any] | None = None) ->
         folder = Path(tmp) / "saved"
         try:
             model.save(folder)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise fail(check, name, f"save() raised {type(exc).__name__}: {exc}") from exc
         for required in (CONFIG_FILE, WEIGHTS_FILE):
             if not (folder / required).is_file():
@@ -257,7 +268,7 @@ def check_save_load(name: str, *, overrides: Mapping[str, Any] | None = None) ->
             raise fail(check, name, f"{CONFIG_FILE} records a sha256 that is not that of {WEIGHTS_FILE}")
         try:
             loaded = zoo_core.load(folder)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise fail(check, name, f"zoo_core.load(saved folder) raised {type(exc).__name__}: {exc}") from exc
         after = state_of(check, name, loaded)
         for key in before:
@@ -304,7 +315,7 @@ def _same_state(a: Any, b: Any) -> bool:
     import numpy as np
 
     if isinstance(a, tuple):
-        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b, strict=False))
     if isinstance(a, np.ndarray):
         return np.array_equal(a, b)
     return a == b

@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from zoo_core.testing.common import CheckFailure, CheckResult, CheckSkipped, ExpectedFailures, Overrides
-from zoo_core.testing.config_checks import (check_bad_config, check_catalog_weights, check_config_keys,
-                                           check_list_no_framework)
-from zoo_core.testing.model_checks import (check_build, check_config_json, check_global_rng, check_registers,
-                                          check_sample, check_sample_deterministic, check_sample_empty,
-                                          check_sample_prefix, check_save_load)
-from zoo_core.testing.runtime_checks import (check_device, check_distributed, check_examples, check_trains_on_data,
-                                            check_zoo_train)
+from zoo_core.testing.config_checks import (
+    check_bad_config,
+    check_catalog_weights,
+    check_config_keys,
+    check_list_no_framework,
+)
+from zoo_core.testing.model_checks import (
+    check_build,
+    check_config_json,
+    check_global_rng,
+    check_registers,
+    check_sample,
+    check_sample_deterministic,
+    check_sample_empty,
+    check_sample_prefix,
+    check_save_load,
+)
+from zoo_core.testing.runtime_checks import (
+    check_device,
+    check_distributed,
+    check_examples,
+    check_trains_on_data,
+    check_zoo_train,
+)
 from zoo_core.testing.training_checks import check_resume_exact, check_train_step
-
 
 #: every check, in the order the kit runs them
 CHECKS: dict[str, Callable[..., None]] = {f.__name__: f for f in (

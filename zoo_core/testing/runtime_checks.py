@@ -5,14 +5,28 @@ from __future__ import annotations
 import json
 import tempfile
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from zoo_core.contract import MIGRATION_DOC
 from zoo_core.errors import ZooError
 from zoo_core.io.files import RUN_FILE, WEIGHTS_FILE
-from zoo_core.testing.common import (CheckFailure, CheckSkipped, build_model, cli, config_of, fail, last_line,
-                                    require_runtime, sample_of, set_args, skip, state_of, target_of)
+from zoo_core.testing.common import (
+    CheckFailure,
+    CheckSkipped,
+    build_model,
+    cli,
+    config_of,
+    fail,
+    last_line,
+    require_runtime,
+    sample_of,
+    set_args,
+    skip,
+    state_of,
+    target_of,
+)
 
 
 def _cli_overrides(t: Any) -> dict:
@@ -86,8 +100,9 @@ def check_zoo_train(name: str, *, overrides: Mapping[str, Any] | None = None) ->
                                  *sets])
         manifest = json.loads((run / RUN_FILE).read_text(encoding="utf-8"))
         if manifest.get("step") != 2 or not (run / WEIGHTS_FILE).is_file():
+            weights = "exists" if (run / WEIGHTS_FILE).is_file() else "is missing"
             raise fail(check, name, f"after 'zoo train ... --steps 2' run.json says step {manifest.get('step')} "
-                                     f"and {WEIGHTS_FILE} {'exists' if (run / WEIGHTS_FILE).is_file() else 'is missing'}")
+                                     f"and {WEIGHTS_FILE} {weights}")
         first = state_of(check, name, zoo_core.load(str(run)))
         _train_cli(check, name, [str(run), "--resume", "--steps", "3"])
         manifest = json.loads((run / RUN_FILE).read_text(encoding="utf-8"))

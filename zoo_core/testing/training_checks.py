@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from zoo_core.errors import NotTrainableError, ZooError
 from zoo_core.io.files import RUN_FILE
-from zoo_core.testing.common import (build_model, fail, is_trainable, require_runtime, sample_of, state_of,
-                                    target_of)
+from zoo_core.testing.common import build_model, fail, is_trainable, require_runtime, sample_of, state_of, target_of
 
 
 def check_train_step(name: str, *, overrides: Mapping[str, Any] | None = None) -> None:
@@ -40,7 +40,7 @@ def check_train_step(name: str, *, overrides: Mapping[str, Any] | None = None) -
                                          "trainable (its class overrides training_session or train); a family "
                                          "whose weights are not learned keeps ZooModel.training_session") from exc
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise fail(check, name, f"train(steps=1) raised {type(exc).__name__}: {exc}") from exc
     if not is_trainable(t.family):
         raise fail(check, name, "family declares trainable=False, but train() returned instead of raising "
