@@ -68,6 +68,16 @@ class ZooModel:
         self.device = "cpu"
         return self
 
+    def sample_svg(self, n: int, seed: int = 0) -> str:
+        """Optional vector form of :meth:`sample`: one SVG document holding one ``<symbol>`` per image
+        (the same images, drawn as paths), for families whose models draw strokes.
+
+        ``zoo sample NAME -o FILE.svg`` writes it. The base class raises :class:`ZooError`: the
+        family draws pixels, not paths.
+        """
+        raise ZooError(f"model of family '{self.family_name}' draws pixels, not strokes: it has no SVG form "
+                       "(write .png, .npy or .npz)")
+
     def evaluate(self, data: Any = None, *, seed: int = 0) -> dict[str, Any]:
         """Family-specific quality metrics as a flat JSON-ready dict (``zoo eval`` prints it)."""
         raise ZooError(f"family '{self.family_name}' defines no evaluation")
