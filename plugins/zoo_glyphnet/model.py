@@ -17,6 +17,8 @@ from zoo_glyphnet.training import GlyphNetSession, check_no_data, splitmix64
 
 #: numpy seed-sequence word that keeps evaluation messages apart from training ones
 EVAL_STREAM = 0x6576616C  # "eval"
+#: glyphs the measures of issue #29 are computed on (``zoo sample NAME -n 200 --seed S+1``)
+MEASURE_GLYPHS = 200
 _DECODE_BATCH = 512
 
 
@@ -158,7 +160,7 @@ class GlyphNet(LatentModel):
     # -- evaluation ----------------------------------------------------------------------------------
 
     def evaluate(self, data: Any = None, *, seed: int = 0, messages: int = 1000,
-                 channel: Any = "post") -> dict[str, Any]:
+                 channel: Any = "post", glyphs: int = MEASURE_GLYPHS) -> dict[str, Any]:
         """Message recovery on held-out messages, and how glyph-like the glyphs are.
 
         The ``messages`` messages come from numpy's generator seeded ``[EVAL_STREAM, seed]``, a
@@ -173,16 +175,19 @@ class GlyphNet(LatentModel):
             between each message and its reconstruction), ``mse_clean``, ``mse_channel``; onehot
             and binary: ``accuracy_clean``, ``accuracy_channel`` (whole symbols read back),
             onehot also ``worst_symbol_accuracy_channel``, binary also ``bit_accuracy_*``. Always
-            ``ink``, ``hamming_ratio``, ``mean_correlation`` (of the ``messages`` glyphs
-            binarised at 0.5: :func:`zoo_glyphnet.metrics.glyph_statistics`), ``messages`` and
-            ``channel`` (a description). A model trained through another channel than the post's
+            the glyph measures ``periodicity``, ``lattice``, ``largest_component``, ``frame_ink``
+            and ``ink`` (:func:`zoo_glyphnet.metrics.glyph_measures`) of the ``glyphs`` glyphs
+            ``sample(glyphs, seed=seed + 1)`` draws, i.e. ``zoo sample NAME -n 200 --seed 1`` for
+            the default seed; the duplicate guards ``hamming_ratio`` and ``mean_correlation`` (of
+            the ``messages`` glyphs binarised at 0.5: :func:`zoo_glyphnet.metrics.glyph_statistics`);
+            ``messages`` and ``channel`` (a description). A model trained through another channel than the post's
             also reports ``cosine_train_channel`` / ``mse_train_channel`` (or
             ``accuracy_train_channel``) through its own.
         """
         if data is not None:
             raise ZooError("glyphnet evaluates on random messages and takes no --data")
         from zoo_glyphnet.channel import NoiseChannel, describe
-        from zoo_glyphnet.metrics import binarise, glyph_statistics
+        from zoo_glyphnet.metrics import binarise, glyph_measures, glyph_statistics
 
         if channel == "post":
             channel = NoiseChannel.post()
@@ -213,9 +218,9 @@ class GlyphNet(LatentModel):
             out = torch.cat(received[key])
             result.update(self._recovery(out, m, key))
         stats = glyph_statistics(np.concatenate(inked))
-        result.update(ink=stats["ink"], hamming_ratio=stats["hamming_ratio"],
-                      mean_correlation=stats["mean_correlation"], messages=int(messages),
-                      channel=describe(channel))
+        result.update(glyph_measures(self.sample(int(glyphs), seed=int(seed) + 1)))
+        result.update(hamming_ratio=stats["hamming_ratio"], mean_correlation=stats["mean_correlation"],
+                      messages=int(messages), channel=describe(channel))
         return result
 
     def _recovery(self, out: "torch.Tensor", msgs: "torch.Tensor", key: str) -> dict[str, float]:
