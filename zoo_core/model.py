@@ -122,7 +122,7 @@ class ZooModel:
         the steps in flight finish, a checkpoint is written (with a run or checkpoint folder) and
         the line to resume is printed before :class:`KeyboardInterrupt` propagates.
         """
-        from zoo_core.runtime.loop import fit_with_progress
+        from zoo_core.runtime.progress import fit_with_progress
 
         return fit_with_progress(self, data, steps=steps, callbacks=callbacks, progress=progress, **options)
 
@@ -135,6 +135,16 @@ class ZooModel:
             raise ZooError(f"device '{device}' is not available: family '{self.family_name}' runs on the CPU only")
         self.device = "cpu"
         return self
+
+    def sample_svg(self, n: int, seed: int = 0) -> str:
+        """Optional vector form of :meth:`sample`: one SVG document holding one ``<symbol>`` per image
+        (the same images, drawn as paths), for families whose models draw strokes.
+
+        ``zoo sample NAME -o FILE.svg`` writes it. The base class raises :class:`ZooError`: the
+        family draws pixels, not paths.
+        """
+        raise ZooError(f"model of family '{self.family_name}' draws pixels, not strokes: it has no SVG form "
+                       "(write .png, .npy or .npz)")
 
     def evaluate(self, data: Any = None, *, seed: int = 0) -> dict[str, Any]:
         """Family-specific quality metrics as a flat JSON-ready dict (``zoo eval`` prints it)."""

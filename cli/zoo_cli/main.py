@@ -276,8 +276,8 @@ def _memory_option(func: Any) -> Any:
 @click.option("--seed", default=0, show_default=True, type=SEED,
               help="Sampling seed: which images (same seed, same bytes). The weights' own seed is the config "
                    "key 'seed' (--set seed=N builds other fresh weights).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png (grid), .npy or .npz. "
-              "Default: NAME.png")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="FILE.png (grid), .npy, .npz, or .svg "
+              "(one vector symbol per image, for models that draw strokes). Default: NAME.png")
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
 @device_option(note="; same seed, same bytes is promised on the CPU")
 @_memory_option
@@ -288,6 +288,15 @@ def sample_cmd(name: str, n: int, seed: int, output: str | None, pairs: tuple[st
     if output is not None and not output.strip():
         _fail("-o/--output is empty; give a FILE.png, .npy or .npz")
     output = output or f"{Path(name.rstrip('/')).name.replace('hf:', '').replace('@', '-')}.png"
+    if output.lower().endswith(".svg"):  # the vector form, where the family draws strokes
+        model = _load(name, pairs, device)
+        svg = model.sample_svg(n, seed=seed)
+        try:
+            Path(output).write_text(svg, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}")
+        click.echo(f"wrote {n} glyphs as SVG symbols to {output}")
+        return
     check_suffix(output, IMAGE_SUFFIXES)
     model = _load(name, pairs, device)
     images = model.sample(n, seed=seed)

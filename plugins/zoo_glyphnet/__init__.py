@@ -40,6 +40,9 @@ def _check(config: dict) -> None:
     if config["message"] == "onehot" and config["msg_size"] < 2:
         raise ConfigError("config key 'msg_size': a onehot alphabet needs at least 2 symbols, got "
                           f"{config['msg_size']}")
+    if config["stroke_width_min"] > config["stroke_width_max"]:
+        raise ConfigError(f"config keys 'stroke_width_min'/'stroke_width_max': {config['stroke_width_min']} > "
+                          f"{config['stroke_width_max']}")
     if config["scale_min"] > config["scale_max"]:
         raise ConfigError(f"config keys 'scale_min'/'scale_max': {config['scale_min']} > {config['scale_max']}")
 
@@ -55,6 +58,21 @@ CONFIG = ConfigSpec({
     "widths": Param([16, 32, 64, 128], "list",
                     "feature maps per resolution, finest first; the first log2(image_size)-2 are used",
                     min=1, max=1024),
+    "generator": Param("conv", "str", "generator: 'conv' (transposed convolutions draw pixels) or 'strokes' (an MLP "
+                       "draws connected paths of quadratic Bezier curves, rasterised differentiably; vector output)",
+                       choices=("conv", "strokes")),
+    "strokes": Param(1, "int", "strokes generator: connected paths per glyph", min=1, max=8),
+    "segments": Param(16, "int", "strokes generator: quadratic Bezier curves per path", min=1, max=64),
+    "stroke_hidden": Param(512, "int", "strokes generator: width of the MLP's two hidden layers", min=8, max=4096),
+    "stroke_box": Param(0.65, "float", "strokes generator: control points lie in |x|, |y| <= this (the image spans "
+                        "[-1, 1]; the outer 12.5% band starts at 0.75)", min=0.05, max=1.0),
+    "stroke_width_min": Param(0.04, "float", "strokes generator: smallest half-width of a curve (fraction of half "
+                              "the side)", min=0.005, max=0.5),
+    "stroke_width_max": Param(0.10, "float", "strokes generator: largest half-width of a curve", min=0.005, max=0.5),
+    "intensity_min": Param(0.6, "float", "strokes generator: faintest ink of a curve (1: every curve full ink)",
+                           min=0.0, max=1.0),
+    "stroke_raster": Param(32, "int", "strokes generator: side the strokes are rasterised at (capped at image_size), "
+                           "enlarged to image_size in logit space", choices=(16, 32, 64, 128)),
     "antialias": Param(True, "bool", "low-pass the generator's output logits (no weights; removes checkerboard)"),
     "upsample": Param(0, "int", "generator draws at image_size / 2**upsample, enlarged bilinearly before the "
                       "sigmoid (no weights; smooth strokes instead of fine stripes)", min=0, max=3),
@@ -120,10 +138,15 @@ def count_parameters(config: dict) -> int:
     def bn(ch: int) -> int:  # weight, bias, running_mean, running_var, num_batches_tracked
         return 4 * ch + 1
 
-    gen = m * g[-1] * 16 + bn(g[-1])
-    for i in range(len(g) - 1, 0, -1):
-        gen += g[i] * g[i - 1] * 16 + bn(g[i - 1])
-    gen += g[0] * c * 16 + c
+    if full["generator"] == "strokes":  # MLP: message -> hidden -> hidden -> control points + per-curve values
+        h, curves = full["stroke_hidden"], full["strokes"] * full["segments"]
+        out = full["strokes"] * (2 * full["segments"] + 1) * 2 + curves * (2 + (3 if c == 3 else 0))
+        gen = m * h + h + h * h + h + h * out + out
+    else:
+        gen = m * g[-1] * 16 + bn(g[-1])
+        for i in range(len(g) - 1, 0, -1):
+            gen += g[i] * g[i - 1] * 16 + bn(g[i - 1])
+        gen += g[0] * c * 16 + c
     dec = c * w[0] * 16 + bn(w[0])
     for i in range(1, len(w)):
         dec += full["decoder_depth"] * (w[i - 1] * w[i - 1] * 9 + bn(w[i - 1]))

@@ -80,6 +80,27 @@ class GlyphNet(LatentModel):
                 out[i:i + _DECODE_BATCH] = pixels.permute(0, 2, 3, 1).cpu().numpy()
         return out
 
+    def sample_svg(self, n: int, seed: int = 0) -> str:
+        """The glyphs of :meth:`sample` as one SVG document (``generator = "strokes"`` models only).
+
+        One ``<symbol id="glyph-i">`` per message, in the image's coordinates (``viewBox`` -1..1):
+        a black square, then every curve as a quadratic Bezier ``<path>`` with round caps, its
+        stroke twice the curve's half-width and its colour the curve's intensity (times its colour).
+        These are the paths, widths and intensities the raster draws (the raster also softens the
+        edges over half a pixel); the faintest curves come first, so at a crossing the brighter one
+        is on top, as in the raster (which keeps the largest value). The symbols are laid out in a
+        grid with ``<use>``.
+        """
+        if self.config.get("generator", "conv") != "strokes":
+            raise ZooError("this glyphnet model draws pixels (generator 'conv'): it has no SVG form; "
+                           "write .png, .npy or .npz")
+        latents = self.sample_latent(n, seed)
+        self.generator.eval()
+        with torch.inference_mode():
+            paths = {k: v.cpu().numpy() for k, v in
+                     self.generator.paths(torch.from_numpy(latents).to(self.device)).items()}
+        return svg_document(paths, self.config["image_size"])
+
     def training_session(self, data: Any, steps: int, ctx: Any) -> GlyphNetSession:
         """glyphnet's algorithm for :func:`zoo_core.runtime.fit` (``model.train`` / ``zoo train``).
 
@@ -254,3 +275,34 @@ class GlyphNet(LatentModel):
         """``(S, S, channels)``, from the config (no sampling needed)."""
         s = self.config["image_size"]
         return (s, s, self.config["channels"])
+
+
+def svg_document(paths: Mapping[str, np.ndarray], image_size: int) -> str:
+    """An SVG document of glyphs in vector form (:meth:`StrokeGenerator.paths` as numpy arrays)."""
+    control, width, intensity, colour = paths["control"], paths["width"], paths["intensity"], paths["colour"]
+    n, strokes, _, _ = control.shape
+    segments = width.shape[2]
+    cols = max(1, int(np.ceil(np.sqrt(n))))
+    rows = -(-n // cols)
+    side = image_size
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+           f'width="{cols * side}" height="{rows * side}" viewBox="0 0 {cols * side} {rows * side}">', "<defs>"]
+    for i in range(n):
+        out.append(f'<symbol id="glyph-{i}" viewBox="-1 -1 2 2">')
+        out.append('<rect x="-1" y="-1" width="2" height="2" fill="#000"/>')
+        # faintest first: at a crossing the brighter curve is on top, as the raster's max over curves
+        order = sorted((intensity[i, s, k], s, k) for s in range(strokes) for k in range(segments))
+        for _, s, k in order:
+            (x0, y0), (x1, y1), (x2, y2) = control[i, s, 2 * k:2 * k + 3]
+            rgb = np.clip(np.rint(colour[i, s, k] * intensity[i, s, k] * 255.0), 0, 255).astype(int)
+            rgb = np.broadcast_to(rgb, (3,))
+            out.append(f'<path d="M{x0:.4f} {y0:.4f}Q{x1:.4f} {y1:.4f} {x2:.4f} {y2:.4f}" fill="none" '
+                       f'stroke="#{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}" stroke-width="{2 * width[i, s, k]:.4f}" '
+                       'stroke-linecap="round"/>')
+        out.append("</symbol>")
+    out.append("</defs>")
+    for i in range(n):
+        out.append(f'<use xlink:href="#glyph-{i}" href="#glyph-{i}" x="{(i % cols) * side}" '
+                   f'y="{(i // cols) * side}" width="{side}" height="{side}"/>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"

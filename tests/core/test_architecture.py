@@ -34,7 +34,7 @@ LAYERS = [
 # Calls up the layers made at call time (imports inside a function), each for a reason; none at import time.
 # Phase 2 of issue 32 removes what it can; a new one fails the test.
 DEFERRED_UPWARD = {
-    ("zoo_core.model", "zoo_core.runtime.loop"),      # ZooModel.train() runs the shared training loop
+    ("zoo_core.model", "zoo_core.runtime.progress"),  # ZooModel.train() runs the shared loop with its bar
     ("zoo_core.catalog", "zoo_core.hub.refs"),        # an hf:// weights reference is parsed by the Hub's rules
     ("zoo_core.runtime.plan", "zoo_core.resolver"),   # `zoo train NAME` resolves NAME
     ("zoo_core.runtime.plan", "zoo_core.api"),        # ... and builds the model

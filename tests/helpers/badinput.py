@@ -153,6 +153,7 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
     add("options", "unknown-command", ["bogus-command"])
     add("options", "missing-argument", ["sample"])
     add("options", "bad-suffix", ["sample", "glyphnet-32", "-o", out / "x.jpg"], outputs=[out / "x.jpg"])
+    add("options", "svg-of-a-pixel-model", ["sample", "glyphnet-32", "-o", out / "x.svg"], outputs=[out / "x.svg"])
     add("options", "plugin-check-unknown", ["plugin", "check", "nosuchplugin"])
     add("options", "plugin-check-unknown2", ["plugin", "check", "glyphnet-32", "glyphnet-99"])
     add("options", "info-unknown", ["info", "no-such-model"])

@@ -96,48 +96,6 @@ def check_count(value: Any, key: str, low: int, high: int) -> int:
     return int(value)
 
 
-def fit_with_progress(model: ZooModel, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Any] = (),
-                      progress: bool = True, **options: Any) -> History:
-    """:func:`fit` as :meth:`ZooModel.train` runs it: with the progress bar on stderr (rank 0) unless
-    ``progress`` is False, and on Ctrl-C the line that resumes printed before KeyboardInterrupt propagates."""
-    import sys
-
-    from zoo_core.runtime.progress import make_progress
-
-    callbacks = list(callbacks)
-    bar = None
-    if progress and (options.get("world") or current_world()).is_main:
-        bar = make_progress(total_steps(steps, model.config))
-        callbacks.append(bar)
-    try:
-        return fit(model, data, steps=steps, callbacks=callbacks, **options)
-    except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
-            bar = None
-        sys.stderr.write(_resume_hint(options) + "\n")
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _resume_hint(options: Mapping[str, Any]) -> str:
-    """What :meth:`ZooModel.train` prints on Ctrl-C: the exact call that continues the run."""
-    for key in ("run_dir", "checkpoint_dir"):
-        if options.get(key) is not None:
-            where = str(options[key])
-            line = (f"interrupted; the last steps are checkpointed. Resume with: "
-                    f"model.train(..., {key}={where!r}, resume=True)")
-            if key == "run_dir":
-                import shlex
-
-                line += f" or: zoo train {shlex.quote(where)} --resume"
-            return line
-    return ("interrupted; no run folder, so nothing was written to disk. Resume this model object with: "
-            "model.train(..., resume=True)")
-
-
 class _Fit:
     """One call of :func:`fit`, with the run folder locked (on rank 0)."""
 

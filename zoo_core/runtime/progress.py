@@ -12,7 +12,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable
+
+    from zoo_core.model import ZooModel
+    from zoo_core.runtime.sessions import History
 
 
 def clock(seconds: float) -> str:
@@ -127,3 +133,46 @@ def make_progress(total: int, start: int | None = None, stream: TextIO | None = 
         except ImportError:  # no tqdm (or no ipywidgets): plain lines
             pass
     return Progress(total, start, stream)
+
+
+def fit_with_progress(model: ZooModel, data: Any = None, *, steps: int | None = None, callbacks: Iterable[Any] = (),
+                      progress: bool = True, **options: Any) -> History:
+    """:func:`fit` as :meth:`ZooModel.train` runs it: with the progress bar on stderr (rank 0) unless
+    ``progress`` is False, and on Ctrl-C the line that resumes printed before KeyboardInterrupt propagates."""
+    import sys
+
+    from zoo_core.runtime.distributed import current_world
+    from zoo_core.runtime.loop import fit, total_steps
+
+    callbacks = list(callbacks)
+    bar = None
+    if progress and (options.get("world") or current_world()).is_main:
+        bar = make_progress(total_steps(steps, model.config))
+        callbacks.append(bar)
+    try:
+        return fit(model, data, steps=steps, callbacks=callbacks, **options)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+            bar = None
+        sys.stderr.write(_resume_hint(options) + "\n")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _resume_hint(options: Mapping[str, Any]) -> str:
+    """What :meth:`ZooModel.train` prints on Ctrl-C: the exact call that continues the run."""
+    for key in ("run_dir", "checkpoint_dir"):
+        if options.get(key) is not None:
+            where = str(options[key])
+            line = (f"interrupted; the last steps are checkpointed. Resume with: "
+                    f"model.train(..., {key}={where!r}, resume=True)")
+            if key == "run_dir":
+                import shlex
+
+                line += f" or: zoo train {shlex.quote(where)} --resume"
+            return line
+    return ("interrupted; no run folder, so nothing was written to disk. Resume this model object with: "
+            "model.train(..., resume=True)")
