@@ -153,8 +153,8 @@ VAE_CONFIG = AliasedSpec({
                    "mixture fitted to the training codes (posterior means) after training, stored with the weights",
                    choices=("normal", "mixture")),
     "mixture_components": Param(10, "int", "prior mixture: number of full-covariance Gaussians", min=1, max=256),
-    "kl_warmup": Param(0, "int", "steps over which the KL weight rises linearly from 0 to its full value "
-                       "(0: none)", min=0, max=MAX_STEPS),
+    "kl_warmup": Param(0, "int", "steps over which the KL weight rises linearly to its full value (step s weighs it "
+                       "s / (kl_warmup + 1); 0: none)", min=0, max=MAX_STEPS),
     "free_bits": Param(0.0, "float", "nats per latent dimension (batch-mean KL) below which the KL is not "
                        "penalised (0: plain KL)", min=0.0, max=100.0),
 }, check=_check_vae, aliases={"latent_dim": "z_dim"})

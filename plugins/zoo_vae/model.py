@@ -379,7 +379,9 @@ class AutoencoderTrainer(keras.Model):
         else:
             kl = self.fact * tf.reduce_mean(kl_divergence(mu, log_var))
         if log_var is not None and self.kl_warmup > 0 and training:
-            ramp = tf.cast(self.optimizer.iterations + 1, kl.dtype) / float(self.kl_warmup)
+            # step s (from 1) weighs the KL by s / (kl_warmup + 1): full weight after kl_warmup steps, and
+            # kl_warmup=1 (a half-weight first step) differs from no warm-up
+            ramp = tf.cast(self.optimizer.iterations + 1, kl.dtype) / float(self.kl_warmup + 1)
             kl = kl * tf.minimum(ramp, 1.0)
         return reco, kl
 

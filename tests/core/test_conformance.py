@@ -18,7 +18,7 @@ from zoo_core.errors import ConfigError
 from zoo_core.plugins import ENTRY_POINT_GROUP
 from zoo_core.testing import parametrize_with_checks
 
-PREFERRED = ("random-cnn-256", "glyphnet-64")
+PREFERRED = ("random-cnn-256", "glyphnet-64", "glyph-cnn")
 
 #: small-config candidates per family; only keys the family has, and only if the result validates
 SMALL = {
