@@ -109,7 +109,7 @@ def _load_saved(target: Resolved, device: str | None, overrides: dict) -> ZooMod
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise WeightsError(f"{directory} has no {WEIGHTS_FILE}")
-    _check_sha_form(target)
+    _check_sha_form(target, directory)
     model = _instantiate(target.family, target.family.config.resolve(target.config, overrides))
     model.name = str(target.directory) if target.kind != "hub" else target.ref
     if not target.weights_verified:
@@ -118,11 +118,11 @@ def _load_saved(target: Resolved, device: str | None, overrides: dict) -> ZooMod
     return _place(model, device)
 
 
-def _check_sha_form(target: Resolved) -> None:
+def _check_sha_form(target: Resolved, directory: Path) -> None:
     sha = target.weights_sha256
     if not target.weights_verified and not (isinstance(sha, str) and _SHA256.match(sha)):
         shown = repr(sha) if len(repr(sha)) <= 80 else repr(sha)[:80] + "..."
-        raise WeightsError(f"{target.directory / CONFIG_FILE}: weights_sha256 must be 64 lowercase hex characters, "
+        raise WeightsError(f"{directory / CONFIG_FILE}: weights_sha256 must be 64 lowercase hex characters, "
                            f"not {shown}; refusing weights that cannot be checked")
 
 
@@ -136,10 +136,12 @@ def check_saved(target: Resolved) -> None:
     from zoo_core.io.safeio import parse_json
 
     directory = target.directory
-    weights = directory / WEIGHTS_FILE if directory is not None else None
-    if weights is None or not weights.is_file():
+    if directory is None:
         return
-    _check_sha_form(target)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        return
+    _check_sha_form(target, directory)
     family = target.family
     if family.count_parameters is None:
         return
@@ -224,6 +226,7 @@ def model_card(ref: str | Path, *, repo_id: str | None = None, evaluate: bool = 
         run, saved = read_run(target.directory), read_eval(target.directory)
     else:
         entry = target.entry
+        assert entry is not None  # no folder and not a family: a catalog name, which resolves with its entry
         meta = {"format": "zoo-model/1", "zoo_version": __version__, "family": target.family.name,
                 "plugin": target.family.plugin, "framework": target.family.framework,
                 "config": target.family.config.resolve(entry.config, {}),

@@ -78,6 +78,9 @@ class WorkerFailed(ZooError):
 class HubError(ZooError):
     """A Hugging Face Hub operation that failed for a reason the user can act on."""
 
+    #: the HTTP status the Hub answered, where one did (set by :mod:`zoo_core.hub.netread`)
+    status: int | None = None
+
 
 class HubRefError(HubError, ValueError):
     """A malformed ``hf://org/repo[@revision]`` reference."""

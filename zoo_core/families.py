@@ -71,8 +71,10 @@ class Family:
     contract: int | None = None
     declared_trainable: bool | None = field(default=None, repr=False)  # what trainable= said (deprecated)
 
-    def _derived_trainable(self) -> bool:
-        """Whether the model class trains (overrides ``training_session``, or contract 1's ``train``).
+    @property
+    def trainable(self) -> bool:
+        """Whether models of this family learn their weights, derived from the model class (it
+        overrides ``training_session``, or contract 1's ``train``); never stored.
 
         Imports the model class (its framework); when that is not installed, the deprecated
         ``trainable=`` declaration answers if there is one, else the error is raised.
@@ -126,8 +128,9 @@ class Family:
             raise RegistryError(f"family '{self.name}': factory {self.factory!r} names no attribute") from None
 
 
-# ``Family.trainable`` is derived from the model class, never stored: ``Family(trainable=...)`` is
-# still accepted (deprecated) and kept in ``declared_trainable``, only to explain a mismatch.
+# ``Family.trainable`` is derived from the model class, never stored (the property above):
+# ``Family(trainable=...)`` is still accepted (deprecated) and kept in ``declared_trainable``, only to
+# explain a mismatch.
 _dataclass_init = Family.__init__
 
 
@@ -138,6 +141,4 @@ def _init(self: Family, *args: Any, trainable: bool | None = None, **kwargs: Any
         object.__setattr__(self, "declared_trainable", trainable)
 
 
-Family.__init__ = _init  # type: ignore[method-assign] - adds the deprecated trainable= keyword
-Family.trainable = property(Family._derived_trainable,  # type: ignore[attr-defined] - derived, see above
-                            doc="Whether models of this family learn their weights (derived from the model class).")
+Family.__init__ = _init  # type: ignore[method-assign]  # adds the deprecated trainable= keyword

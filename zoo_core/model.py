@@ -62,7 +62,7 @@ def _checked_sample(method: Callable[..., np.ndarray]) -> Callable[..., np.ndarr
             check_memory(self.family, self.config, n, "sample")
         return method(self, n, seed, *args, **kwargs)  # a family's own extra options pass through
 
-    sample._zoo_checked = True  # type: ignore[attr-defined]
+    sample._zoo_checked = True  # type: ignore[attr-defined]  # a marker on the function object
     return sample
 
 
@@ -76,12 +76,18 @@ class ZooModel:
     weights. The contract's version is :data:`zoo_core.contract.CONTRACT_VERSION`.
     """
 
+    # Declared for the type checker only (no class attribute): set on instances by others.
+    #: the name :func:`zoo_core.build` / :func:`zoo_core.load` gave the model
+    name: str
+    #: set by :func:`zoo_core.runtime.fit`: what ``train(..., resume=True)`` continues from without checkpoints
+    _continuation: dict[str, Any]
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Wrap each subclass's own :meth:`sample` in the one boundary check of ``n`` and ``seed``."""
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("sample")
         if own is not None and not getattr(own, "_zoo_checked", False):
-            cls.sample = _checked_sample(own)  # type: ignore[method-assign]
+            cls.sample = _checked_sample(own)  # type: ignore[method-assign]  # the subclass's own sample, wrapped
 
     def __init__(self, config: Mapping[str, Any], family: Family | None = None) -> None:
         self.config: dict = dict(config)

@@ -54,6 +54,7 @@ def model_info(name: str) -> dict[str, Any]:
         from zoo_core.io.files import WEIGHTS_FILE
 
         check_saved(target)
+        assert target.directory is not None  # the other kinds are folders (saved, run, Hub snapshot)
         weights = target.directory / WEIGHTS_FILE
         info = {"name": name, "family": family.name, "framework": family.framework, "plugin": family.plugin,
                 "description": family.description, "config": config, "weights_source": str(weights),

@@ -276,7 +276,7 @@ def frame_ink(images: np.ndarray, band: float = FRAME_BAND) -> float:
     1); above 1: ink crowds the border. No ink at all gives 0.
     """
     ink = ink_map(images) >= 0.5
-    mask = frame_mask(*ink.shape[1:], band=band)
+    mask = frame_mask(ink.shape[1], ink.shape[2], band=band)
     total = int(ink.sum())
     if total == 0:
         return 0.0

@@ -423,10 +423,10 @@ class _KerasAutoencoder(LatentModel):
         self.strategy = strategy_for(current_world())
         with self.strategy.scope() if self.strategy is not None else nullcontext():
             self._build_trainer()
-        self._train_fn = None
-        self._train_images = None
-        self._decode_fn = None
-        self._encode_fn = None
+        self._train_fn: Any = None  # compiled tf.functions, built on first use
+        self._train_images: tuple[tuple[str, Any], np.ndarray] | None = None
+        self._decode_fn: Any = None
+        self._encode_fn: Any = None
         #: the fitted prior mixture's tensors (``prior: mixture`` only; see zoo_vae.prior)
         self.prior_tensors: dict[str, np.ndarray] | None = None
         if self.config.get("prior", "normal") == "mixture":
@@ -730,9 +730,10 @@ class _KerasAutoencoder(LatentModel):
         if reference_classifier(dataset, self._image_shape()) is None:  # no classifier for these images
             return {}
         try:
-            return sample_quality(self.sample(QUALITY_SAMPLES, seed=seed), dataset, seed=seed, reference=images)
+            figures = sample_quality(self.sample(QUALITY_SAMPLES, seed=seed), dataset, seed=seed, reference=images)
         except ZooError as exc:  # e.g. the classifier's framework (torch) is not installed
             return {"quality_error": str(exc).splitlines()[0]}
+        return figures if figures is not None else {}  # None: no reference classifier, as above
 
     def _per_image_losses(self, x: np.ndarray, rng: np.random.Generator, likelihood: str,
                           gaussian_sigma: float | None) -> dict[str, np.ndarray]:

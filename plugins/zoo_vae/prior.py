@@ -37,12 +37,12 @@ def _log_gauss(x: np.ndarray, means: np.ndarray, chol: np.ndarray) -> np.ndarray
 
 def _kmeans_init(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """k-means++ seeding then 20 Lloyd iterations: the component assignment EM starts from."""
-    centres = [x[rng.integers(len(x))]]
+    seeds = [x[rng.integers(len(x))]]
     for _ in range(1, k):
-        d2 = np.min(((x[:, None, :] - np.asarray(centres)[None]) ** 2).sum(-1), axis=1)
+        d2 = np.min(((x[:, None, :] - np.asarray(seeds)[None]) ** 2).sum(-1), axis=1)
         p = d2 / d2.sum() if d2.sum() > 0 else np.full(len(x), 1.0 / len(x))
-        centres.append(x[rng.choice(len(x), p=p)])
-    centres = np.asarray(centres)
+        seeds.append(x[rng.choice(len(x), p=p)])
+    centres = np.asarray(seeds)
     for _ in range(20):
         label = ((x[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
         for j in range(k):

@@ -67,7 +67,7 @@ def plot_runs(runs: Sequence[str | Path], output: str | Path, *, engine: str = "
         raise ZooError(f"unknown plot engine '{engine}' (auto, matplotlib, pillow)")
     if engine in ("auto", "matplotlib"):
         try:
-            import matplotlib  # noqa: F401
+            import matplotlib  # noqa: F401 - imported only to see whether it is installed
         except ImportError:
             if engine == "matplotlib":
                 raise ZooError("matplotlib is not installed (pip install matplotlib), or use --engine pillow") from None

@@ -90,7 +90,7 @@ def default_checkpoint_every(total: int) -> int:
 
 def check_count(value: Any, key: str, low: int, high: int) -> int:
     """An integer (a numpy one too) in ``low..high``, not a bool, float or string; else a one-line ConfigError."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not low <= value <= high:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not low <= int(value) <= high:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
         raise ConfigError(f"{key} must be an integer in {low}..{high}, not {shown}")
     return int(value)
@@ -130,10 +130,10 @@ class _Fit:
                 self.every = int(self.manifest["checkpoint_every"])  # a resume keeps the run's interval
         self.ctx = TrainContext(world=self.world, device=getattr(self.model, "device", "cpu"), steps=self.total,
                                 data=self.data_record, extra=self.extra)
-        session = self.model.training_session  # type: ignore[attr-defined]  # ZooModel.train checks it exists
-        self.session = session(self.data, self.total, self.ctx)
-        if self.data_record is not None and getattr(self.session, "examples", None) is not None:
-            self.data_record["examples"] = int(self.session.examples)
+        self.session = self.model.training_session(self.data, self.total, self.ctx)
+        examples = getattr(self.session, "examples", None)
+        if self.data_record is not None and examples is not None:
+            self.data_record["examples"] = int(examples)
         self.started = self.manifest.get("started") or now()
         try:
             self.done = self._restore() if resume else 0

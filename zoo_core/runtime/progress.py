@@ -118,7 +118,7 @@ def in_notebook() -> bool:
     if ipython is None:
         return False
     try:
-        shell = ipython.get_ipython()  # type: ignore[attr-defined]
+        shell = ipython.get_ipython()
     except Exception:  # noqa: BLE001 - a half-imported IPython
         return False
     return type(shell).__name__ == "ZMQInteractiveShell"

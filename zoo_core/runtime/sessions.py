@@ -43,8 +43,12 @@ class TrainingSession(Protocol):
     collectives, e.g. to give every rank the same batch-norm statistics).
     """
 
-    steps_per_call: int
-    examples: int | None
+    # read-only for the runtime: a session may hold them as plain attributes (``examples``: the
+    # number of training examples, ``None`` when unknown)
+    @property
+    def steps_per_call(self) -> int: ...
+    @property
+    def examples(self) -> int | None: ...
 
     def state(self) -> dict[str, np.ndarray]: ...
     def load_state(self, tensors: Mapping[str, np.ndarray]) -> None: ...

@@ -278,8 +278,8 @@ def check_config_keys(name: str, *, overrides: Mapping[str, Any] | None = None) 
             import numpy as np
 
             trained = trained if trained is not None else _trained(check, name, t, base)
-            other = _trained(check, name, t, changed)
-            if set(other) != set(trained) or any(not np.array_equal(other[k], trained[k]) for k in trained):
+            retrained = _trained(check, name, t, changed)
+            if set(retrained) != set(trained) or any(not np.array_equal(retrained[k], trained[k]) for k in trained):
                 continue
         raise fail(check, name, f"config key '{key}' changes nothing: {key}={value!r} gives the same weights and "
                                  f"samples{' and the same two training steps' if trainable else ''} as "

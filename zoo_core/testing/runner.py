@@ -170,5 +170,5 @@ def _skipping(fn: Callable[..., None], overrides: dict) -> Callable[[str], None]
         except CheckSkipped as exc:
             pytest.skip(str(exc))
 
-    check.keywords = {"overrides": overrides}  # type: ignore[attr-defined] - like the functools.partial it was
+    check.keywords = {"overrides": overrides}  # type: ignore[attr-defined]  # like the functools.partial it was
     return check
