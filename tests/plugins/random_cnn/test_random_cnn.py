@@ -480,6 +480,6 @@ def test_grid_command_without_o_writes_next_to_you_like_sample(tmp_path, monkeyp
     from zoo_random_cnn.commands import grid_command
 
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(grid_command, ["--n", "3", "--size", "16"])
+    result = CliRunner().invoke(grid_command, ["--n", "3", "--size", "32"])  # 16 px: no cell fits
     assert result.exit_code == 0, result.output
     assert (tmp_path / "random-cnn-grid.png").is_file()
