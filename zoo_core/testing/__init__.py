@@ -36,29 +36,29 @@ from __future__ import annotations
 
 from zoo_core.testing.common import HEAVY_MODULES, LIGHT_MODULES, CheckFailure, CheckResult, CheckSkipped
 from zoo_core.testing.config_checks import (
-                                           check_bad_config,
-                                           check_catalog_weights,
-                                           check_config_keys,
-                                           check_list_no_framework,
+    check_bad_config,
+    check_catalog_weights,
+    check_config_keys,
+    check_list_no_framework,
 )
 from zoo_core.testing.model_checks import (
-                                           check_build,
-                                           check_config_json,
-                                           check_global_rng,
-                                           check_registers,
-                                           check_sample,
-                                           check_sample_deterministic,
-                                           check_sample_empty,
-                                           check_sample_prefix,
-                                           check_save_load,
+    check_build,
+    check_config_json,
+    check_global_rng,
+    check_registers,
+    check_sample,
+    check_sample_deterministic,
+    check_sample_empty,
+    check_sample_prefix,
+    check_save_load,
 )
 from zoo_core.testing.runner import CHECKS, check_plugin, checks_for, expand_names, parametrize_with_checks
 from zoo_core.testing.runtime_checks import (
-                                           check_device,
-                                           check_distributed,
-                                           check_examples,
-                                           check_trains_on_data,
-                                           check_zoo_train,
+    check_device,
+    check_distributed,
+    check_examples,
+    check_trains_on_data,
+    check_zoo_train,
 )
 from zoo_core.testing.training_checks import RUN_KEYS, check_resume_exact, check_train_step
 
