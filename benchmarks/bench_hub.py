@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-import hub_server  # noqa: E402
+from helpers import hub_server  # noqa: E402
 from report import write_section  # noqa: E402
 
 REPEAT = 15
@@ -57,7 +57,7 @@ def main() -> None:
 def _prepare(root: Path, olah) -> tuple[dict, dict[str, tuple[dict, list[str]]]]:
     """Install the test plugin, publish one model on the mirror and pull it once; return the children's
     environment and the commands to time (label -> (environment, zoo arguments))."""
-    from toyplugin import build_toy, saved_files
+    from helpers.toyplugin import build_toy, saved_files
 
     site = hub_server.install_test_plugin(root / "site")
     model_dir = root / "model"

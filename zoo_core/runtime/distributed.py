@@ -111,6 +111,11 @@ class World:
             import datetime
 
             dist.init_process_group(backend, timeout=datetime.timedelta(seconds=rendezvous_timeout()))
+            import atexit
+
+            # tear the group down before the interpreter does: gloo's threads destroyed at exit
+            # otherwise can end a finished worker with SIGABRT ("terminate called without an active exception")
+            atexit.register(_destroy_process_group)
         if dist.get_world_size() != self.size or dist.get_rank() != self.rank:
             raise ZooError(f"torch.distributed says rank {dist.get_rank()} of {dist.get_world_size()}, the "
                            f"environment rank {self.rank} of {self.size}")
@@ -238,6 +243,17 @@ def die_with_launcher(launcher: int, grace: float | None = None) -> None:
     if os.getppid() != launcher:  # it died before the line above took effect
         os.kill(os.getpid(), signal.SIGINT)
     threading.Thread(target=watch, daemon=True, name="zoo-launcher-watch").start()
+
+
+def _destroy_process_group() -> None:
+    """``torch.distributed.destroy_process_group()`` at exit, if a group is still up (errors ignored: exiting)."""
+    import torch.distributed as dist
+
+    try:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    except Exception:  # noqa: BLE001 - the process is exiting; a failed teardown must not change its status
+        pass
 
 
 def usable_cpus() -> int:
