@@ -12,6 +12,8 @@ scikit-learn nor a refit.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: EM stops when the mean log-likelihood per code improves by less than this
@@ -93,7 +95,12 @@ def sample_mixture(tensors: dict[str, np.ndarray], n: int, seed: int = 0) -> np.
     means = np.asarray(tensors["prior/means"], np.float64)
     covs = np.asarray(tensors["prior/covariances"], np.float64)
     rng = np.random.default_rng(seed)
-    eps = rng.standard_normal((n, means.shape[1]))
-    comp = rng.choice(len(weights), size=n, p=weights / weights.sum())
+    # one row of d + 1 normals per draw, so that sample(m) is sample(n)[:m]: d for the code, the last one
+    # (through the normal CDF, a uniform) picks the component
+    draws = rng.standard_normal((n, means.shape[1] + 1))
+    eps = draws[:, :-1]
+    uniform = 0.5 * (1.0 + np.vectorize(math.erf)(draws[:, -1] / math.sqrt(2.0)))
+    cumulative = np.cumsum(weights / weights.sum())
+    comp = np.minimum(np.searchsorted(cumulative, uniform, side="right"), len(weights) - 1)
     chol = np.linalg.cholesky(covs)
     return (means[comp] + np.einsum("nij,nj->ni", chol[comp], eps)).astype(np.float32)

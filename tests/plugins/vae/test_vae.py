@@ -537,3 +537,9 @@ def test_kl_warmup_ramps_the_kl_weight_from_zero(glyphs16):
     assert warm["kl_loss"][0] == pytest.approx(plain["kl_loss"][0] / 1001, rel=1e-4)
     assert warm["reco_loss"][0] == pytest.approx(plain["reco_loss"][0], rel=1e-6)
     assert warm["kl_loss"][1] < plain["kl_loss"][1] / 100  # step 2: 2/1000 of a similar KL
+
+
+def test_mixture_prior_samples_are_prefix_stable():
+    # one row of d + 1 normals per draw: sample(m) is sample(n)[:m] (the kit's check_sample_prefix property)
+    model = zoo_core.load("vae-digits-28")
+    assert np.array_equal(model.sample(16, seed=3)[:5], model.sample(5, seed=3))
