@@ -99,7 +99,7 @@ def sample_mixture(tensors: dict[str, np.ndarray], n: int, seed: int = 0) -> np.
     # (through the normal CDF, a uniform) picks the component
     draws = rng.standard_normal((n, means.shape[1] + 1))
     eps = draws[:, :-1]
-    uniform = 0.5 * (1.0 + np.vectorize(math.erf)(draws[:, -1] / math.sqrt(2.0)))
+    uniform = 0.5 * (1.0 + np.vectorize(math.erf, otypes=[np.float64])(draws[:, -1] / math.sqrt(2.0)))
     cumulative = np.cumsum(weights / weights.sum())
     comp = np.minimum(np.searchsorted(cumulative, uniform, side="right"), len(weights) - 1)
     chol = np.linalg.cholesky(covs)
