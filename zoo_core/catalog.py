@@ -179,6 +179,25 @@ def read_catalog(path: Path, where: str | None = None) -> list[ModelEntry]:
     return entries
 
 
+def retired_models(path: Path | None = None) -> dict[str, str]:
+    """Names taken out of the catalog -> why, and what to use instead (``registry.json``'s ``retired``).
+
+    A retired name is never reused for another model; asking for it is an error that says so,
+    instead of "unknown model" (or a suggestion of some other name).
+    """
+    from zoo_core.io.safeio import load_json
+
+    path = path or builtin_catalog_path()
+    try:
+        data = load_json(path, "catalog", RegistryError)
+    except FileNotFoundError:
+        return {}
+    retired = data.get("retired", {}) if isinstance(data, dict) else {}
+    if not isinstance(retired, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in retired.items()):
+        raise RegistryError(f"{path.name}: 'retired' must map model names to a reason (strings)")
+    return dict(retired)
+
+
 def builtin_catalog_path() -> Path:
     """``registry.json``: inside the installed package, or at the source checkout's top level."""
     packaged = Path(__file__).with_name("registry.json")

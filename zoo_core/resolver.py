@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zoo_core.catalog import retired_models
 from zoo_core.errors import UnknownFamilyError, UnknownModelError, WeightsError
 from zoo_core.io.files import CONFIG_FILE, RUN_FILE
 from zoo_core.plugins import get_registry
@@ -57,7 +58,7 @@ def get_entry(name: str) -> ModelEntry:
     try:
         return registry.models[name]
     except KeyError:
-        raise UnknownModelError(f"unknown model '{name}'{did_you_mean(name, registry.models)}") from None
+        raise UnknownModelError(_unknown(name, registry.models)) from None
 
 
 def get_family(name: str) -> Family:
@@ -94,8 +95,15 @@ def resolve(ref: str | Path | Resolved) -> Resolved:
         return Resolved("family", text, get_family(text))
     if "/" in text or text.startswith("."):
         raise WeightsError(f"no saved zoo model at '{text}' (expected a directory with {CONFIG_FILE})")
-    pool = list(registry.models) + list(registry.families)
-    raise UnknownModelError(f"unknown model '{text}'{did_you_mean(text, pool)}")
+    raise UnknownModelError(_unknown(text, list(registry.models) + list(registry.families)))
+
+
+def _unknown(name: str, pool) -> str:
+    """The error for a name not in the catalog: why it was retired, or the closest known name."""
+    reason = retired_models().get(name)
+    if reason is not None:
+        return f"model '{name}' was retired from the catalog: {reason}"
+    return f"unknown model '{name}'{did_you_mean(name, pool)}"
 
 
 def _directory(path: Path, text: str) -> Resolved:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import zoo_core
+import zoo_core.plugins
 from zoo_core import Family
 from zoo_core.catalog import builtin_catalog_path, natural_key, parse_entry, read_catalog
 from zoo_core.errors import PluginError, RegistryError, UnknownModelError, WeightsError
@@ -145,6 +146,26 @@ def test_builtin_registry_json_is_valid_and_every_family_is_registered():
     for entry in entries:
         assert entry.family in families, f"{entry.name}: family {entry.family} not registered"
         zoo_core.entry_config(entry)  # the entry's config validates against its family
+
+
+def test_a_retired_name_says_why_in_one_line(tmp_path):
+    """glyphnet-128-rgb left the catalog (issue #29): asking for it says why and what to use, exit 2."""
+    from zoo_core.catalog import retired_models
+
+    retired = retired_models()
+    assert "glyphnet-128-rgb" in retired and "glyphnet-128-rgb" not in {e.name for e in zoo_core.list_models()}
+    assert not set(retired) & {e.name for e in read_catalog(builtin_catalog_path())}  # never reused
+    with pytest.raises(UnknownModelError, match="glyphnet-128-rgb' was retired from the catalog: .*glyphnet-64-rgb"):
+        zoo_core.load("glyphnet-128-rgb")
+    with pytest.raises(UnknownModelError, match="retired"):
+        zoo_core.get_entry("glyphnet-128-rgb")
+    with pytest.raises(UnknownModelError, match="unknown model 'glyphnet-129-rgb'"):
+        zoo_core.load("glyphnet-129-rgb")
+    bad = tmp_path / "registry.json"
+    bad.write_text(json.dumps({"models": [], "retired": {"x": 1}}))
+    with pytest.raises(RegistryError, match="'retired' must map"):
+        retired_models(bad)
+    assert retired_models(tmp_path / "missing.json") == {}
 
 
 def test_natural_sort():

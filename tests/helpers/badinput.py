@@ -153,10 +153,11 @@ def build_corpus(root: Path, hub_url: str | None = None) -> list[dict]:
     add("options", "unknown-command", ["bogus-command"])
     add("options", "missing-argument", ["sample"])
     add("options", "bad-suffix", ["sample", "glyphnet-32", "-o", out / "x.jpg"], outputs=[out / "x.jpg"])
-    add("options", "svg-of-a-pixel-model", ["sample", "glyphnet-32", "-o", out / "x.svg"], outputs=[out / "x.svg"])
+    add("options", "svg-of-a-pixel-model", ["sample", "random-cnn-256", "-o", out / "x.svg"], outputs=[out / "x.svg"])
     add("options", "plugin-check-unknown", ["plugin", "check", "nosuchplugin"])
     add("options", "plugin-check-unknown2", ["plugin", "check", "glyphnet-32", "glyphnet-99"])
     add("options", "info-unknown", ["info", "no-such-model"])
+    add("options", "retired-model", ["sample", "glyphnet-128-rgb", "-o", png], outputs=[png])
     add("options", "grid-n1", ["random-cnn-grid", "--n", "1", "-o", png], outputs=[png])
     add("options", "visualize-epsilon-nan", ["visualize", "glyph-cnn", "-l", "conv_1", "--epsilon", "nan",
                                             "-o", png], outputs=[png])
