@@ -38,7 +38,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 CHARACTERS = string.ascii_uppercase + string.ascii_lowercase + string.digits
 FONTS = ("DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf")
-SHIPPED = ("glyphnet-32", "glyphnet-64", "glyphnet-64-rgb", "glyphnet-128-rgb", "glyphnet-alphabet-26")
+SHIPPED = ("glyphnet-32", "glyphnet-64", "glyphnet-64-rgb", "glyphnet-alphabet-26")
 
 
 def font_path(name: str) -> str:

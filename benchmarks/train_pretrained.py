@@ -5,6 +5,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/train_pretrained.py glyphnet-64          # one model
     .venv/bin/python benchmarks/train_pretrained.py --all                 # every shipped model
     .venv/bin/python benchmarks/train_pretrained.py glyphnet-64 --dry-run  # train + eval, write nothing
+    .venv/bin/python benchmarks/train_pretrained.py glyphnet-64 --from-run runs/g64  # ship a `zoo train` run
 
 Each recipe below is a glyphnet config (only what differs from the family defaults, ``steps``
 included) trained with ``model.train`` exactly as ``zoo train`` does; so
@@ -27,41 +28,36 @@ ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_DIR = ROOT / "plugins" / "zoo_glyphnet" / "weights"
 REGISTRY = ROOT / "registry.json"
 
+#: the stroke generator of issue #29 as the continuous models use it: one connected pen stroke of 12
+#: quadratic Bezier curves carrying a 16-float message (docs/glyphnet.md, "Strokes for every model")
+STROKES = {"msg_size": 16, "generator": "strokes", "strokes": 1, "segments": 12, "stroke_hidden": 512,
+           "stroke_box": 0.65, "stroke_width_min": 0.06, "stroke_width_max": 0.12, "intensity_min": 0.8,
+           "stroke_raster": 32, "antialias": True, "upsample": 1, "channel": "post", "affine_p": 0.5,
+           "separation_weight": 1.0, "ink_weight": 0.0, "clean_weight": 0.1, "batch_size": 64, "lr": 0.002}
+
 #: name -> (config that differs from the defaults, description, tags)
 RECIPES: dict[str, tuple[dict, str, list[str]]] = {
+    # The stroke recipes of issue #29 (the pixel-generator recipes they replace are the configs of
+    # glyphnet-32/-64/-64-rgb in registry.json at f898a93: `git show f898a93:registry.json`).
     "glyphnet-32": (
-        {"image_size": 32, "msg_size": 32, "batch_size": 64, "lr": 0.002, "steps": 30000, "antialias": True,
-         "upsample": 1, "channel": "post", "affine_p": 0.5, "decoder_depth": 3, "separation_weight": 1.0,
-         "ink_weight": 0.1, "clean_weight": 0.1},
-        "32x32 grey glyphs carrying a 32-float message through the post's channel (noise, then rotation, "
-        "shift, shear, perspective); white strokes on black, distinct per message, read back clean and distorted",
-        ["glyphs", "latent", "grey", "32px"],
+        # 4000 steps, then resumed to 7000 and to 10000 (warm restarts of the cosine schedule), as
+        # `zoo train glyphnet-32 -o RUN --steps 4000`, then `zoo train RUN --resume --steps 7000`, then 10000
+        {"image_size": 32, **STROKES, "decoder_depth": 3, "steps": 4000, "resume_to": [7000, 10000]},
+        "32x32 grey glyphs carrying a 16-float message through the post's channel (noise, then rotation, shift, "
+        "shear, perspective); each one white pen stroke (12 quadratic Bezier curves) on black; also as SVG paths",
+        ["glyphs", "latent", "grey", "32px", "strokes"],
     ),
     "glyphnet-64": (
-        {"batch_size": 64, "lr": 0.002, "steps": 12000, "antialias": True, "upsample": 1, "channel": "post",
-         "affine_p": 0.5, "decoder_depth": 3, "separation_weight": 1.0, "ink_weight": 0.1, "clean_weight": 0.1},
-        "64x64 grey glyphs carrying a 64-float message through the post's channel (noise, then rotation, "
-        "shift, shear, perspective); white strokes on black, distinct per message, read back clean and distorted",
-        ["glyphs", "latent", "grey", "64px"],
+        {**STROKES, "decoder_depth": 3, "steps": 4000},
+        "64x64 grey glyphs carrying a 16-float message through the post's channel (noise, then rotation, shift, "
+        "shear, perspective); each one white pen stroke (12 quadratic Bezier curves) on black; also as SVG paths",
+        ["glyphs", "latent", "grey", "64px", "strokes"],
     ),
     "glyphnet-64-rgb": (
-        {"channels": 3, "batch_size": 64, "lr": 0.002, "steps": 4000, "antialias": True, "upsample": 1,
-         "channel": "post", "affine_p": 0.5, "decoder_depth": 2, "separation_weight": 1.0,
-         "ink_weight": 0.1, "clean_weight": 0.1},
-        "64x64 colour glyphs carrying a 64-float message through the post's channel (noise, then rotation, "
-        "shift, shear, perspective); colour blobs on black, distinct per message, read back clean and distorted",
-        ["glyphs", "latent", "colour", "64px"],
-    ),
-    # 7000 steps, then resumed to 14000: a warm restart of the cosine schedule (half the first rate
-    # at step 7000), as `zoo train glyphnet -o RUN --steps 7000 ...` then `zoo train RUN --resume --steps 14000`
-    "glyphnet-128-rgb": (
-        {"msg_size": 128, "image_size": 128, "channels": 3, "widths": [16, 16, 32, 64, 128], "batch_size": 64,
-         "lr": 0.002, "steps": 7000, "resume_to": 14000, "antialias": True, "upsample": 1, "channel": "post",
-         "affine_p": 0.5, "decoder_depth": 2, "separation_weight": 1.0, "separation_pool": 4},
-        "128x128 colour glyphs carrying a 128-float message through the post's channel (noise, then rotation, "
-        "shift, shear, perspective); the high-resolution colour model: read back clean and distorted, drawn as a "
-        "texture of colour dots rather than symbols",
-        ["glyphs", "latent", "colour", "128px"],
+        {"channels": 3, **STROKES, "decoder_depth": 2, "steps": 6000},
+        "64x64 colour glyphs carrying a 16-float message through the post's channel (noise, then rotation, shift, "
+        "shear, perspective); each one pen stroke of 12 coloured quadratic Bezier curves on black; also as SVG paths",
+        ["glyphs", "latent", "colour", "64px", "strokes"],
     ),
 }
 
@@ -73,17 +69,16 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
     """
     import zoo_core
     from zoo_core.io.checkpoints import latest_checkpoint, read_checkpoint
-    from zoo_core.io.weights import save_tensors
 
-    overrides, description, tags = RECIPES[name]
+    overrides = RECIPES[name][0]
     if extra:
         if not dry_run:
             raise SystemExit("--set is for experiments: use it with --dry-run, or edit RECIPES")
         overrides = {**overrides, **extra}
     overrides = dict(overrides)
-    resume_to = overrides.pop("resume_to", None)  # a second stage: resumed to this many steps in all
+    stages = [overrides["steps"], *overrides.pop("resume_to", [])]  # later stages: resumed to that many steps
     model = zoo_core.build("glyphnet", **overrides)
-    steps = resume_to or model.config["steps"]
+    steps = stages[-1]
     t0 = time.perf_counter()
     last = [t0]
 
@@ -100,14 +95,54 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
             last[0] = now
 
     ckpt = run_dir / name / "checkpoint"
-    for stage in (model.config["steps"], resume_to) if resume_to else (steps,):
+    for stage in stages:
         done = latest_checkpoint(ckpt)  # None where the folder is missing or empty
         if stage != steps and done is not None and read_checkpoint(done)[1]["step"] >= stage:
             continue  # a first stage this run dir already holds
         model.train(steps=stage, callbacks=[log], checkpoint_dir=ckpt, checkpoint_every=250, resume=done is not None)
-    seconds = time.perf_counter() - t0
+    return publish(name, model, steps, time.perf_counter() - t0, dry_run)
+
+
+def recipe_config(name: str) -> dict:
+    """The resolved config of recipe ``name`` (``steps`` being the run's total)."""
+    import zoo_core
+
+    overrides = dict(RECIPES[name][0])
+    stages = [overrides["steps"], *overrides.pop("resume_to", [])]
+    return {**zoo_core.get_family("glyphnet").config.resolve(overrides), "steps": stages[-1]}
+
+
+def from_run(name: str, run: Path, dry_run: bool) -> dict:
+    """Publish the model a ``zoo train`` run folder holds, once its config is exactly recipe ``name``'s.
+
+    The run's own ``run.json`` is then the recipe: ``zoo train glyphnet-64 -o RUN --set ...`` retraces it.
+    """
+    import zoo_core
+
+    model = zoo_core.load(run)
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    if record.get("step") != record.get("steps") or not record.get("finished"):
+        raise SystemExit(f"{run}: the run is not finished (step {record.get('step')} of {record.get('steps')})")
+    overrides = RECIPES[name][0]
+    stages = [overrides["steps"], *overrides.get("resume_to", [])]
+    schedule = [stage.get("steps") for stage in record.get("schedule", [])]
+    if schedule != stages:
+        raise SystemExit(f"{run}: trained in stages of {schedule} steps, recipe {name}: {stages}")
+    want, got = recipe_config(name), {**model.config, "steps": record["steps"]}
+    differ = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+    if differ:
+        raise SystemExit(f"{run}: config differs from recipe {name} in " +
+                         ", ".join(f"{k}: run {got.get(k)!r}, recipe {want.get(k)!r}" for k in differ))
+    return publish(name, model, record["steps"], None, dry_run)
+
+
+def publish(name: str, model, steps: int, seconds: float | None, dry_run: bool) -> dict:
+    """Evaluate ``model`` and (unless ``dry_run``) write its weights and registry entry."""
+    from zoo_core.io.weights import save_tensors
+
+    _, description, tags = RECIPES[name]
     metrics = model.evaluate(seed=0)
-    summary = {"name": name, "train_seconds": round(seconds, 1), "steps": steps, **metrics}
+    summary = {"name": name, "steps": steps, **({"train_seconds": round(seconds, 1)} if seconds else {}), **metrics}
     print(json.dumps(summary), flush=True)
     if dry_run:
         return summary
@@ -121,7 +156,7 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
              "weights": {"source": f"pkg://zoo_glyphnet/weights/{name}.safetensors", "sha256": sha},
              "description": description, "license": "MIT", "tags": tags}
     update_registry(entry)
-    print(f"wrote {path.relative_to(ROOT)} sha256 {sha}", flush=True)
+    print(f"wrote {path.relative_to(ROOT)} sha256 {sha} (then: zoo verify --write {name})", flush=True)
     return summary
 
 
@@ -148,7 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="train and evaluate, but write no weights/registry")
     parser.add_argument("--set", dest="pairs", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe's config value (experiments; needs --dry-run)")
+    parser.add_argument("--from-run", type=Path, metavar="RUN",
+                        help="publish the finished `zoo train` run folder RUN (its config must be the recipe's)")
     args = parser.parse_args(argv)
+    if args.from_run:
+        if len(args.names) != 1 or args.names[0] not in RECIPES:
+            parser.error(f"--from-run publishes one recipe: name one of {', '.join(RECIPES)}")
+        from_run(args.names[0], args.from_run, args.dry_run)
+        return 0
     names = list(RECIPES) if args.all else args.names
     unknown = [n for n in names if n not in RECIPES]
     if not names or unknown:
