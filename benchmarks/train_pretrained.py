@@ -40,9 +40,7 @@ RECIPES: dict[str, tuple[dict, str, list[str]]] = {
     # The stroke recipes of issue #29 (the pixel-generator recipes they replace are the configs of
     # glyphnet-32/-64/-64-rgb in registry.json at f898a93: `git show f898a93:registry.json`).
     "glyphnet-32": (
-        # 4000 steps, then resumed to 7000 and to 10000 (warm restarts of the cosine schedule), as
-        # `zoo train glyphnet-32 -o RUN --steps 4000`, then `zoo train RUN --resume --steps 7000`, then 10000
-        {"image_size": 32, **STROKES, "decoder_depth": 3, "steps": 4000, "resume_to": [7000, 10000]},
+        {"image_size": 32, **STROKES, "decoder_depth": 3, "steps": 10000},
         "32x32 grey glyphs carrying a 16-float message through the post's channel (noise, then rotation, shift, "
         "shear, perspective); each one white pen stroke (12 quadratic Bezier curves) on black; also as SVG paths",
         ["glyphs", "latent", "grey", "32px", "strokes"],

@@ -22,6 +22,8 @@ EVAL_STREAM = 0x6576616C  # "eval"
 #: glyphs the measures of issue #29 are computed on (``zoo sample NAME -n 200 --seed S+1``)
 MEASURE_GLYPHS = 200
 _DECODE_BATCH = 512
+#: messages a strokes generator draws at once (see :meth:`GlyphNet.decode`)
+_STROKE_ROWS = 64
 
 
 class GlyphNet(LatentModel):
@@ -63,7 +65,10 @@ class GlyphNet(LatentModel):
         """Glyphs for the given messages ``(n, msg_size)``, as ``uint8 (n, S, S, channels)``.
 
         The generator runs in eval mode (BatchNorm uses its running statistics), so each image
-        depends only on its own message.
+        depends only on its own message. A strokes generator draws in blocks of exactly
+        ``_STROKE_ROWS`` messages (the last block padded with zeros): its matrix products and
+        rasteriser round differently for different batch sizes (1 grey level in a few pixels), and
+        a fixed block keeps ``sample(m) == sample(n)[:m]``.
         """
         latents = np.asarray(latents, dtype=np.float32)
         if latents.ndim != 2 or latents.shape[1] != self.latent_size:
@@ -71,13 +76,17 @@ class GlyphNet(LatentModel):
         self.generator.eval()
         s, c = self.config["image_size"], self.config["channels"]
         out = np.empty((latents.shape[0], s, s, c), dtype=np.uint8)
+        block = _STROKE_ROWS if self.config.get("generator", "conv") == "strokes" else _DECODE_BATCH
         with torch.inference_mode():
-            for i in range(0, latents.shape[0], _DECODE_BATCH):
-                images = self.generator(torch.from_numpy(latents[i:i + _DECODE_BATCH]).to(self.device))
+            for i in range(0, latents.shape[0], block):
+                rows = latents[i:i + block]
+                if block == _STROKE_ROWS and len(rows) < block:
+                    rows = np.concatenate([rows, np.zeros((block - len(rows), rows.shape[1]), np.float32)])
+                images = self.generator(torch.from_numpy(rows).to(self.device))[:latents.shape[0] - i]
                 # to_uint8 in torch, in place: the same float32 arithmetic (x * 255, round half to
                 # even, clip), but threaded and without numpy's temporary copies of the batch
                 pixels = images.mul_(255.0).round_().clamp_(0.0, 255.0).to(torch.uint8)
-                out[i:i + _DECODE_BATCH] = pixels.permute(0, 2, 3, 1).cpu().numpy()
+                out[i:i + block] = pixels.permute(0, 2, 3, 1).cpu().numpy()
         return out
 
     def sample_svg(self, n: int, seed: int = 0) -> str:
