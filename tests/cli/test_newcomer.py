@@ -23,7 +23,7 @@ def test_info_card_of_a_bundled_model_has_eval_results_and_recipe():
     card = ModelCard(proc.stdout)  # huggingface_hub parses it back, as the Hub would
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert results["cosine_channel"] > 0.9 and results["messages"] == 1000  # the shipped model's own figures
-    assert card.data.recipe["steps"] == 12000 and card.data.recipe["lr"] == 0.002  # its registry recipe
+    assert card.data.recipe["steps"] == 4000 and card.data.recipe["lr"] == 0.002  # its registry recipe
     assert "## Training recipe" in proc.stdout and "## Evaluation" in proc.stdout
     assert zoo_core.get_entry("glyphnet-64").weights.sha256 in proc.stdout
     assert "64x64 grey glyphs" in proc.stdout  # the entry's description
