@@ -73,8 +73,7 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
         if not dry_run:
             raise SystemExit("--set is for experiments: use it with --dry-run, or edit RECIPES")
         overrides = {**overrides, **extra}
-    overrides = dict(overrides)
-    stages = [overrides["steps"], *overrides.pop("resume_to", [])]  # later stages: resumed to that many steps
+    overrides, stages = split_stages(overrides)
     model = zoo_core.build("glyphnet", **overrides)
     steps = stages[-1]
     t0 = time.perf_counter()
@@ -101,12 +100,17 @@ def train_one(name: str, run_dir: Path, eval_every: int, dry_run: bool, extra: d
     return publish(name, model, steps, time.perf_counter() - t0, dry_run)
 
 
+def split_stages(overrides: dict) -> tuple[dict, list[int]]:
+    """A recipe's config without ``resume_to``, and its stages: ``steps``, then each ``resume_to`` total."""
+    config = {k: v for k, v in overrides.items() if k != "resume_to"}
+    return config, [overrides["steps"], *overrides.get("resume_to", [])]
+
+
 def recipe_config(name: str) -> dict:
     """The resolved config of recipe ``name`` (``steps`` being the run's total)."""
     import zoo_core
 
-    overrides = dict(RECIPES[name][0])
-    stages = [overrides["steps"], *overrides.pop("resume_to", [])]
+    overrides, stages = split_stages(RECIPES[name][0])
     return {**zoo_core.get_family("glyphnet").config.resolve(overrides), "steps": stages[-1]}
 
 
@@ -121,8 +125,7 @@ def from_run(name: str, run: Path, dry_run: bool) -> dict:
     record = json.loads((run / "run.json").read_text(encoding="utf-8"))
     if record.get("step") != record.get("steps") or not record.get("finished"):
         raise SystemExit(f"{run}: the run is not finished (step {record.get('step')} of {record.get('steps')})")
-    overrides = RECIPES[name][0]
-    stages = [overrides["steps"], *overrides.get("resume_to", [])]
+    stages = split_stages(RECIPES[name][0])[1]
     schedule = [stage.get("steps") for stage in record.get("schedule", [])]
     if schedule != stages:
         raise SystemExit(f"{run}: trained in stages of {schedule} steps, recipe {name}: {stages}")
